@@ -1,0 +1,266 @@
+"""An event-driven fully connected layer of LIF neurons."""
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .event import EventLayout
+from .lif import LIFLane, LIFParams
+
+
+__all__ = ["FCLayer"]
+
+
+def _pack(values, width):
+    word = 0
+    for lane, value in enumerate(values):
+        word |= (int(value) & ((1 << width) - 1)) << (lane * width)
+    return word
+
+
+class FCLayer(wiring.Component):
+    """Event-driven fully connected layer: each input spike reads one weight row.
+
+    ``outputs`` neurons are updated ``lanes`` (P) at a time, in ``groups`` = ⌈N/P⌉ groups whose
+    membranes and reset flags live in a memory of ``groups`` words of P lanes. An input spike
+    event ``i`` reads weight rows ``i * groups + g`` (block RAM, ``ram_style="block"``) and adds
+    them to group ``g``'s membranes, one group per cycle; the end-of-step token runs the
+    end-of-step update (fire, reset, leak, bias; see :class:`~rtl_lib.lif.LIFLane`) over every
+    group and emits the step's output spikes in ascending index, then an end-of-step token.
+    A time step thus costs ``(input events + 1) * groups`` cycles when the output is not
+    blocked. Output spikes wait in a queue of P-bit words so the layer can run a whole step
+    ahead of its consumer.
+
+    The pipeline has one stage between memory read and write back; a read of the group being
+    written returns the new value (transparent read port), so events need no stalls.
+
+    Parameters
+    ----------
+    weight : 2-D array of int, shape (outputs, inputs)
+        Signed weights of ``weight_bits`` bits.
+    bias : array of int, shape (outputs,), or None
+        Added to each membrane once per step, in membrane LSBs.
+    params : LIFParams
+    weight_bits : int
+    lanes : int or None
+        Neurons updated per cycle (default: all).
+
+    Members
+    -------
+    i_events : In(stream.Signature(EventLayout(inputs)))
+        Input spike events and end-of-step tokens.
+    o_events : Out(stream.Signature(EventLayout(outputs)))
+        Output spike events and end-of-step tokens.
+    """
+    def __init__(self, weight, bias, params, weight_bits, lanes=None):
+        rows = [[int(w) for w in row] for row in weight]
+        if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
+            raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
+        if not isinstance(params, LIFParams):
+            raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
+        if not isinstance(weight_bits, int) or weight_bits < 1:
+            raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
+        lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+        if any(not lo <= w <= hi for row in rows for w in row):
+            raise ValueError(f"Weights must fit {weight_bits} signed bits")
+        self.outputs, self.inputs = len(rows), len(rows[0])
+        if bias is not None:
+            bias = [int(b) for b in bias]
+            if len(bias) != self.outputs:
+                raise ValueError(f"Bias must have {self.outputs} entries, not {len(bias)}")
+            if any(not params.mem_min <= b <= params.mem_max for b in bias):
+                raise ValueError(f"Biases must fit the {params.mem_bits}-bit membrane")
+        if lanes is None:
+            lanes = self.outputs
+        if not isinstance(lanes, int) or lanes < 1:
+            raise TypeError(f"Lane count must be a positive integer, not {lanes!r}")
+        self.lanes = min(lanes, self.outputs)
+        self.groups = -(-self.outputs // self.lanes)
+        self.weight, self.bias = rows, bias
+        self.params, self.weight_bits = params, weight_bits
+        super().__init__({
+            "i_events": In(stream.Signature(EventLayout(self.inputs))),
+            "o_events": Out(stream.Signature(EventLayout(self.outputs))),
+        })
+
+    # -- memory images ------------------------------------------------------------------------
+
+    def _neuron(self, group, lane):
+        index = group * self.lanes + lane
+        return index if index < self.outputs else None
+
+    def weight_image(self):
+        """Weight ROM words: row ``i * groups + g`` holds the weights of group ``g`` from input
+        ``i``, lane ``j`` in bits ``[j * weight_bits, (j + 1) * weight_bits)``."""
+        image = []
+        for i in range(self.inputs):
+            for g in range(self.groups):
+                lanes = [self.weight[n][i] if (n := self._neuron(g, j)) is not None else 0
+                         for j in range(self.lanes)]
+                image.append(_pack(lanes, self.weight_bits))
+        return image
+
+    def initial_state(self, index):
+        """Membrane and reset flag of neuron ``index`` at the start of an inference."""
+        p = self.params
+        r = 0 > p.threshold
+        bias = 0 if self.bias is None or index is None else self.bias[index]
+        start = bias - (p.threshold if r and p.reset == "subtract" else 0)
+        return min(max(start, p.mem_min), p.mem_max), int(r)
+
+    def state_image(self):
+        image = []
+        for g in range(self.groups):
+            lanes = []
+            for j in range(self.lanes):
+                mem, r = self.initial_state(self._neuron(g, j))
+                lanes.append((mem & ((1 << self.params.mem_bits) - 1))
+                             | (r << self.params.mem_bits))
+            image.append(_pack(lanes, self.params.mem_bits + 1))
+        return image
+
+    def bias_image(self):
+        return [_pack([self.bias[n] if (n := self._neuron(g, j)) is not None else 0
+                       for j in range(self.lanes)], self.params.mem_bits)
+                for g in range(self.groups)]
+
+    # -- hardware -----------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        p, P, G = self.params, self.lanes, self.groups
+        mb, wb = p.mem_bits, self.weight_bits
+
+        m.submodules.weights = weights = memory.Memory(
+            shape=P * wb, depth=self.inputs * G, init=self.weight_image(),
+            attrs={"ram_style": "block"})
+        w_rd = weights.read_port()
+        m.submodules.state = state = memory.Memory(
+            shape=P * (mb + 1), depth=G, init=self.state_image())
+        s_wr = state.write_port()
+        s_rd = state.read_port(transparent_for=(s_wr,))
+        if self.bias is not None:
+            m.submodules.biases = biases = memory.Memory(
+                shape=P * mb, depth=G, init=self.bias_image())
+            b_rd = biases.read_port()
+            bias_data = b_rd.data
+        else:
+            b_rd, bias_data = None, Const(0, P * mb)
+
+        # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
+        gw = max(1, ceil_log2(G))
+        depth = max(2, G + 1)
+        m.submodules.words = words = fifo.SyncFIFO(width=P + gw + 2, depth=depth)
+
+        # -- stage 1: issue one group of the token at the head of the input ----------------
+        group = Signal(range(G)) if G > 1 else Const(0, 1)
+        token = self.i_events.payload
+        s2_valid = Signal()
+        s2_step = Signal()
+        s2_last = Signal()
+        s2_final = Signal()
+        s2_group = Signal(gw)
+        room = Signal()
+        m.d.comb += room.eq(words.level + (s2_valid & s2_step) < depth)
+        issue = Signal()
+        m.d.comb += issue.eq(self.i_events.valid & (~token.eos | room))
+        final = group == G - 1
+
+        m.d.comb += [
+            w_rd.addr.eq(token.index * G + group),
+            s_rd.addr.eq(group),
+        ]
+        if b_rd is not None:
+            m.d.comb += b_rd.addr.eq(group)
+        m.d.sync += [
+            s2_valid.eq(issue),
+            s2_step.eq(token.eos),
+            s2_last.eq(token.last),
+            s2_final.eq(final),
+            s2_group.eq(group),
+        ]
+        with m.If(issue):
+            with m.If(final):
+                m.d.comb += self.i_events.ready.eq(1)
+                if G > 1:
+                    m.d.sync += group.eq(0)
+            if G > 1:
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+
+        # -- stage 2: lanes compute, write back, queue spikes --------------------------------
+        spikes = Signal(P)
+        next_state = []
+        for j in range(P):
+            lane = LIFLane(p, wb)
+            m.submodules[f"lane{j}"] = lane
+            word = s_rd.data[j * (mb + 1):(j + 1) * (mb + 1)]
+            m.d.comb += [
+                lane.op.eq(s2_step),
+                lane.last.eq(s2_last),
+                lane.mem.eq(word[:mb]),
+                lane.r.eq(word[mb]),
+                lane.weight.eq(w_rd.data[j * wb:(j + 1) * wb]),
+                lane.bias.eq(bias_data[j * mb:(j + 1) * mb]),
+                spikes[j].eq(lane.spike),
+            ]
+            next_state.append(Cat(lane.mem_next, lane.r_next))
+        pad = G * P - self.outputs
+        if pad:
+            # lanes beyond the last neuron exist only in the last group; they never spike
+            valid_lanes = (1 << (P - pad)) - 1
+            masked = Signal(P)
+            m.d.comb += masked.eq(spikes)
+            with m.If(s2_group == G - 1):
+                m.d.comb += masked.eq(spikes & valid_lanes)
+            spikes = masked
+        m.d.comb += [
+            s_wr.addr.eq(s2_group),
+            s_wr.data.eq(Cat(*next_state)),
+            s_wr.en.eq(s2_valid),
+            words.w_data.eq(Cat(spikes, s2_group, s2_final, s2_last)),
+            words.w_en.eq(s2_valid & s2_step & ((spikes != 0) | s2_final)),
+        ]
+
+        # -- serializer: one output token per cycle ----------------------------------------
+        iw = len(self.o_events.payload.index)
+        cur_bits = Signal(P)
+        cur_base = Signal(iw)
+        cur_eos = Signal()
+        cur_last = Signal()
+        cur_valid = Signal()
+        has_bits = cur_bits != 0
+        lowest = Signal(P)
+        m.d.comb += lowest.eq(cur_bits & (~cur_bits + 1))
+        offset = Signal(max(1, ceil_log2(P)))
+        for k in range(len(offset)):
+            m.d.comb += offset[k].eq(Cat(lowest[j] for j in range(P) if (j >> k) & 1).any()
+                                     if P > (1 << k) else 0)
+        out = self.o_events
+        m.d.comb += [
+            out.valid.eq(cur_valid & (has_bits | cur_eos)),
+            out.payload.index.eq(cur_base + offset),
+            out.payload.eos.eq(~has_bits),
+            out.payload.last.eq(~has_bits & cur_last),
+        ]
+        transfer = out.valid & out.ready
+        remaining = Signal(P)
+        m.d.comb += remaining.eq(cur_bits & ~lowest)
+        # the head word is finished by this transfer: its last spike (no end-of-step marker to
+        # follow) or its end-of-step token; a finished or empty head is refilled at once
+        done = ~cur_valid | (transfer & Mux(has_bits, (remaining == 0) & ~cur_eos, 1))
+        m.d.comb += words.r_en.eq(done)
+        with m.If(transfer & has_bits):
+            m.d.sync += cur_bits.eq(remaining)
+        with m.If(done):
+            m.d.sync += cur_valid.eq(words.r_rdy)
+            with m.If(words.r_rdy):
+                head = words.r_data
+                m.d.sync += [
+                    cur_bits.eq(head[:P]),
+                    cur_base.eq(head[P:P + gw] * P),
+                    cur_eos.eq(head[P + gw]),
+                    cur_last.eq(head[P + gw + 1]),
+                ]
+        return m
+

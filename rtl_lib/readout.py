@@ -1,0 +1,69 @@
+"""Output layer readout: per-class spike counts and the predicted class."""
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .event import EventLayout, ResultLayout
+
+
+__all__ = ["SpikeCounter"]
+
+
+class SpikeCounter(wiring.Component):
+    """Counts each output neuron's spikes over an inference and reports the winner.
+
+    Spike events are counted (saturating at ``2**count_bits - 1``); the end-of-step token with
+    ``last`` set closes the inference: ``o_result`` then offers the counts and the class with
+    the largest count (the lowest index on a tie) until it is taken, and the counts restart
+    from zero. Tokens are also passed on, unchanged, to ``o_spikes`` (for monitoring and
+    verification); a token moves only when ``o_spikes`` is ready, so tie ``o_spikes.ready``
+    high when it is not used.
+
+    Members
+    -------
+    i_events : In(stream.Signature(EventLayout(classes)))
+    o_spikes : Out(stream.Signature(EventLayout(classes)))
+    o_result : Out(stream.Signature(ResultLayout(classes, count_bits)))
+    """
+    def __init__(self, classes, count_bits):
+        self.classes, self.count_bits = classes, count_bits
+        super().__init__({
+            "i_events": In(stream.Signature(EventLayout(classes))),
+            "o_spikes": Out(stream.Signature(EventLayout(classes))),
+            "o_result": Out(stream.Signature(ResultLayout(classes, count_bits))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n, top = self.classes, (1 << self.count_bits) - 1
+        counts = [Signal(self.count_bits, name=f"count{k}") for k in range(n)]
+        pending = Signal()
+        token = self.i_events.payload
+
+        m.d.comb += [
+            self.o_spikes.payload.eq(token),
+            self.o_spikes.valid.eq(self.i_events.valid & ~pending),
+            self.i_events.ready.eq(self.o_spikes.ready & ~pending),
+        ]
+        with m.If(self.i_events.valid & self.i_events.ready):
+            with m.If(token.eos):
+                m.d.sync += pending.eq(token.last)
+            with m.Else():
+                for k in range(n):
+                    with m.If((token.index == k) & (counts[k] != top)):
+                        m.d.sync += counts[k].eq(counts[k] + 1)
+
+        # argmax: scan in ascending order, strictly greater wins, so ties go to the lowest
+        best, best_count = 0, counts[0]
+        for k in range(1, n):
+            better = counts[k] > best_count
+            best = Mux(better, k, best)
+            best_count = Mux(better, counts[k], best_count)
+        result = self.o_result.payload
+        m.d.comb += [self.o_result.valid.eq(pending), result.cls.eq(best)]
+        for k in range(n):
+            m.d.comb += result.counts[k].eq(counts[k])
+        with m.If(self.o_result.valid & self.o_result.ready):
+            m.d.sync += pending.eq(0)
+            m.d.sync += [count.eq(0) for count in counts]
+        return m
