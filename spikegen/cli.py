@@ -1,0 +1,228 @@
+"""The ``spikegen`` command line."""
+import argparse
+import os
+import sys
+
+from .errors import SpikegenError
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def _natural(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def _board(text):
+    from .boards import BOARDS
+
+    if text == "none":
+        return None
+    if text not in BOARDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown board {text!r}; choose one of: {', '.join(sorted(BOARDS))}, none")
+    return text
+
+
+def _add_build_options(p):
+    g = p.add_argument_group("quantization")
+    g.add_argument("--weight-bits", type=_positive_int, default=8,
+                   help="signed weight width (default 8)")
+    g.add_argument("--beta-bits", type=_positive_int, default=8,
+                   help="fractional bits of the fixed-point beta (default 8)")
+    g.add_argument("--mem-frac-bits", type=_natural, default=2,
+                   help="membrane fractional bits below the weight LSB (default 2)")
+    g.add_argument("--mem-bits", type=_positive_int, default=None,
+                   help="membrane width (default: from a range analysis)")
+    delay = g.add_mutually_exclusive_group()
+    delay.add_argument("--reset-delay", dest="reset_delay", action="store_true", default=None,
+                       help="snnTorch reset_delay=True (its default) for a state_dict")
+    delay.add_argument("--no-reset-delay", dest="reset_delay", action="store_false",
+                       help="snnTorch reset_delay=False")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--board", type=_board, default="arty-a7",
+                   help="target board, or 'none' for the accelerator core only "
+                        "(default arty-a7)")
+    h.add_argument("--parallelism", "-P", type=_natural, default=0,
+                   help="neurons updated per cycle in each layer (default 0: all)")
+    h.add_argument("--max-steps", type=_positive_int, default=255,
+                   help="time steps per inference the spike counters hold (default 255)")
+    h.add_argument("--fifo-depth", type=_positive_int, default=64,
+                   help="spike-event tokens buffered between layers (default 64)")
+    h.add_argument("--baud", type=_positive_int, default=None,
+                   help="UART rate of the board link (default: the board's)")
+    e = p.add_argument_group("evaluation")
+    e.add_argument("--eval", default=None, metavar="DATA",
+                   help="evaluation data: 'digits' or an .npz with 'spikes' and 'labels'")
+    e.add_argument("--steps", type=_positive_int, default=16,
+                   help="time steps when rate coding evaluation data (default 16)")
+    e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
+
+
+def _build(args):
+    from .compiler import BuildOptions, build
+    from .report import summary
+
+    options = BuildOptions(
+        source=args.net, out=args.out, board=args.board, weight_bits=args.weight_bits,
+        beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
+        parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
+        reset_delay=args.reset_delay, eval=args.eval, steps=args.steps, seed=args.seed,
+        baud=args.baud)
+    result = build(options, log=_log)
+    print(summary(result.report))
+    print(f"wrote {os.path.join(args.out, 'report.json')}")
+
+
+def _verify(args):
+    import json
+
+    from .report import summary
+    from .verify import verify
+
+    result = verify(args.build, samples=args.samples, simulator=args.simulator, data=args.data,
+                    density=args.density, steps=args.steps, seed=args.seed, waves=args.waves,
+                    log=_log)
+    report_path = os.path.join(args.build, "report.json")
+    if os.path.isfile(report_path) and args.summary:
+        with open(report_path) as f:
+            print(summary(json.load(f), result))
+    print(f"verify: {result['samples']} samples on {result['simulator']}: "
+          f"{result['mismatched_samples']} mismatched samples, "
+          f"{result['mismatched_spikes']} mismatched spikes, "
+          f"{result['cycles_per_inference']:.1f} cycles per inference "
+          f"({result['samples_per_second']:.1f} samples/s)")
+    return 1 if result["mismatched_samples"] else 0
+
+
+def _train(args):
+    import torch
+
+    from . import data
+    from .train import train
+
+    if args.dataset != "digits":
+        raise SpikegenError(f"unknown dataset {args.dataset!r}; available: digits")
+    dataset = data.digits()
+    model = train(dataset, hidden=tuple(args.hidden), steps=args.steps, beta=args.beta,
+                  epochs=args.epochs, seed=args.seed, progress=_log)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.save(model.state_dict(), args.out)
+    print(f"wrote {args.out} (state_dict of {model.__class__.__name__})")
+
+
+def _demo(args):
+    from .compiler import BuildOptions, build
+    from .report import summary
+    from .verify import verify
+
+    import torch
+
+    from . import data
+    from .train import train
+
+    os.makedirs(args.out, exist_ok=True)
+    net_path = os.path.join(args.out, "net.pt")
+    _log("[train] 64-32-10 LIF network on scikit-learn's digits (snnTorch, 16 steps)")
+    model = train(data.digits(), hidden=(32,), steps=16, beta=0.9, epochs=args.epochs,
+                  seed=0, progress=_log)
+    torch.save(model.state_dict(), net_path)
+    result = build(BuildOptions(source=net_path, out=os.path.join(args.out, "build"),
+                                board="arty-a7", eval="digits", steps=16), log=_log)
+    checked = verify(os.path.join(args.out, "build"), samples=args.samples, log=_log)
+    print(summary(result.report, checked))
+    return 1 if checked["mismatched_samples"] else 0
+
+
+def _parser():
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="spikegen",
+        description="Bit-exact, event-driven FPGA accelerators for spiking neural networks.")
+    parser.add_argument("--version", action="version", version=f"spikegen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build an accelerator from a trained network")
+    p.add_argument("net", help="net.pt: snnTorch state_dict or spikegen checkpoint")
+    p.add_argument("--out", "-o", default="build", help="build directory (default build/)")
+    _add_build_options(p)
+    p.set_defaults(func=_build)
+
+    p = sub.add_parser("verify", help="simulate a build's HDL against the reference model")
+    p.add_argument("build", help="build directory")
+    p.add_argument("--samples", type=_positive_int, default=200, help="samples (default 200)")
+    p.add_argument("--simulator", default="verilator", help="verilator (default)")
+    p.add_argument("--data", default=None, metavar="DATA",
+                   help="'digits' or an .npz (default: the build's evaluation data, "
+                        "else random spikes)")
+    p.add_argument("--density", type=_fraction, default=0.1,
+                   help="spike probability of random inputs (default 0.1)")
+    p.add_argument("--steps", type=_positive_int, default=16,
+                   help="time steps of random or rate-coded inputs (default 16)")
+    p.add_argument("--seed", type=_natural, default=0, help="seed of random inputs")
+    p.add_argument("--waves", action="store_true", help="record waveforms (FST)")
+    p.add_argument("--no-summary", dest="summary", action="store_false",
+                   help="print only the one-line result")
+    p.set_defaults(func=_verify)
+
+    p = sub.add_parser("train", help="train a small LIF network with snnTorch")
+    p.add_argument("--dataset", default="digits", help="digits (default)")
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[32],
+                   help="hidden layer sizes (default 32)")
+    p.add_argument("--steps", type=_positive_int, default=16)
+    p.add_argument("--beta", type=_fraction, default=0.9)
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--seed", type=_natural, default=0)
+    p.add_argument("--out", "-o", default="net.pt")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("demo", help="train on digits, build for the Arty A7, verify, report")
+    p.add_argument("--out", "-o", default="demo-build")
+    p.add_argument("--samples", type=_positive_int, default=200)
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except SpikegenError as exc:
+        print(f"spikegen: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spikegen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The compiler: an explicit list of plain steps, ``step(build) -> build``.
+
+    load → quantize → check → assemble → emit → board → report
+
+Each step takes the frozen :class:`Build` record and returns a new one with its result added,
+so any intermediate state can be inspected (and checked against the reference) after any
+step. :func:`build` runs them in order.
+"""
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from . import assemble as _assemble
+from . import data as _data
+from . import emit as _emit
+from . import floatmodel, ir, loader, reference
+from .quantize import quantize as quantize_network
+from .errors import SpikegenError
+
+
+__all__ = ["BuildOptions", "Build", "STEPS", "build", "TOP_NAME", "write_json"]
+
+
+TOP_NAME = "spikegen_top"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything ``spikegen build`` is told. Defaults are the command line's."""
+    source: str
+    out: str = "build"
+    board: "str | None" = "arty-a7"
+    weight_bits: int = 8
+    beta_bits: int = 8
+    mem_frac_bits: int = 2
+    mem_bits: "int | None" = None
+    parallelism: int = 0
+    max_steps: int = 255
+    fifo_depth: int = 64
+    reset_delay: "bool | None" = None
+    eval: "str | None" = None
+    steps: int = 16
+    seed: int = 0
+    baud: "int | None" = None
+
+
+@dataclass(frozen=True, eq=False)
+class Build:
+    """The state of a build after each step."""
+    options: BuildOptions
+    network: "ir.Network | None" = None
+    qnet: "ir.QNetwork | None" = None
+    eval: "_data.EvalData | None" = None
+    metrics: "dict | None" = None
+    component: object = None
+    files: tuple = ()
+    board: "dict | None" = None
+    report: "dict | None" = None
+
+
+def write_json(path, tree):
+    """Deterministic JSON: sorted keys, fixed indentation, trailing newline."""
+    with open(path, "w") as f:
+        json.dump(tree, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+def load(b: Build) -> Build:
+    """Read the trained network (safely) into the float IR."""
+    return replace(b, network=loader.load(b.options.source, reset_delay=b.options.reset_delay))
+
+
+def quantize(b: Build) -> Build:
+    """Float IR → fixed-point IR (see :mod:`spikegen.quantize`)."""
+    o = b.options
+    if not isinstance(o.parallelism, int) or o.parallelism < 0:
+        raise SpikegenError(f"--parallelism must be 0 (all neurons) or a positive integer, "
+                            f"not {o.parallelism!r}")
+    if not isinstance(o.max_steps, int) or not 1 <= o.max_steps <= 65535:
+        raise SpikegenError(f"--max-steps must be from 1 to 65535, not {o.max_steps!r}")
+    if not isinstance(o.fifo_depth, int) or not 2 <= o.fifo_depth <= 65536:
+        raise SpikegenError(f"--fifo-depth must be from 2 to 65536, not {o.fifo_depth!r}")
+    hardware = ir.HardwareConfig(parallelism=o.parallelism, max_steps=o.max_steps,
+                                 fifo_depth=o.fifo_depth)
+    qnet = quantize_network(b.network, weight_bits=o.weight_bits, beta_bits=o.beta_bits,
+                              mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits,
+                              hardware=hardware)
+    return replace(b, qnet=qnet)
+
+
+def check(b: Build) -> Build:
+    """Check limits, and run the float model and the reference on the evaluation data."""
+    o, qnet = b.options, b.qnet
+    if qnet.inputs > (1 << 14):
+        raise SpikegenError(f"the network has {qnet.inputs} inputs; the host link carries at "
+                            "most 16384")
+    if o.steps < 1 or o.steps > o.max_steps:
+        raise SpikegenError(f"--steps {o.steps} must be from 1 to --max-steps ({o.max_steps})")
+    if o.eval is None:
+        return replace(b, metrics=None)
+    evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed)
+    if evaluation.spikes.shape[1] > o.max_steps:
+        raise SpikegenError(f"the evaluation data has {evaluation.spikes.shape[1]} steps; "
+                            f"raise --max-steps to at least that")
+    float_spikes = floatmodel.run_float(b.network, evaluation.spikes)
+    result = reference.simulate(qnet, evaluation.spikes, record=True)
+    metrics = evaluation_metrics(qnet, evaluation, float_spikes, result)
+    return replace(b, eval=evaluation, metrics=metrics)
+
+
+def assemble(b: Build) -> Build:
+    """Fixed-point IR → Amaranth accelerator component."""
+    return replace(b, component=_assemble.accelerator(b.qnet))
+
+
+def emit(b: Build) -> Build:
+    """Write ``network.json``, the Verilog and the evaluation data."""
+    out = b.options.out
+    os.makedirs(os.path.join(out, "hdl", "verilog"), exist_ok=True)
+    files = []
+    write_json(os.path.join(out, "network.json"), ir.to_json(b.qnet))
+    files.append("network.json")
+    verilog = _emit.verilog(b.component, name=TOP_NAME)
+    path = os.path.join("hdl", "verilog", f"{TOP_NAME}.v")
+    with open(os.path.join(out, path), "w") as f:
+        f.write(verilog)
+    files.append(path)
+    if b.eval is not None:
+        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        arrays = {"spikes": b.eval.spikes}
+        if b.eval.labels is not None:
+            arrays["labels"] = b.eval.labels
+        _save_npz(os.path.join(out, "data", "eval.npz"), arrays)
+        files.append(os.path.join("data", "eval.npz"))
+    return replace(b, files=tuple(files))
+
+
+def board(b: Build) -> Build:
+    """Wrap the accelerator for the board and write its vendor project."""
+    if b.options.board is None:
+        return replace(b, board=None)
+    from .boards import get_board
+
+    try:
+        target = get_board(b.options.board)
+    except ValueError as exc:
+        raise SpikegenError(str(exc)) from None
+    fit_board(b.qnet, target)
+    # The board top instantiates its own accelerator: elaborating one component twice is
+    # not allowed, and the core's Verilog above must stay a stand-alone top.
+    component = _assemble.accelerator(b.qnet)
+    try:
+        info = target.build(component, os.path.join(b.options.out, "board"), baud=b.options.baud)
+    except ValueError as exc:
+        raise SpikegenError(f"board {target.name}: {exc}") from None
+    return replace(b, board=dict(info))
+
+
+def report(b: Build) -> Build:
+    """Write ``report.json`` (deterministic) and keep the tree for the summary."""
+    from .report import make_report
+
+    tree = make_report(b)
+    write_json(os.path.join(b.options.out, "report.json"), tree)
+    return replace(b, report=tree)
+
+
+STEPS = (load, quantize, check, assemble, emit, board, report)
+
+
+def build(options: BuildOptions, *, log=None) -> Build:
+    """Run every step; ``log`` (e.g. ``print``) gets one line per step."""
+    b = Build(options=options)
+    for step in STEPS:
+        if log is not None:
+            log(f"[{step.__name__}]")
+        b = step(b)
+    return b
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _save_npz(path, arrays):
+    """``np.savez`` with fixed member timestamps, so identical arrays give identical files."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, buffer.getvalue())
+
+
+def evaluation_metrics(qnet, evaluation, float_spikes, result):
+    """Accuracy of the float model and the reference, and how often their spikes agree."""
+    labels = evaluation.labels
+    float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
+    metrics = {
+        "source": evaluation.source,
+        "samples": int(evaluation.spikes.shape[0]),
+        "steps": int(evaluation.spikes.shape[1]),
+        "input_events_per_sample": float(evaluation.spikes.sum() / evaluation.spikes.shape[0]),
+        "output_spike_agreement": float(np.mean(float_spikes == result.spikes)),
+        "class_agreement": float(np.mean(float_pred == result.predicted)),
+        "saturated_additions": int(result.saturations),
+        "layer_spikes_per_sample": [float(t.spikes.sum() / evaluation.spikes.shape[0])
+                                    for t in result.layers],
+    }
+    if labels is not None:
+        metrics["float_accuracy"] = float(np.mean(float_pred == labels))
+        metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
+    metrics["_events"] = [evaluation.spikes.sum(axis=2)] + [t.spikes.sum(axis=2)
+                                                          for t in result.layers]
+    return metrics
+
+
+def fit_board(qnet, target):
+    """Refuse a network whose memories cannot fit the board's block RAM."""
+    from .report import memory_estimate
+
+    capacity = getattr(target, "bram36", None)
+    if capacity is None:
+        return
+    need = memory_estimate(qnet)["bram36_estimate"]
+    if need > capacity:
+        raise SpikegenError(
+            f"the network needs about {need:g} RAMB36 but {target.name} has {capacity}; "
+            f"use fewer --weight-bits, or a larger part")
+
+
+def options_tree(options):
+    tree = asdict(options)
+    tree["source"] = os.path.basename(tree["source"])
+    tree.pop("out")
+    return tree

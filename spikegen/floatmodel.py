@@ -1,0 +1,44 @@
+"""The float network as snnTorch runs it: the accuracy the user trained for."""
+import numpy as np
+
+
+__all__ = ["to_snntorch", "run_float"]
+
+
+def to_snntorch(net):
+    """An ``nn.Sequential`` of ``nn.Linear`` and ``snntorch.Leaky`` equal to ``net``."""
+    import snntorch
+    import torch
+    from torch import nn
+
+    modules = []
+    for layer in net.layers:
+        linear = nn.Linear(layer.inputs, layer.outputs, bias=layer.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.asarray(layer.weight, dtype=np.float32)))
+            if layer.bias is not None:
+                linear.bias.copy_(torch.from_numpy(np.asarray(layer.bias, dtype=np.float32)))
+        n = layer.neuron
+        modules += [linear, snntorch.Leaky(beta=n.beta, threshold=n.threshold,
+                                           reset_mechanism=n.reset, reset_delay=n.reset_delay,
+                                           init_hidden=True)]
+    return nn.Sequential(*modules)
+
+
+def run_float(net, spikes, *, batch=512):
+    """Output spikes (samples, steps, outputs) of snnTorch's forward pass on ``spikes``."""
+    import snntorch
+    import torch
+
+    model = to_snntorch(net).eval()
+    spikes = np.asarray(spikes)
+    out = np.zeros((spikes.shape[0], spikes.shape[1], net.outputs), dtype=np.uint8)
+    with torch.no_grad():
+        for start in range(0, spikes.shape[0], batch):
+            chunk = torch.from_numpy(spikes[start:start + batch].astype(np.float32))
+            for module in model.modules():
+                if isinstance(module, snntorch.Leaky):
+                    module.reset_mem()
+            for t in range(spikes.shape[1]):
+                out[start:start + batch, t] = model(chunk[:, t]).numpy() > 0
+    return out

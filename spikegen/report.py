@@ -1,0 +1,169 @@
+"""The build report: ``report.json`` and the summary printed on the terminal."""
+import math
+
+import numpy as np
+
+from . import __version__
+from .quantize import membrane_bits, quantization_error
+
+
+__all__ = ["make_report", "memory_estimate", "cycle_estimate", "summary"]
+
+
+# 7-series RAMB18 aspect ratios (depth, width); a RAMB36 is two of them
+_RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def _ramb18(depth, width):
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in _RAMB18_SHAPES)
+
+
+def memory_estimate(qnet):
+    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series)."""
+    hw = qnet.hardware
+    layers, total, ramb18 = [], 0, 0
+    for k, layer in enumerate(qnet.layers):
+        lanes = hw.lanes(layer.outputs)
+        groups = -(-layer.outputs // lanes)
+        mb, wb = layer.mem_format.bits, layer.weight_format.bits
+        weights = layer.inputs * groups * lanes * wb
+        state = groups * lanes * (mb + 1)
+        bias = 0 if layer.bias is None else groups * lanes * mb
+        words = max(2, groups + 1) * (lanes + max(1, math.ceil(math.log2(max(groups, 2)))) + 2)
+        fifo = 0
+        if k + 1 < len(qnet.layers):
+            fifo = hw.fifo_depth * (max(1, math.ceil(math.log2(layer.outputs))) + 2)
+        blocks = _ramb18(layer.inputs * groups, lanes * wb)
+        ramb18 += blocks
+        row = {"weights": weights, "state": state, "bias": bias, "spike_queue": words,
+               "event_fifo": fifo, "weight_ramb36": blocks / 2}
+        layers.append(row)
+        total += weights + state + bias + words + fifo
+    return {"layers": layers, "total_bits": total, "bram36_estimate": ramb18 / 2}
+
+
+def cycle_estimate(qnet, events):
+    """Estimated cycles per inference from per-step event counts.
+
+    ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
+    input). Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
+    consecutive steps at once, so a step costs about as much as its slowest layer, plus the
+    pipeline drain of the last step through the later layers.
+    """
+    hw = qnet.hardware
+    groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
+    work = np.stack([(events[l] + 1) * groups[l] for l in range(len(groups))])  # (L, B, T)
+    per_step = work.max(axis=0)                                                 # (B, T)
+    drain = work[1:, :, -1].sum(axis=0) + 3 * len(groups)
+    per_inference = per_step.sum(axis=1) + drain
+    return {
+        "formula": "sum over steps of max over layers of (events_in + 1) * ceil(N/P), "
+                   "plus the last step's drain through later layers",
+        "per_step_mean": float(per_step.mean()),
+        "per_inference_mean": float(per_inference.mean()),
+        "per_inference_max": int(per_inference.max()),
+        "groups": groups,
+    }
+
+
+def _layer_rows(qnet, network):
+    rows = []
+    errors = quantization_error(network, qnet)
+    hw = qnet.hardware
+    for layer, error in zip(qnet.layers, errors):
+        n = layer.neuron
+        lanes = hw.lanes(layer.outputs)
+        rows.append({
+            "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
+            "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
+            "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
+                                                     n.threshold),
+            "threshold_lsb": n.threshold, "threshold": error["threshold"],
+            "threshold_built": error["threshold_built"],
+            "beta": error["beta"], "beta_built": n.beta,
+            "beta_fixed_point": f"1 - {n.decay}/2^{n.decay_bits}",
+            "leak": "none" if n.decay == 0 else
+                    ("shift" if n.decay_shift is not None else "multiply"),
+            "reset": n.reset, "reset_delay": n.reset_delay,
+            "lanes": lanes, "groups": -(-layer.outputs // lanes),
+            "weight_rms_error": round(error["weight_rms_error"], 9),
+            "weight_rms_error_relative": round(error["weight_rms_error_relative"], 9),
+            "weight_max_error": round(error["weight_max_error"], 9),
+        })
+    return rows
+
+
+def make_report(b):
+    """The report tree of a build (see :mod:`spikegen.compiler`)."""
+    from .compiler import TOP_NAME, options_tree
+
+    qnet = b.qnet
+    tree = {
+        "spikegen": __version__,
+        "top": TOP_NAME,
+        "options": options_tree(b.options),
+        "network": {"name": qnet.name, "shape": list(qnet.shape),
+                    "layers": _layer_rows(qnet, b.network)},
+        "quantization_notes": list(qnet.notes),
+        "memory": memory_estimate(qnet),
+        "files": sorted(b.files),
+        "board": b.board,
+    }
+    if b.metrics is not None:
+        metrics = {k: v for k, v in b.metrics.items() if not k.startswith("_")}
+        cycles = cycle_estimate(qnet, b.metrics["_events"])
+        tree["evaluation"] = metrics
+        tree["cycles"] = cycles
+        if b.board is not None:
+            tree["latency_us_estimate"] = cycles["per_inference_mean"] / b.board["clock_hz"] * 1e6
+    return tree
+
+
+def _pct(x):
+    return "n/a" if x is None else f"{100 * x:.2f} %"
+
+
+def summary(tree, verification=None):
+    """The readable summary printed after a build (and after verification)."""
+    net = tree["network"]
+    lines = [f"spikegen {tree['spikegen']}: {net['name']} "
+             f"{'-'.join(str(n) for n in net['shape'])}"]
+    for k, layer in enumerate(net["layers"]):
+        lines.append(
+            f"  layer {k}: {layer['inputs']}->{layer['outputs']}  weights {layer['weight_format']}"
+            f"  membrane {layer['mem_format']}  threshold {layer['threshold_built']:g}"
+            f"  beta {layer['beta']:g}->{layer['beta_built']:g} ({layer['leak']})"
+            f"  reset {layer['reset']}{'' if layer['reset_delay'] else ' (no delay)'}"
+            f"  P={layer['lanes']}")
+    for note in tree["quantization_notes"]:
+        lines.append(f"  note: {note}")
+    mem = tree["memory"]
+    lines.append(f"  memory: {mem['total_bits']} bits, weights ~{mem['bram36_estimate']:g} RAMB36")
+    if "evaluation" in tree:
+        ev = tree["evaluation"]
+        lines.append(f"  evaluation: {ev['samples']} samples of {ev['source']}")
+        if "float_accuracy" in ev:
+            lines.append(f"    accuracy: float (snnTorch) {_pct(ev['float_accuracy'])}, "
+                         f"bit-exact reference {_pct(ev['reference_accuracy'])}")
+        lines.append(f"    output spikes equal to snnTorch's: {_pct(ev['output_spike_agreement'])}"
+                     f", classes equal: {_pct(ev['class_agreement'])}, "
+                     f"saturated additions: {ev['saturated_additions']}")
+        cyc = tree["cycles"]
+        line = (f"    cycles: {cyc['per_step_mean']:.1f} per step, "
+                f"{cyc['per_inference_mean']:.1f} per inference (estimate)")
+        if "latency_us_estimate" in tree:
+            clock = tree["board"]["clock_hz"] / 1e6
+            line += f", {tree['latency_us_estimate']:.2f} us at {clock:g} MHz"
+        lines.append(line)
+    if tree.get("board"):
+        board = tree["board"]
+        lines.append(f"  board: {board['board']} ({board['part']}), "
+                     f"UART {board['baud']} baud, Vivado "
+                     f"{'ran' if board.get('vivado_ran') else 'project written (not run)'}")
+    if verification is not None:
+        v = verification
+        lines.append(f"  verify ({v['simulator']}): {v['samples']} samples, "
+                     f"{v['mismatched_samples']} mismatched samples, "
+                     f"{v['mismatched_spikes']} mismatched spikes, "
+                     f"{v['cycles_per_inference']:.1f} cycles per inference (simulated)")
+    return "\n".join(lines)

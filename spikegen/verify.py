@@ -1,0 +1,131 @@
+"""``spikegen verify``: the cocotb regression of a build directory against the reference."""
+import json
+import os
+import threading
+import time
+
+import numpy as np
+
+from . import data as _data
+from . import ir, reference
+from .assemble import count_bits
+from .compiler import TOP_NAME, write_json
+from .errors import SpikegenError
+
+
+__all__ = ["SIMULATORS", "verify"]
+
+
+SIMULATORS = ("verilator",)
+
+
+def _load_network(build_dir):
+    path = os.path.join(build_dir, "network.json")
+    if not os.path.isfile(path):
+        raise SpikegenError(f"{build_dir}: no network.json; run 'spikegen build' into it first")
+    try:
+        with open(path) as f:
+            return ir.from_json(json.load(f))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SpikegenError(f"{path}: not a spikegen network description ({exc})") from None
+
+
+def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
+    if data is not None:
+        evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
+                                     limit=samples)
+        return evaluation.spikes, evaluation.source
+    stored = os.path.join(build_dir, "data", "eval.npz")
+    if os.path.isfile(stored):
+        evaluation = _data.eval_data(stored, inputs=qnet.inputs, limit=samples)
+        return evaluation.spikes, "evaluation data of the build"
+    spikes = _data.random_spikes(samples, steps, qnet.inputs, density, seed=seed)
+    return spikes, f"random spike trains, density {density:g}, seed {seed}"
+
+
+def _progress(log_path, total, log, stop):
+    seen = 0
+    while not stop.wait(0.5):
+        try:
+            with open(log_path) as f:
+                lines = [line for line in f if "sample " in line and "cycles" in line]
+        except OSError:
+            continue
+        if len(lines) > seen:
+            seen = len(lines)
+            done = lines[-1].split("sample ", 1)[1].split(":", 1)[0]
+            log(f"  simulated {done} samples")
+
+
+def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=0.1, steps=16,
+           seed=0, waves=False, log=None):
+    """Simulate the build's HDL on ``samples`` inputs and compare with the reference model.
+
+    Writes ``verify.json`` into ``build_dir`` and returns its contents.
+    """
+    if simulator not in SIMULATORS:
+        raise SpikegenError(f"--simulator {simulator!r} is not available; choose one of: "
+                            f"{', '.join(SIMULATORS)}")
+    if samples < 1:
+        raise SpikegenError(f"--samples must be at least 1, not {samples}")
+    qnet = _load_network(build_dir)
+    verilog = os.path.join(build_dir, "hdl", "verilog", f"{TOP_NAME}.v")
+    if not os.path.isfile(verilog):
+        raise SpikegenError(f"{build_dir}: no {os.path.relpath(verilog, build_dir)}; "
+                            "rebuild with 'spikegen build'")
+    spikes, source = _inputs(build_dir, qnet, data=data, samples=samples, density=density,
+                             steps=steps, seed=seed)
+    if spikes.shape[1] > qnet.hardware.max_steps:
+        raise SpikegenError(f"{spikes.shape[1]} time steps exceed the build's --max-steps "
+                            f"({qnet.hardware.max_steps})")
+    expected = reference.simulate(qnet, spikes)
+    stimulus = {"spikes": spikes, "expected_spikes": expected.spikes,
+                "expected_class": expected.predicted, "expected_counts": expected.counts,
+                "count_bits": np.int64(count_bits(qnet))}
+
+    from .sim.runner import SimulationError, run_accelerator
+
+    work = os.path.join(build_dir, "sim", simulator)
+    if log is not None:
+        log(f"verify: {spikes.shape[0]} samples ({source}) on {simulator}")
+    stop = threading.Event()
+    watcher = None
+    if log is not None:
+        watcher = threading.Thread(target=_progress, daemon=True,
+                                   args=(os.path.join(work, "test.log"), spikes.shape[0], log,
+                                         stop))
+        watcher.start()
+    start = time.monotonic()
+    try:
+        result = run_accelerator([verilog], TOP_NAME, work, stimulus, waves=waves)
+    except SimulationError as exc:
+        raise SpikegenError(f"simulation failed: {exc}") from None
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    seconds = time.monotonic() - start
+
+    got = result["spikes"]
+    spike_diff = got != expected.spikes
+    bad = (spike_diff.any(axis=(1, 2)) | (result["cls"] != expected.predicted)
+           | (result["counts"] != expected.counts).any(axis=1)
+           | (result["steps_seen"] != spikes.shape[1]))
+    cycles = result["cycles"]
+    summary = {
+        "simulator": simulator,
+        "samples": int(spikes.shape[0]),
+        "steps": int(spikes.shape[1]),
+        "source": source,
+        "mismatched_samples": int(bad.sum()),
+        "mismatched_spikes": int(spike_diff.sum()),
+        "output_spikes": int(expected.spikes.sum()),
+        "cycles_per_inference": float(cycles.mean()),
+        "cycles_per_inference_min": int(cycles.min()),
+        "cycles_per_inference_max": int(cycles.max()),
+        "cycles_per_step": float(cycles.mean() / spikes.shape[1]),
+        "simulation_seconds": round(seconds, 2),
+        "samples_per_second": round(spikes.shape[0] / seconds, 2),
+    }
+    write_json(os.path.join(build_dir, "verify.json"), summary)
+    return summary
