@@ -13,6 +13,7 @@ strings and containers only, never code. Two contents are accepted:
 import math
 import os
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -50,7 +51,10 @@ def _read(path):
     if os.path.getsize(path) == 0:
         _fail(path, "the file is empty (0 bytes)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it may not support; the errors below say more
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Weights only load failed" in text or "Unsupported global" in text:

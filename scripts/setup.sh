@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything spikegen needs into .venv (idempotent; fast when nothing changed).
+# Debian packages are installed only when missing (the C++ compiler and make Verilator uses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.spikegen-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+  echo "setup: installing Python packages into .venv (about a minute on a fresh machine)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch is named in the same command as the packages that depend on it, so pip takes the
+  # local CPU wheel instead of downloading a multi-GB CUDA build
+  .venv/bin/python -m pip install -q torch==2.13.0 -e ".[dev,plot]"
+  touch "$stamp"
+fi
