@@ -78,6 +78,15 @@ class FCLayer(wiring.Component):
         self.groups = -(-self.outputs // self.lanes)
         self.weight, self.bias = rows, bias
         self.params, self.weight_bits = params, weight_bits
+        #: Weight ROM (block RAM): see :meth:`weight_image`.
+        self.weights = memory.Memory(shape=self.lanes * weight_bits,
+                                     depth=self.inputs * self.groups, init=self.weight_image(),
+                                     attrs={"ram_style": "block"})
+        #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
+        #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
+        #: membrane at the start of the next step and its reset flag.
+        self.state = memory.Memory(shape=self.lanes * (params.mem_bits + 1), depth=self.groups,
+                                   init=self.state_image())
         super().__init__({
             "i_events": In(stream.Signature(EventLayout(self.inputs))),
             "o_events": Out(stream.Signature(EventLayout(self.outputs))),
@@ -131,12 +140,9 @@ class FCLayer(wiring.Component):
         p, P, G = self.params, self.lanes, self.groups
         mb, wb = p.mem_bits, self.weight_bits
 
-        m.submodules.weights = weights = memory.Memory(
-            shape=P * wb, depth=self.inputs * G, init=self.weight_image(),
-            attrs={"ram_style": "block"})
+        m.submodules.weights = weights = self.weights
         w_rd = weights.read_port()
-        m.submodules.state = state = memory.Memory(
-            shape=P * (mb + 1), depth=G, init=self.state_image())
+        m.submodules.state = state = self.state
         s_wr = state.write_port()
         s_rd = state.read_port(transparent_for=(s_wr,))
         if self.bias is not None:

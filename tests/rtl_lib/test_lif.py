@@ -1,0 +1,80 @@
+"""LIFLane against the reference arithmetic, on random operands."""
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from rtl_lib.lif import LIFLane, LIFParams
+from spikegen.reference import leak
+
+
+def expected(p, op, last, mem, r, weight, bias):
+    lo, hi = p.mem_min, p.mem_max
+    sat = lambda v: min(max(v, lo), hi)  # noqa: E731
+    if not op:
+        return sat(mem + (weight << p.weight_shift)), r, 0
+    spike = int(mem > p.threshold)
+    m = mem
+    if not p.reset_delay and p.reset == "subtract":
+        m = sat(m - (spike - r) * p.threshold)
+    elif not p.reset_delay and p.reset == "zero":
+        m = 0 if (spike and not r) else (sat(2 * m) if (r and not spike) else m)
+    if last:
+        m = 0
+    r_next = int(m > p.threshold)
+    base = 0 if (p.reset == "zero" and r_next) else m
+    start = int(leak(base, p.decay, p.decay_bits)) + bias
+    if p.reset == "subtract":
+        start -= r_next * p.threshold
+    return sat(start), r_next, spike
+
+
+PARAMS = [
+    LIFParams(mem_bits=10, threshold=100, decay=26, decay_bits=8),                   # multiply
+    LIFParams(mem_bits=10, threshold=100, decay=16, decay_bits=8, reset="zero"),     # shift
+    LIFParams(mem_bits=8, threshold=40, decay=0, decay_bits=4, reset="none"),        # beta = 1
+    LIFParams(mem_bits=9, threshold=60, decay=16, decay_bits=4, reset_delay=False),  # beta = 0
+    LIFParams(mem_bits=12, threshold=700, decay=3, decay_bits=3, reset="zero", reset_delay=False,
+              weight_shift=3),
+    LIFParams(mem_bits=6, threshold=-3, decay=5, decay_bits=5, reset="subtract", weight_shift=1),
+]
+
+
+@pytest.mark.parametrize("params", PARAMS)
+def test_lane_matches_reference(params):
+    wb = 6
+    dut = LIFLane(params, wb)
+    rng = np.random.default_rng(7)
+    cases = []
+    for _ in range(300):
+        cases.append((int(rng.integers(2)), int(rng.integers(2)),
+                      int(rng.integers(params.mem_min, params.mem_max + 1)), int(rng.integers(2)),
+                      int(rng.integers(-(1 << (wb - 1)), 1 << (wb - 1))),
+                      int(rng.integers(params.mem_min // 4, params.mem_max // 4 + 1))))
+    cases += [(1, 0, params.mem_max, 1, 0, params.mem_max), (1, 0, params.mem_min, 0, 0,
+              params.mem_min), (0, 0, params.mem_max, 0, (1 << (wb - 1)) - 1, 0),
+              (0, 0, params.mem_min, 0, -(1 << (wb - 1)), 0)]
+
+    async def bench(ctx):
+        for op, last, mem, r, weight, bias in cases:
+            for port, value in zip((dut.op, dut.last, dut.mem, dut.r, dut.weight, dut.bias),
+                                   (op, last, mem, r, weight, bias)):
+                ctx.set(port, value)
+            await ctx.delay(1e-9)
+            got = (ctx.get(dut.mem_next), ctx.get(dut.r_next), ctx.get(dut.spike))
+            assert got == expected(params, op, last, mem, r, weight, bias), \
+                (op, last, mem, r, weight, bias)
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="Threshold 200 does not fit a 8-bit membrane"):
+        LIFParams(mem_bits=8, threshold=200, decay=1, decay_bits=4)
+    with pytest.raises(ValueError, match="Decay must be in"):
+        LIFParams(mem_bits=8, threshold=20, decay=17, decay_bits=4)
+    with pytest.raises(ValueError, match="Reset must be one of"):
+        LIFParams(mem_bits=8, threshold=20, decay=1, decay_bits=4, reset="soft")
+    with pytest.raises(TypeError, match="Weight width must be a positive integer"):
+        LIFLane(PARAMS[0], 0)
