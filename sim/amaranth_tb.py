@@ -31,54 +31,54 @@ def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0):
     samples, steps, _ = spikes.shape
     out_stream = dut.o_spikes if result else dut.o_events
     got = np.zeros((samples, steps, outputs), dtype=np.uint8)
-    results, cycles, starts, ends = [], [], {}, {}
-    state = {"done": 0}
+    results, starts, ends = [], {}, {}
+    clock = {"cycle": 0, "done": 0}
 
     async def driver(ctx):
         for b in range(samples):
             if not overlap:
-                while state["done"] < b:
+                while clock["done"] < b:
                     await ctx.tick()
-            starts[b] = ctx.get(cycle_count)
+            starts[b] = clock["cycle"]
             for token in tokens(spikes[b]):
                 ctx.set(dut.i_events.payload, token)
                 ctx.set(dut.i_events.valid, 1)
                 await ctx.tick().until(dut.i_events.ready)
             ctx.set(dut.i_events.valid, 0)
 
-    cycle_count = None
+    def finish(b):
+        ends[b] = clock["cycle"]
+        clock["done"] += 1
 
     async def monitor(ctx):
-        nonlocal cycle_count
-        b, t, cycle = 0, 0, 0
-        ctx.set(dut.o_result.ready if result else out_stream.ready, 1)
-        while state["done"] < samples:
-            stalled = stall_every and cycle % stall_every == stall_every - 1
+        b, t = 0, 0
+        if result:
+            ctx.set(dut.o_result.ready, 1)
+        watched = [out_stream.valid, out_stream.payload]
+        if result:
+            watched += [dut.o_result.valid, dut.o_result.payload]
+        while clock["done"] < samples:
+            stalled = bool(stall_every) and clock["cycle"] % stall_every == stall_every - 1
             ctx.set(out_stream.ready, 0 if stalled else 1)
-            _, _, valid, payload, *res = await ctx.tick().sample(
-                out_stream.valid, out_stream.payload,
-                *((dut.o_result.valid, dut.o_result.payload) if result else ()))
-            cycle += 1
+            _, _, valid, payload, *res = await ctx.tick().sample(*watched)
+            clock["cycle"] += 1
             if valid and not stalled:
-                if payload.eos:
-                    t += 1
-                    if payload.last and not result:
-                        ends[b] = cycle
-                        b, t = b + 1, 0
-                        state["done"] += 1
-                else:
+                if not payload.eos:
                     got[b, t, payload.index] = 1
-            if result and res and res[0]:
+                elif payload.last and not result:
+                    finish(b)
+                    b, t = b + 1, 0
+                else:
+                    t += 1
+            if res and res[0]:
                 r = res[1]
                 results.append((int(r.cls), [int(r.counts[k]) for k in range(outputs)]))
-                ends[b] = cycle
+                finish(b)
                 b, t = b + 1, 0
-                state["done"] += 1
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(driver, background=True)
     sim.add_testbench(monitor)
     sim.run()
-    cycles = [ends[b] - starts.get(b, 0) for b in range(samples)]
-    return got, results, cycles
+    return got, results, [ends[b] - starts[b] for b in range(samples)]

@@ -46,19 +46,21 @@ def cycle_estimate(qnet, events):
     """Estimated cycles per inference from per-step event counts.
 
     ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
-    input). Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
+    input; the last entry: the output layer's spikes). Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
     consecutive steps at once, so a step costs about as much as its slowest layer, plus the
     pipeline drain of the last step through the later layers.
     """
     hw = qnet.hardware
     groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
-    work = np.stack([(events[l] + 1) * groups[l] for l in range(len(groups))])  # (L, B, T)
+    work = np.stack([(events[k] + 1) * groups[k] for k in range(len(groups))])  # (L, B, T)
     per_step = work.max(axis=0)                                                 # (B, T)
-    drain = work[1:, :, -1].sum(axis=0) + 3 * len(groups)
+    # the last step still has to pass the later layers, and the output layer's spikes of that
+    # step leave one per cycle; a few cycles of latency per layer
+    drain = work[1:, :, -1].sum(axis=0) + events[-1][:, -1] + 5 * len(groups)
     per_inference = per_step.sum(axis=1) + drain
     return {
         "formula": "sum over steps of max over layers of (events_in + 1) * ceil(N/P), "
-                   "plus the last step's drain through later layers",
+                   "plus the last step's drain through later layers and its output spikes",
         "per_step_mean": float(per_step.mean()),
         "per_inference_mean": float(per_inference.mean()),
         "per_inference_max": int(per_inference.max()),

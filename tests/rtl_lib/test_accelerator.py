@@ -1,0 +1,53 @@
+"""The whole accelerator in Amaranth's simulator against the reference model."""
+import numpy as np
+import pytest
+
+from rtl_lib.accelerator import Accelerator
+from spikegen.assemble import accelerator
+from spikegen.ir import HardwareConfig
+from spikegen.quantize import quantize
+from spikegen.reference import simulate
+
+from spikegen.sim.amaranth_tb import run
+from conftest import random_case, random_network
+
+
+def check(qnet, spikes, **kwargs):
+    dut = accelerator(qnet)
+    ref = simulate(qnet, spikes)
+    got, results, cycles = run(dut, spikes, outputs=qnet.outputs, **kwargs)
+    np.testing.assert_array_equal(got, ref.spikes)
+    assert [r[0] for r in results] == ref.predicted.tolist()
+    assert [r[1] for r in results] == ref.counts.tolist()
+    return cycles
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configurations(seed):
+    qnet, spikes = random_case(seed)
+    check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed % 3 == 0 else 0)
+
+
+def test_cycles_follow_the_formula(rng):
+    """One layer, P = N: a step costs (events + 1) cycles; the last step's output spikes
+    then drain one per cycle, after a small constant latency."""
+    net = random_network(rng, (20, 8), beta=0.9)
+    qnet = quantize(net, hardware=HardwareConfig(parallelism=0))
+    spikes = (rng.random((3, 10, 20)) < 0.3).astype(np.uint8)
+    cycles = check(qnet, spikes)
+    last = simulate(qnet, spikes).spikes[:, -1].sum(axis=1)
+    for sample, n, drain in zip(spikes, cycles, last):
+        bound = int(sample.sum()) + sample.shape[0]
+        assert bound <= n <= bound + drain + 6, (bound, drain, cycles)
+
+
+def test_layers_must_chain():
+    from spikegen.assemble import layer_component
+
+    rng = np.random.default_rng(0)
+    q = quantize(random_network(rng, (4, 3, 2)))
+    a = layer_component(q.layers[0], None)
+    with pytest.raises(ValueError, match="A layer with 4 inputs cannot follow a layer with 3"):
+        Accelerator([a, layer_component(q.layers[0], None)])
+    with pytest.raises(TypeError, match="non-empty list of FCLayer"):
+        Accelerator([])

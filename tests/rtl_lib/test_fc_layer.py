@@ -1,0 +1,100 @@
+"""FCLayer in Amaranth's simulator against the reference: spikes and membranes per step."""
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from spikegen.assemble import layer_component
+from spikegen.quantize import quantize
+from spikegen.reference import layer_initial_state, step_layer
+
+from spikegen.sim.amaranth_tb import tokens
+from conftest import random_network
+
+
+def unpack_state(layer, words):
+    """(mem, r) per neuron from the state memory words."""
+    mb = layer.params.mem_bits
+    mem, r = [], []
+    for word in words:
+        for j in range(layer.lanes):
+            lane = (word >> (j * (mb + 1))) & ((1 << (mb + 1)) - 1)
+            value = lane & ((1 << mb) - 1)
+            mem.append(value - (1 << mb) if value >> (mb - 1) else value)
+            r.append(lane >> mb)
+    return np.array(mem[:layer.outputs]), np.array(r[:layer.outputs])
+
+
+CASES = [
+    # (inputs, outputs, lanes, reset, reset_delay, beta, bias)
+    (10, 7, None, "subtract", True, 0.9, True),
+    (10, 7, 3, "subtract", False, 0.75, True),
+    (9, 8, 4, "zero", True, 0.5, False),
+    (9, 8, 1, "zero", False, 0.8, True),
+    (6, 5, 2, "none", True, 1.0, True),
+    (12, 16, 16, "subtract", True, 0.0, False),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_layer_steps_match_reference(rng, case):
+    n_in, n_out, lanes, reset, delay, beta, bias = case
+    net = random_network(rng, (n_in, n_out), beta=beta, reset=reset, reset_delay=delay,
+                         bias=bias, scale=0.6, mean=0.15)
+    qlayer = quantize(net, weight_bits=6, mem_frac_bits=1).layers[0]
+    dut = layer_component(qlayer, lanes)
+    samples = (rng.random((3, 7, n_in)) < 0.45).astype(np.uint8)
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        for sample in samples:
+            state = layer_initial_state(qlayer)
+            for t in range(sample.shape[0]):
+                step = list(tokens(sample[t:t + 1]))
+                step[-1]["last"] = int(t == sample.shape[0] - 1)
+                spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t])
+                got = []
+                pending = list(step)
+                while True:
+                    if pending:
+                        ctx.set(dut.i_events.payload, pending[0])
+                        ctx.set(dut.i_events.valid, 1)
+                    else:
+                        ctx.set(dut.i_events.valid, 0)
+                    _, _, took, valid, payload = await ctx.tick().sample(
+                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
+                    if pending and took:
+                        pending.pop(0)
+                    if valid:
+                        if payload.eos:
+                            assert payload.last == (t == sample.shape[0] - 1)
+                            break
+                        got.append(int(payload.index))
+                ctx.set(dut.i_events.valid, 0)
+                assert got == sorted(got)
+                assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
+                words = [ctx.get(dut.state.data[g]) for g in range(dut.groups)]
+                hw_mem, hw_r = unpack_state(dut, words)
+                if t == sample.shape[0] - 1:
+                    state = layer_initial_state(qlayer)     # the last step restarts from rest
+                np.testing.assert_array_equal(hw_mem, state[0][0], err_msg=f"step {t}")
+                np.testing.assert_array_equal(hw_r, state[1][0].astype(int))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_constructor_errors():
+    from rtl_lib.fc_layer import FCLayer
+    from rtl_lib.lif import LIFParams
+
+    params = LIFParams(mem_bits=8, threshold=10, decay=1, decay_bits=4)
+    with pytest.raises(ValueError, match="Weights must fit 4 signed bits"):
+        FCLayer([[9, 0]], None, params, 4)
+    with pytest.raises(TypeError, match="non-empty 2-D matrix"):
+        FCLayer([], None, params, 4)
+    with pytest.raises(ValueError, match="Bias must have 1 entries"):
+        FCLayer([[1, 0]], [1, 2], params, 4)
+    with pytest.raises(TypeError, match="Lane count must be a positive integer"):
+        FCLayer([[1, 0]], None, params, 4, lanes=0)
