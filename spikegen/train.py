@@ -49,7 +49,7 @@ def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(index)
+            total += float(loss.detach()) * len(index)
             correct += int((counts.argmax(1) == y[index]).sum())
         if progress is not None:
             progress(f"epoch {epoch + 1}/{epochs}: loss {total / len(y):.3f}, "

@@ -1,0 +1,126 @@
+"""The command line: builds, determinism, errors, and the digits network end to end."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import spikegen
+from spikegen.cli import main
+
+from conftest import random_network
+
+
+@pytest.fixture
+def small_net(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "net.pt"
+    spikegen.save(random_network(rng, (12, 9, 4), beta=0.875, scale=0.6, mean=0.2), path)
+    spikes = (rng.random((20, 8, 12)) < 0.3).astype(np.uint8)
+    data = tmp_path / "eval.npz"
+    np.savez(data, spikes=spikes, labels=rng.integers(0, 4, 20))
+    return path, data
+
+
+def tree(root):
+    files = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, root)] = f.read()
+    return files
+
+
+def test_two_builds_are_byte_identical(tmp_path, small_net, capsys):
+    net, data = small_net
+    for out in ("a", "b"):
+        assert main(["build", str(net), "--out", str(tmp_path / out), "--eval", str(data),
+                     "-P", "3"]) == 0
+    a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert sorted(a) == sorted(b)
+    assert {"report.json", "network.json", "hdl/verilog/spikegen_top.v", "board/spikegen.v",
+            "board/spikegen.xdc", "board/spikegen.tcl", "data/eval.npz"} <= set(a)
+    for name in a:
+        assert a[name] == b[name], name
+    out = capsys.readouterr().out
+    assert "bit-exact reference" in out and "cycles:" in out
+    report = json.loads(a["report.json"])
+    assert report["network"]["shape"] == [12, 9, 4]
+    assert report["network"]["layers"][0]["leak"] == "shift"      # beta = 1 - 2^-3
+    assert report["network"]["layers"][0]["lanes"] == 3
+    assert report["evaluation"]["samples"] == 20
+    assert 0 <= report["evaluation"]["reference_accuracy"] <= 1
+
+
+def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsys):
+    net, _ = small_net
+    out = tmp_path / "core"
+    assert main(["build", str(net), "--out", str(out), "--board", "none"]) == 0
+    assert not (out / "board").exists()
+    assert main(["verify", str(out), "--samples", "6", "--density", "0.4", "--steps", "5"]) == 0
+    result = json.loads((out / "verify.json").read_text())
+    assert {"simulator", "samples", "mismatched_samples", "mismatched_spikes",
+            "cycles_per_inference"} <= set(result)
+    assert result["samples"] == 6 and result["steps"] == 5
+    assert result["mismatched_samples"] == 0 and result["mismatched_spikes"] == 0
+    assert "random spike trains, density 0.4" in result["source"]
+    assert "0 mismatched spikes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message,code", [
+    (["--board", "zedboard"], "unknown board 'zedboard'", 2),
+    (["--weight-bits", "0"], "0 is not a positive integer", 2),
+    (["--eval", "pictures.csv"], "evaluation data 'pictures.csv' is not understood", 1),
+    (["--weight-bits", "20"], "--weight-bits must be an integer from 2 to 16, not 20", 1),
+    (["--mem-bits", "3"], "--mem-bits 3 cannot hold layer 0's threshold", 1),
+    (["--steps", "300"], "--steps 300 must be from 1 to --max-steps (255)", 1),
+])
+def test_bad_options_give_one_line(tmp_path, small_net, capsys, argv, message, code):
+    net, _ = small_net
+    try:
+        got = main(["build", str(net), "--out", str(tmp_path / "x"), *argv])
+    except SystemExit as exit:      # argparse's own errors
+        got = exit.code
+    assert got == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_eval_file_with_wrong_width(tmp_path, small_net, capsys):
+    net, _ = small_net
+    data = tmp_path / "wide.npz"
+    np.savez(data, spikes=np.zeros((3, 4, 13), dtype=np.uint8))
+    assert main(["build", str(net), "--out", str(tmp_path / "x"), "--eval", str(data)]) == 1
+    assert "'spikes' has shape (3, 4, 13), expected (samples, steps, 12)" in \
+        capsys.readouterr().err
+
+
+def test_verify_needs_a_build(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 1
+    assert "no network.json; run 'spikegen build' into it first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_digits_demo_end_to_end(tmp_path, capsys):
+    """The README's main job: train 64-32-10 on digits, build for the Arty A7, verify 200."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--samples", "200"]) == 0
+    verify = json.loads((out / "build" / "verify.json").read_text())
+    report = json.loads((out / "build" / "report.json").read_text())
+    assert verify["samples"] == 200
+    assert verify["mismatched_spikes"] == 0 and verify["mismatched_samples"] == 0
+    assert report["network"]["shape"] == [64, 32, 10]
+    assert report["evaluation"]["float_accuracy"] > 0.9
+    assert report["evaluation"]["reference_accuracy"] > 0.9
+    estimate = report["cycles"]["per_inference_mean"]
+    assert 0.8 < verify["cycles_per_inference"] / estimate < 1.25
+    assert (out / "build" / "board" / "spikegen.tcl").exists()
+    printed = capsys.readouterr().out
+    assert "verify (verilator): 200 samples, 0 mismatched samples" in printed
+    # the trained state_dict loads back as the same network
+    assert spikegen.load(out / "net.pt").shape == (64, 32, 10)
+    assert isinstance(torch.load(out / "net.pt", weights_only=True), dict)
