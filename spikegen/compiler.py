@@ -165,6 +165,18 @@ def report(b: Build) -> Build:
     """Write ``report.json`` (deterministic) and keep the tree for the summary."""
     from .report import make_report
 
+    from . import plots
+
+    files = b.files
+    if b.metrics is not None and plots.available():
+        trains = b.metrics["_raster"]
+        names = ["input"] + [f"layer {k}" for k in range(len(trains) - 1)]
+        label = "" if b.eval.labels is None else f", label {int(b.eval.labels[0])}"
+        path = os.path.join("plots", "raster.png")
+        plots.raster(os.path.join(b.options.out, path), trains, names,
+                     f"{b.qnet.name}: evaluation sample 0{label} (bit-exact reference)")
+        files = files + (path,)
+    b = replace(b, files=files)
     tree = make_report(b)
     write_json(os.path.join(b.options.out, "report.json"), tree)
     return replace(b, report=tree)
@@ -219,6 +231,7 @@ def evaluation_metrics(qnet, evaluation, float_spikes, result):
         metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
     metrics["_events"] = [evaluation.spikes.sum(axis=2)] + [t.spikes.sum(axis=2)
                                                           for t in result.layers]
+    metrics["_raster"] = [evaluation.spikes[0]] + [t.spikes[0] for t in result.layers]
     return metrics
 
 

@@ -128,4 +128,23 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "samples_per_second": round(spikes.shape[0] / seconds, 2),
     }
     write_json(os.path.join(build_dir, "verify.json"), summary)
+    _merge_into_report(build_dir, summary)
     return summary
+
+
+def _merge_into_report(build_dir, summary):
+    """Add the simulated cycle counts to ``report.json`` (deterministic fields only)."""
+    path = os.path.join(build_dir, "report.json")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        tree = json.load(f)
+    keep = ("simulator", "samples", "steps", "source", "mismatched_samples",
+            "mismatched_spikes", "cycles_per_inference", "cycles_per_inference_min",
+            "cycles_per_inference_max", "cycles_per_step")
+    simulation = {key: summary[key] for key in keep}
+    board = tree.get("board")
+    if board:
+        simulation["latency_us"] = summary["cycles_per_inference"] / board["clock_hz"] * 1e6
+    tree.setdefault("simulation", {})[summary["simulator"]] = simulation
+    write_json(path, tree)
