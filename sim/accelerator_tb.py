@@ -7,8 +7,9 @@ Stimulus and expectations come from an ``.npz`` file named by ``SPIKEGEN_STIMULU
 ``expected_class``    (samples,), ``expected_counts`` (samples, classes)
 ``count_bits``        width of the result's counters
 
-Each sample is fed as its spike events (ascending index) and end-of-step tokens through the
-``i_events`` valid/ready stream; every token on ``o_spikes`` and the ``o_result`` of each
+The top level has flat ports (``spikegen.flat_top.FlatTop``: ``i_events_valid``,
+``i_events_payload``, ...), the same names in Verilog and VHDL. Each sample is fed as its
+spike events (ascending index) and end-of-step tokens through the ``i_events`` stream; every token on ``o_spikes`` and the ``o_result`` of each
 sample are recorded, written to ``SPIKEGEN_RESULTS`` (``.npz``) and compared with the
 reference, spike for spike and step for step. Samples run one after another (the next
 starts when the previous result is out), so the cycle count of a sample is its latency.
@@ -42,22 +43,22 @@ async def _run_sample(dut, sample, classes, count_bits, in_width, out_width):
     out_eos = 1 << out_width
     index_mask = out_eos - 1
     position, step, cycles = 0, 0, 0
-    dut.i_events__payload.value = tokens[0]
-    dut.i_events__valid.value = 1
+    dut.i_events_payload.value = tokens[0]
+    dut.i_events_valid.value = 1
     while True:
         await ReadOnly()
-        took = position < len(tokens) and int(dut.i_events__ready.value)
-        spike_valid = int(dut.o_spikes__valid.value)
-        spike = int(dut.o_spikes__payload.value) if spike_valid else 0
-        result = int(dut.o_result__payload.value) if int(dut.o_result__valid.value) else None
+        took = position < len(tokens) and int(dut.i_events_ready.value)
+        spike_valid = int(dut.o_spikes_valid.value)
+        spike = int(dut.o_spikes_payload.value) if spike_valid else 0
+        result = int(dut.o_result_payload.value) if int(dut.o_result_valid.value) else None
         await RisingEdge(dut.clk)
         cycles += 1
         if took:
             position += 1
             if position < len(tokens):
-                dut.i_events__payload.value = tokens[position]
+                dut.i_events_payload.value = tokens[position]
             else:
-                dut.i_events__valid.value = 0
+                dut.i_events_valid.value = 0
         if spike_valid:
             if spike & out_eos:
                 step += 1
@@ -85,9 +86,9 @@ async def regression(dut):
 
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
-    dut.i_events__valid.value = 0
-    dut.o_spikes__ready.value = 1
-    dut.o_result__ready.value = 1
+    dut.i_events_valid.value = 0
+    dut.o_spikes_ready.value = 1
+    dut.o_result_ready.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0

@@ -18,6 +18,7 @@ from . import emit as _emit
 from . import floatmodel, ir, loader, reference
 from .quantize import quantize as quantize_network
 from .errors import SpikegenError
+from .flat_top import FlatTop
 
 
 __all__ = ["BuildOptions", "Build", "STEPS", "build", "TOP_NAME", "write_json"]
@@ -125,7 +126,7 @@ def emit(b: Build) -> Build:
     files = []
     write_json(os.path.join(out, "network.json"), ir.to_json(b.qnet))
     files.append("network.json")
-    verilog = _emit.verilog(b.component, name=TOP_NAME)
+    verilog = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
     path = os.path.join("hdl", "verilog", f"{TOP_NAME}.v")
     with open(os.path.join(out, path), "w") as f:
         f.write(verilog)

@@ -5,6 +5,7 @@ import pytest
 from spikegen.assemble import accelerator, count_bits
 from spikegen.compiler import TOP_NAME
 from spikegen.emit import verilog
+from spikegen.flat_top import FlatTop
 from spikegen.reference import simulate
 from spikegen.sim.runner import run_accelerator
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.verilator
 def test_random_configuration_on_verilator(tmp_path, seed):
     qnet, spikes = random_case(seed)
     source = tmp_path / f"{TOP_NAME}.v"
-    source.write_text(verilog(accelerator(qnet), name=TOP_NAME))
+    source.write_text(verilog(FlatTop(accelerator(qnet)), name=TOP_NAME))
     ref = simulate(qnet, spikes)
     result = run_accelerator([source], TOP_NAME, tmp_path / "sim", {
         "spikes": spikes, "expected_spikes": ref.spikes, "expected_class": ref.predicted,
