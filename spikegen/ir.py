@@ -35,7 +35,8 @@ import numpy as np
 
 __all__ = [
     "RESETS", "LIF", "DenseLayer", "Network",
-    "FixedFormat", "QLIF", "QDenseLayer", "QNetwork", "HardwareConfig",
+    "FixedFormat", "QLIF", "QDenseLayer", "QNetwork", "HardwareConfig", "InputCoding",
+    "CODINGS",
     "to_json", "from_json",
 ]
 
@@ -198,6 +199,35 @@ class HardwareConfig:
         return outputs if self.parallelism <= 0 else min(self.parallelism, outputs)
 
 
+CODINGS = ("events", "rate", "direct")
+
+
+@dataclass(frozen=True)
+class InputCoding:
+    """How inputs reach the first layer.
+
+    ``events``: the host sends spike events, step by step (any coding it likes).
+    ``rate``: the host sends 8-bit pixel values once per sample; an on-chip xorshift32
+    generator (restarted from ``seed`` for every sample) draws one byte per nonzero pixel per
+    step and the pixel spikes when the byte is below its value (:func:`spikegen.encode.
+    rate_onchip` is the exact model). ``direct``: the host sends 8-bit pixel values once; the
+    first layer's input current ``I = W x`` with ``x = value / 256`` is computed once and
+    added every step (see :mod:`spikegen.reference`). ``steps``: time steps per inference the
+    hardware runs for ``rate`` and ``direct`` (the host sets them for ``events``).
+    """
+    kind: str = "events"
+    steps: int = 0
+    seed: int = 0x2545F491
+    value_bits: int = 8
+
+    def __post_init__(self):
+        if self.kind not in CODINGS:
+            raise ValueError(f"Input coding must be one of {', '.join(CODINGS)}, "
+                             f"not {self.kind!r}")
+        if self.kind != "events" and not self.steps >= 1:
+            raise ValueError(f"{self.kind} coding needs a number of steps, not {self.steps!r}")
+
+
 @dataclass(frozen=True, eq=False)
 class QNetwork:
     """The quantized network: what the reference model and the hardware compute."""
@@ -205,6 +235,7 @@ class QNetwork:
     name: str = "net"
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     notes: tuple = ()
+    coding: InputCoding = field(default_factory=InputCoding)
 
     @property
     def inputs(self):
@@ -222,7 +253,8 @@ class QNetwork:
 # ---------------------------------------------------------------------------- serialisation
 
 _REGISTRY = {cls.__name__: cls for cls in (
-    LIF, DenseLayer, Network, FixedFormat, QLIF, QDenseLayer, QNetwork, HardwareConfig)}
+    LIF, DenseLayer, Network, FixedFormat, QLIF, QDenseLayer, QNetwork, HardwareConfig,
+    InputCoding)}
 
 
 def to_json(obj):

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import FixedFormat, HardwareConfig, QDenseLayer, QLIF, QNetwork
+from .ir import FixedFormat, HardwareConfig, InputCoding, QDenseLayer, QLIF, QNetwork
 
 
 __all__ = ["quantize", "weight_exponent", "membrane_bits"]
@@ -63,7 +63,7 @@ def _check_bits(label, value, lo, hi):
 
 
 def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
-             hardware=None):
+             hardware=None, coding=None):
     """Quantize a float :class:`~spikegen.ir.Network` to a :class:`~spikegen.ir.QNetwork`."""
     _check_bits("--weight-bits", weight_bits, 2, 16)
     _check_bits("--beta-bits", beta_bits, 1, 16)
@@ -123,7 +123,8 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
         layers.append(QDenseLayer(weight=weight, bias=bias,
                                   weight_format=FixedFormat(bits=weight_bits, frac=e),
                                   mem_format=fmt, neuron=qneuron))
-    return QNetwork(layers=tuple(layers), name=net.name, hardware=hardware, notes=tuple(notes))
+    return QNetwork(layers=tuple(layers), name=net.name, hardware=hardware, notes=tuple(notes),
+                    coding=coding or InputCoding())
 
 
 def quantization_error(net, qnet):

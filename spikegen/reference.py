@@ -16,7 +16,8 @@ import numpy as np
 from .ir import QDenseLayer, QNetwork
 
 
-__all__ = ["LayerTrace", "SimResult", "leak", "layer_initial_state", "simulate", "step_layer"]
+__all__ = ["LayerTrace", "SimResult", "leak", "layer_initial_state", "direct_current",
+           "input_spikes", "simulate", "step_layer"]
 
 
 def leak(mem, decay, decay_bits):
@@ -30,13 +31,27 @@ def _sat(x, fmt):
     return np.clip(x, fmt.min, fmt.max)
 
 
-def layer_initial_state(layer: QDenseLayer, batch=1):
+def layer_initial_state(layer: QDenseLayer, batch=1, current=None):
     """Membrane at the start of step 0 and the reset flag ``r`` used in step 0."""
     zero = np.zeros((batch, layer.outputs), dtype=np.int64)
-    return _start_of_step(layer, zero)
+    return _start_of_step(layer, zero, current)
 
 
-def _start_of_step(layer, mem):
+def direct_current(layer: QDenseLayer, pixels, value_bits=8):
+    """Input current of a first layer fed directly with pixel values (``direct`` coding).
+
+    ``x = value / 2**value_bits``; in membrane LSBs, rounding half up, plus the bias, saturated
+    to the membrane range: ``sat(((value @ W.T) << shift + 2**(value_bits-1)) >> value_bits
+    + bias)``. It is added to the membrane in every step, in place of the bias.
+    """
+    acc = np.asarray(pixels, dtype=np.int64) @ layer.weight.T.astype(np.int64)
+    current = ((acc << layer.shift) + (1 << (value_bits - 1))) >> value_bits
+    if layer.bias is not None:
+        current = current + layer.bias[None, :]
+    return _sat(current, layer.mem_format)
+
+
+def _start_of_step(layer, mem, current=None):
     n = layer.neuron
     r = mem > n.threshold
     if n.reset == "zero":
@@ -44,7 +59,9 @@ def _start_of_step(layer, mem):
     else:
         base = mem
     m = leak(base, n.decay, n.decay_bits)
-    if layer.bias is not None:
+    if current is not None:
+        m = m + current
+    elif layer.bias is not None:
         m = m + layer.bias[None, :]
     if n.reset == "subtract":
         m = m - r * n.threshold
@@ -73,7 +90,7 @@ def _integrate(layer, m, spikes_t, w_shifted, w_pos, w_neg):
     return out, saturations
 
 
-def step_layer(layer: QDenseLayer, state, spikes_t):
+def step_layer(layer: QDenseLayer, state, spikes_t, current=None):
     """Advance one layer by one time step.
 
     Parameters
@@ -81,7 +98,9 @@ def step_layer(layer: QDenseLayer, state, spikes_t):
     state : tuple ``(m, r)``
         Membrane at the start of the step (after leak, bias and delayed reset) and the reset
         flags of the step, each of shape (batch, outputs).
-    spikes_t : array (batch, inputs) of 0/1
+    spikes_t : array (batch, inputs) of 0/1, or None (no input events: ``direct`` coding)
+    current : array (batch, outputs) or None
+        Added every step in place of the bias (``direct`` coding, :func:`direct_current`).
 
     Returns
     -------
@@ -93,15 +112,17 @@ def step_layer(layer: QDenseLayer, state, spikes_t):
     fmt = layer.mem_format
     w_shifted = layer.weight.astype(np.int64) << layer.shift
     m, r = state
-    m, saturations = _integrate(layer, m, spikes_t, w_shifted,
-                                np.maximum(w_shifted, 0), np.minimum(w_shifted, 0))
+    saturations = 0
+    if spikes_t is not None:
+        m, saturations = _integrate(layer, m, spikes_t, w_shifted,
+                                    np.maximum(w_shifted, 0), np.minimum(w_shifted, 0))
     spk = m > n.threshold
     if not n.reset_delay:
         if n.reset == "subtract":
             m = _sat(m - (spk.astype(np.int64) - r) * n.threshold, fmt)
         elif n.reset == "zero":
             m = np.where(spk & ~r, 0, np.where(r & ~spk, _sat(2 * m, fmt), m))
-    return spk.astype(np.uint8), m, _start_of_step(layer, m), saturations
+    return spk.astype(np.uint8), m, _start_of_step(layer, m, current), saturations
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,29 +151,65 @@ class SimResult:
         return sum(trace.saturations for trace in self.layers)
 
 
-def simulate(net: QNetwork, spikes, *, record=False):
-    """Run the quantized network on input spikes of shape (batch, steps, inputs).
+def input_spikes(net: QNetwork, inputs):
+    """The first layer's input spikes (``events`` and ``rate`` coding), checked."""
+    coding = net.coding
+    inputs = np.asarray(inputs)
+    if coding.kind == "events":
+        if inputs.ndim == 2:
+            inputs = inputs[None]
+        if inputs.ndim != 3 or inputs.shape[2] != net.inputs:
+            raise ValueError(f"Input spikes must have shape (batch, steps, {net.inputs}), "
+                             f"not {inputs.shape}")
+        if not np.isin(inputs, (0, 1)).all():
+            raise ValueError("Input spikes must be 0 or 1")
+        return inputs.astype(np.uint8)
+    pixels = check_pixels(net, inputs)
+    if coding.kind == "rate":
+        from .encode import rate_onchip
+        return rate_onchip(pixels, coding.steps, seed=coding.seed)
+    return None
 
-    With ``record=True`` every layer's spikes and membranes are kept in ``result.layers``.
+
+def check_pixels(net, pixels):
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.shape[1] != net.inputs:
+        raise ValueError(f"Pixels must have shape (batch, {net.inputs}) for "
+                         f"{net.coding.kind} coding, not {pixels.shape}")
+    top = (1 << net.coding.value_bits) - 1
+    if pixels.size and (pixels.min() < 0 or pixels.max() > top
+                        or not np.issubdtype(pixels.dtype, np.integer)):
+        raise ValueError(f"Pixels must be integers from 0 to {top}")
+    return pixels.astype(np.int64)
+
+
+def simulate(net: QNetwork, inputs, *, record=False):
+    """Run the quantized network on a batch of inputs.
+
+    ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding, and
+    pixel values (batch, inputs) of 0..255 for ``rate`` and ``direct`` coding (see
+    :class:`spikegen.ir.InputCoding`). With ``record=True`` every layer's spikes and
+    membranes are kept in ``result.layers``.
     """
-    spikes = np.asarray(spikes)
-    if spikes.ndim == 2:
-        spikes = spikes[None]
-    if spikes.ndim != 3 or spikes.shape[2] != net.inputs:
-        raise ValueError(f"Input spikes must have shape (batch, steps, {net.inputs}), "
-                         f"not {spikes.shape}")
-    if not np.isin(spikes, (0, 1)).all():
-        raise ValueError("Input spikes must be 0 or 1")
-    batch, steps, _ = spikes.shape
-    x = spikes.astype(np.uint8)
+    coding = net.coding
+    x = input_spikes(net, inputs)
+    current = None
+    if coding.kind == "direct":
+        pixels = check_pixels(net, inputs)
+        current = direct_current(net.layers[0], pixels, coding.value_bits)
+        batch, steps = pixels.shape[0], coding.steps
+    else:
+        batch, steps = x.shape[0], x.shape[1]
     traces = []
-    for layer in net.layers:
-        state = layer_initial_state(layer, batch)
+    for k, layer in enumerate(net.layers):
+        layer_current = current if k == 0 else None
+        state = layer_initial_state(layer, batch, layer_current)
         out = np.zeros((batch, steps, layer.outputs), dtype=np.uint8)
         mem = np.zeros((batch, steps, layer.outputs), dtype=np.int64) if record else None
         saturations = 0
         for t in range(steps):
-            spk, m, state, sat = step_layer(layer, state, x[:, t])
+            spk, m, state, sat = step_layer(layer, state, None if x is None else x[:, t],
+                                            layer_current)
             out[:, t] = spk
             saturations += sat
             if record:
