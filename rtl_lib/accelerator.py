@@ -28,17 +28,21 @@ class Accelerator(wiring.Component):
         Width of the per-class spike counters.
     fifo_depth : int
         Tokens buffered between consecutive layers.
+    frontend : wiring.Component or None
+        An input coder (:class:`~rtl_lib.rate_coder.RateCoder`,
+        :class:`~rtl_lib.rate_coder.DirectCoder`) with an ``i_pixels`` stream and an
+        ``o_events`` stream into the first layer; its ``i_pixels`` replaces ``i_events``.
 
     Members
     -------
     i_events : In(stream.Signature(EventLayout(inputs)))
-        Input spike events and end-of-step tokens.
+        Input spike events and end-of-step tokens (``i_pixels`` instead with a frontend).
     o_spikes : Out(stream.Signature(EventLayout(classes)))
         The output layer's spike events and end-of-step tokens (tie ``ready`` high if unused).
     o_result : Out(stream.Signature(ResultLayout(classes, count_bits)))
         One result per inference: class and spike counts.
     """
-    def __init__(self, layers, *, count_bits=8, fifo_depth=64):
+    def __init__(self, layers, *, count_bits=8, fifo_depth=64, frontend=None):
         layers = list(layers)
         if not layers or not all(isinstance(layer, FCLayer) for layer in layers):
             raise TypeError("Layers must be a non-empty list of FCLayer")
@@ -47,9 +51,14 @@ class Accelerator(wiring.Component):
                 raise ValueError(f"A layer with {after.inputs} inputs cannot follow a layer "
                                  f"with {before.outputs} neurons")
         self.layers, self.count_bits, self.fifo_depth = layers, count_bits, fifo_depth
+        self.frontend = frontend
         classes = layers[-1].outputs
+        if frontend is None:
+            first = ("i_events", layers[0].signature.members["i_events"])
+        else:
+            first = ("i_pixels", frontend.signature.members["i_pixels"])
         super().__init__({
-            "i_events": In(stream.Signature(EventLayout(layers[0].inputs))),
+            first[0]: first[1],
             "o_spikes": Out(stream.Signature(EventLayout(classes))),
             "o_result": Out(stream.Signature(ResultLayout(classes, count_bits))),
         })
@@ -58,7 +67,12 @@ class Accelerator(wiring.Component):
         m = Module()
         for k, layer in enumerate(self.layers):
             m.submodules[f"layer{k}"] = layer
-        wiring.connect(m, wiring.flipped(self.i_events), self.layers[0].i_events)
+        if self.frontend is None:
+            wiring.connect(m, wiring.flipped(self.i_events), self.layers[0].i_events)
+        else:
+            m.submodules.frontend = self.frontend
+            wiring.connect(m, wiring.flipped(self.i_pixels), self.frontend.i_pixels)
+            wiring.connect(m, self.frontend.o_events, self.layers[0].i_events)
         for k, (before, after) in enumerate(zip(self.layers, self.layers[1:])):
             queue = EventFIFO(before.outputs, self.fifo_depth)
             m.submodules[f"fifo{k}"] = queue

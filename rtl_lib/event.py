@@ -18,7 +18,7 @@ from amaranth.lib import data
 from amaranth.utils import ceil_log2
 
 
-__all__ = ["EventLayout", "ResultLayout", "index_width", "pack_event"]
+__all__ = ["EventLayout", "ValueEventLayout", "ResultLayout", "index_width", "pack_event"]
 
 
 def index_width(count):
@@ -34,6 +34,22 @@ class EventLayout(data.StructLayout):
         self.count = count
         super().__init__({
             "index": unsigned(index_width(count)),
+            "eos":   unsigned(1),
+            "last":  unsigned(1),
+        })
+
+
+class ValueEventLayout(data.StructLayout):
+    """A token carrying a multi-bit input value: ``{index, value, eos, last}``.
+
+    The input of a first layer fed directly with pixel values (``direct`` coding): ``value``
+    events, then end-of-step tokens as in :class:`EventLayout`.
+    """
+    def __init__(self, count, value_bits=8):
+        self.count, self.value_bits = count, value_bits
+        super().__init__({
+            "index": unsigned(index_width(count)),
+            "value": unsigned(value_bits),
             "eos":   unsigned(1),
             "last":  unsigned(1),
         })

@@ -4,8 +4,8 @@ from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .event import EventLayout
-from .lif import LIFLane, LIFParams
+from .event import EventLayout, ValueEventLayout
+from .lif import DirectLIFLane, LIFLane, LIFParams
 
 
 __all__ = ["FCLayer"]
@@ -52,7 +52,7 @@ class FCLayer(wiring.Component):
     o_events : Out(stream.Signature(EventLayout(outputs)))
         Output spike events and end-of-step tokens.
     """
-    def __init__(self, weight, bias, params, weight_bits, lanes=None):
+    def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
@@ -78,6 +78,13 @@ class FCLayer(wiring.Component):
         self.groups = -(-self.outputs // self.lanes)
         self.weight, self.bias = rows, bias
         self.params, self.weight_bits = params, weight_bits
+        if value_bits is not None and (not isinstance(value_bits, int) or value_bits < 1):
+            raise TypeError(f"Value width must be a positive integer or None, "
+                            f"not {value_bits!r}")
+        self.value_bits = value_bits
+        # direct input: an exact accumulator of value * weight over all inputs
+        self.acc_bits = (weight_bits + value_bits + 1 + max(1, ceil_log2(self.inputs))
+                         if value_bits else 0)
         #: Weight ROM (block RAM): see :meth:`weight_image`.
         self.weights = memory.Memory(shape=self.lanes * weight_bits,
                                      depth=self.inputs * self.groups, init=self.weight_image(),
@@ -85,10 +92,12 @@ class FCLayer(wiring.Component):
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
         #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
         #: membrane at the start of the next step and its reset flag.
-        self.state = memory.Memory(shape=self.lanes * (params.mem_bits + 1), depth=self.groups,
+        self.state = memory.Memory(shape=self.lanes * self.lane_state_bits, depth=self.groups,
                                    init=self.state_image())
+        in_layout = (EventLayout(self.inputs) if value_bits is None
+                     else ValueEventLayout(self.inputs, value_bits))
         super().__init__({
-            "i_events": In(stream.Signature(EventLayout(self.inputs))),
+            "i_events": In(stream.Signature(in_layout)),
             "o_events": Out(stream.Signature(EventLayout(self.outputs))),
         })
 
@@ -117,7 +126,15 @@ class FCLayer(wiring.Component):
         start = bias - (p.threshold if r and p.reset == "subtract" else 0)
         return min(max(start, p.mem_min), p.mem_max), int(r)
 
+    @property
+    def lane_state_bits(self):
+        """Bits of one lane's state word: ``mem | r << mem_bits`` for spike input,
+        ``mem | acc << mem_bits`` for direct input."""
+        return self.params.mem_bits + (self.acc_bits if self.value_bits else 1)
+
     def state_image(self):
+        if self.value_bits:
+            return [0] * self.groups         # membrane and accumulator start at zero
         image = []
         for g in range(self.groups):
             lanes = []
@@ -197,20 +214,29 @@ class FCLayer(wiring.Component):
         # -- stage 2: lanes compute, write back, queue spikes --------------------------------
         spikes = Signal(P)
         next_state = []
+        sw = self.lane_state_bits
+        if self.value_bits:
+            s2_value = Signal(self.value_bits)
+            m.d.sync += s2_value.eq(token.value)
         for j in range(P):
-            lane = LIFLane(p, wb)
+            word = s_rd.data[j * sw:(j + 1) * sw]
+            if self.value_bits:
+                lane = DirectLIFLane(p, wb, self.value_bits, self.acc_bits)
+                m.d.comb += [lane.acc.eq(word[mb:]), lane.value.eq(s2_value)]
+                next_state.append(Cat(lane.mem_next, lane.acc_next))
+            else:
+                lane = LIFLane(p, wb)
+                m.d.comb += lane.r.eq(word[mb])
+                next_state.append(Cat(lane.mem_next, lane.r_next))
             m.submodules[f"lane{j}"] = lane
-            word = s_rd.data[j * (mb + 1):(j + 1) * (mb + 1)]
             m.d.comb += [
                 lane.op.eq(s2_step),
                 lane.last.eq(s2_last),
                 lane.mem.eq(word[:mb]),
-                lane.r.eq(word[mb]),
                 lane.weight.eq(w_rd.data[j * wb:(j + 1) * wb]),
                 lane.bias.eq(bias_data[j * mb:(j + 1) * mb]),
                 spikes[j].eq(lane.spike),
             ]
-            next_state.append(Cat(lane.mem_next, lane.r_next))
         pad = G * P - self.outputs
         if pad:
             # lanes beyond the last neuron exist only in the last group; they never spike

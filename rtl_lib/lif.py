@@ -1,12 +1,12 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, signed
+from amaranth.hdl import Module, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["LIFParams", "LIFLane"]
+__all__ = ["LIFParams", "LIFLane", "DirectLIFLane"]
 
 
 RESETS = ("subtract", "zero", "none")
@@ -141,13 +141,7 @@ class LIFLane(wiring.Component):
         integrated = sat(self.mem + (self.weight << p.weight_shift))
 
         spike = self.mem > p.threshold
-        if p.reset_delay or p.reset == "none":
-            after = self.mem
-        elif p.reset == "subtract":
-            after = sat(self.mem - Mux(spike & ~self.r, p.threshold,
-                                       Mux(self.r & ~spike, -p.threshold, 0)))
-        else:
-            after = Mux(spike & ~self.r, 0, Mux(self.r & ~spike, sat(self.mem << 1), self.mem))
+        after = _no_delay_reset(self.mem, spike, self.r, p, sat)
         rest = Mux(self.last, 0, after)
         r_next = rest > p.threshold
         base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
@@ -161,3 +155,95 @@ class LIFLane(wiring.Component):
         with m.Else():
             m.d.comb += [self.mem_next.eq(integrated), self.r_next.eq(self.r)]
         return m
+
+
+class DirectLIFLane(wiring.Component):
+    """One neuron lane of a first layer fed directly with multi-bit inputs (current input).
+
+    Per sample, the input pixels arrive first (``op`` = 0) and build an exact accumulator::
+
+        acc_next = acc + value * weight
+
+    then each time step (``op`` = 1) runs a whole LIF step on a constant input current::
+
+        current  = sat(((acc << weight_shift) + 2**(value_bits-1)) >> value_bits + bias)
+        r        = mem > threshold                      (mem: the previous step's membrane)
+        m        = sat(leak(0 if reset == "zero" and r else mem) + current
+                       - (r * threshold if reset == "subtract"))
+        spike    = m > threshold
+        mem_next = m, or without reset delay the same corrections as :class:`LIFLane`
+        (0 and acc_next = 0 when ``last``: the next sample starts from rest)
+
+    so ``x = value / 2**value_bits`` enters the neuron as snnTorch's ``W x + b`` would, and
+    :func:`spikegen.reference.direct_current` is the exact model of ``current``.
+
+    Members
+    -------
+    op, last : In(1)
+    mem : In(signed(mem_bits))
+        Membrane after the previous step.
+    acc : In(signed(acc_bits))
+    value : In(unsigned(value_bits))
+    weight : In(signed(weight_bits))
+    bias : In(signed(mem_bits))
+    mem_next : Out(signed(mem_bits))
+    acc_next : Out(signed(acc_bits))
+    spike : Out(1)
+    """
+    def __init__(self, params, weight_bits, value_bits, acc_bits):
+        if not isinstance(params, LIFParams):
+            raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
+        for label, value in (("Weight", weight_bits), ("Value", value_bits),
+                             ("Accumulator", acc_bits)):
+            if not isinstance(value, int) or value < 1:
+                raise TypeError(f"{label} width must be a positive integer, not {value!r}")
+        self.params = params
+        self.weight_bits, self.value_bits, self.acc_bits = weight_bits, value_bits, acc_bits
+        mem = signed(params.mem_bits)
+        super().__init__({
+            "op": In(1), "last": In(1),
+            "mem": In(mem), "acc": In(signed(acc_bits)),
+            "value": In(unsigned(value_bits)), "weight": In(signed(weight_bits)),
+            "bias": In(mem),
+            "mem_next": Out(mem), "acc_next": Out(signed(acc_bits)), "spike": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, vb = self.params, self.value_bits
+
+        def sat(value):
+            return _saturate(value, p)
+
+        product = self.value * self.weight
+        integrated = (self.acc + product)[:self.acc_bits].as_signed()
+
+        current = sat((((self.acc << p.weight_shift) + (1 << (vb - 1))) >> vb) + self.bias)
+        r = self.mem > p.threshold
+        base = Mux(r, 0, self.mem) if p.reset == "zero" else self.mem
+        start = _leak(base, p) + current
+        if p.reset == "subtract":
+            start = start - Mux(r, p.threshold, 0)
+        start = sat(start)
+        spike = start > p.threshold
+        after = _no_delay_reset(start, spike, r, p, sat)
+
+        with m.If(self.op):
+            m.d.comb += [
+                self.spike.eq(spike),
+                self.mem_next.eq(Mux(self.last, 0, after)),
+                self.acc_next.eq(Mux(self.last, 0, self.acc)),
+            ]
+        with m.Else():
+            m.d.comb += [self.mem_next.eq(self.mem), self.acc_next.eq(integrated)]
+        return m
+
+
+def _no_delay_reset(m, spike, r, p, sat):
+    """snnTorch's ``reset_delay=False`` corrections: ``m - (spike - r) * threshold``
+    (subtract) or ``0`` / ``2 m`` (zero); nothing with a reset delay or no reset."""
+    if p.reset_delay or p.reset == "none":
+        return m
+    if p.reset == "subtract":
+        return sat(m - Mux(spike & ~r, p.threshold, Mux(r & ~spike, -p.threshold, 0)))
+    return Mux(spike & ~r, 0, Mux(r & ~spike, sat(m << 1), m))

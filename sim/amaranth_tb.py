@@ -8,7 +8,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 
-__all__ = ["tokens", "run"]
+__all__ = ["tokens", "pixel_tokens", "run"]
 
 
 def tokens(sample):
@@ -20,15 +20,33 @@ def tokens(sample):
         yield {"index": 0, "eos": 1, "last": int(t == steps - 1)}
 
 
-def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0):
+def pixel_tokens(pixels):
+    """Tokens of one sample's pixels (inputs,) for on-chip coding: the nonzero pixels in
+    ascending index, the last one marked; a sample with none sends one pixel of value 0."""
+    index = np.flatnonzero(pixels)
+    if index.size == 0:
+        yield {"index": 0, "value": 0, "last": 1}
+    for k, i in enumerate(index):
+        yield {"index": int(i), "value": int(pixels[i]), "last": int(k == index.size - 1)}
+
+
+def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0, steps=None):
     """Feed ``spikes`` (samples, steps, inputs) to ``dut``; collect what comes out.
+
+    With ``steps`` given, ``spikes`` are instead pixel values (samples, inputs) for an
+    accelerator with an on-chip coder (``i_pixels``) that runs ``steps`` time steps.
 
     ``dut`` has ``i_events`` and either ``o_spikes`` and ``o_result`` (an accelerator,
     ``result=True``) or ``o_events`` (a layer). ``overlap`` feeds samples back to back instead
     of waiting for each result; ``stall_every`` > 0 drops the output ``ready`` every that
     many cycles, to exercise back-pressure.
     """
-    samples, steps, _ = spikes.shape
+    if steps is None:
+        samples, steps, _ = spikes.shape
+        stimulus, port = [list(tokens(sample)) for sample in spikes], dut.i_events
+    else:
+        samples = spikes.shape[0]
+        stimulus, port = [list(pixel_tokens(sample)) for sample in spikes], dut.i_pixels
     out_stream = dut.o_spikes if result else dut.o_events
     got = np.zeros((samples, steps, outputs), dtype=np.uint8)
     results, starts, ends = [], {}, {}
@@ -40,11 +58,11 @@ def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0):
                 while clock["done"] < b:
                     await ctx.tick()
             starts[b] = clock["cycle"]
-            for token in tokens(spikes[b]):
-                ctx.set(dut.i_events.payload, token)
-                ctx.set(dut.i_events.valid, 1)
-                await ctx.tick().until(dut.i_events.ready)
-            ctx.set(dut.i_events.valid, 0)
+            for token in stimulus[b]:
+                ctx.set(port.payload, token)
+                ctx.set(port.valid, 1)
+                await ctx.tick().until(port.ready)
+            ctx.set(port.valid, 0)
 
     def finish(b):
         ends[b] = clock["cycle"]

@@ -2,6 +2,7 @@
 from rtl_lib.accelerator import Accelerator
 from rtl_lib.fc_layer import FCLayer
 from rtl_lib.lif import LIFParams
+from rtl_lib.rate_coder import DirectCoder, RateCoder
 
 from .ir import QDenseLayer, QNetwork
 
@@ -16,9 +17,9 @@ def lif_params(layer: QDenseLayer):
                      weight_shift=layer.shift)
 
 
-def layer_component(layer: QDenseLayer, lanes):
+def layer_component(layer: QDenseLayer, lanes, value_bits=None):
     return FCLayer(layer.weight, layer.bias, lif_params(layer), layer.weight_format.bits,
-                   lanes=lanes)
+                   lanes=lanes, value_bits=value_bits)
 
 
 def count_bits(net: QNetwork):
@@ -27,6 +28,15 @@ def count_bits(net: QNetwork):
 
 def accelerator(net: QNetwork):
     """The :class:`rtl_lib.accelerator.Accelerator` that computes ``net``."""
-    hw = net.hardware
-    layers = [layer_component(layer, hw.lanes(layer.outputs)) for layer in net.layers]
-    return Accelerator(layers, count_bits=count_bits(net), fifo_depth=hw.fifo_depth)
+    hw, coding = net.hardware, net.coding
+    direct = coding.kind == "direct"
+    layers = [layer_component(layer, hw.lanes(layer.outputs),
+                              coding.value_bits if direct and k == 0 else None)
+              for k, layer in enumerate(net.layers)]
+    frontend = None
+    if coding.kind == "rate":
+        frontend = RateCoder(net.inputs, coding.steps, seed=coding.seed)
+    elif direct:
+        frontend = DirectCoder(net.inputs, coding.steps, coding.value_bits)
+    return Accelerator(layers, count_bits=count_bits(net), fifo_depth=hw.fifo_depth,
+                       frontend=frontend)

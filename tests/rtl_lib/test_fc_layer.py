@@ -98,3 +98,60 @@ def test_constructor_errors():
         FCLayer([[1, 0]], [1, 2], params, 4)
     with pytest.raises(TypeError, match="Lane count must be a positive integer"):
         FCLayer([[1, 0]], None, params, 4, lanes=0)
+
+
+@pytest.mark.parametrize("reset,delay,lanes", [("subtract", True, None), ("zero", False, 3),
+                                               ("subtract", False, 2), ("none", True, 5)])
+def test_direct_input_layer_matches_reference(rng, reset, delay, lanes):
+    """Direct (current) input: membranes after every step, and the accumulator."""
+    from spikegen.ir import InputCoding
+    from spikegen.reference import simulate
+
+    n_in, n_out, steps = 12, 7, 6
+    net = random_network(rng, (n_in, n_out), beta=0.8125, reset=reset, reset_delay=delay,
+                         scale=0.7, mean=0.2)
+    qnet = quantize(net, weight_bits=6, mem_frac_bits=2,
+                    coding=InputCoding(kind="direct", steps=steps))
+    qlayer = qnet.layers[0]
+    dut = layer_component(qlayer, lanes, value_bits=8)
+    values = rng.integers(0, 256, (3, n_in))
+    values[values < 100] = 0
+    trace = simulate(qnet, values, record=True).layers[0]
+    mb = qlayer.mem_format.bits
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        for b in range(values.shape[0]):
+            stream = [{"index": int(i), "value": int(values[b, i]), "eos": 0, "last": 0}
+                      for i in np.flatnonzero(values[b])]
+            for t in range(steps):
+                stream.append({"index": 0, "value": 0, "eos": 1, "last": int(t == steps - 1)})
+                got, pending = [], stream
+                while True:
+                    if pending:
+                        ctx.set(dut.i_events.payload, pending[0])
+                    ctx.set(dut.i_events.valid, int(bool(pending)))
+                    _, _, took, valid, payload = await ctx.tick().sample(
+                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
+                    if pending and took:
+                        pending = pending[1:]
+                    if valid:
+                        if payload.eos:
+                            break
+                        got.append(int(payload.index))
+                stream = []
+                assert got == list(np.flatnonzero(trace.spikes[b, t])), f"sample {b} step {t}"
+                words = [ctx.get(dut.state.data[g]) for g in range(dut.groups)]
+                mem = []
+                for word in words:
+                    for j in range(dut.lanes):
+                        lane = (word >> (j * dut.lane_state_bits)) & ((1 << mb) - 1)
+                        mem.append(lane - (1 << mb) if lane >> (mb - 1) else lane)
+                expected = trace.mem[b, t] if t < steps - 1 else np.zeros(n_out)
+                np.testing.assert_array_equal(mem[:n_out], expected, err_msg=f"step {t}")
+            ctx.set(dut.i_events.valid, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
