@@ -1,7 +1,7 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,10 +54,20 @@ class LIFParams:
         return (1 << (self.mem_bits - 1)) - 1
 
 
-def _saturate(value, params):
-    """Clamp ``value`` to the membrane range; returns a ``signed(mem_bits)`` expression."""
+def _node(m, value, name):
+    """``value`` through a signal of its own shape: an expression used several times is then
+    one net, not a copy per use (nested copies would grow the netlist exponentially)."""
+    signal = Signal(value.shape(), name=name)
+    m.d.comb += signal.eq(value)
+    return signal
+
+
+def _saturate(m, value, params, name):
+    """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal."""
     lo, hi = params.mem_min, params.mem_max
-    return Mux(value > hi, hi, Mux(value < lo, lo, value))[:params.mem_bits].as_signed()
+    wide = _node(m, value, f"{name}_wide")
+    return _node(m, Mux(wide > hi, hi, Mux(wide < lo, lo, wide))[:params.mem_bits].as_signed(),
+                 name)
 
 
 def _leak(mem, params):
@@ -135,20 +145,22 @@ class LIFLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        def sat(value):
-            return _saturate(value, p)
 
-        integrated = sat(self.mem + (self.weight << p.weight_shift))
+        def sat(value, name):
+            return _saturate(m, value, p, name)
 
-        spike = self.mem > p.threshold
+        integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
+
+        spike = _node(m, self.mem > p.threshold, "fire")
         after = _no_delay_reset(self.mem, spike, self.r, p, sat)
-        rest = Mux(self.last, 0, after)
-        r_next = rest > p.threshold
+        rest = _node(m, Mux(self.last, 0, after), "rest")
+        r_next = _node(m, rest > p.threshold, "reset")
         base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
+        base = _node(m, base, "base")
         start = _leak(base, p) + self.bias
         if p.reset == "subtract":
             start = start - Mux(r_next, p.threshold, 0)
-        start = sat(start)
+        start = sat(start, "start")
 
         with m.If(self.op):
             m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next), self.spike.eq(spike)]
@@ -212,20 +224,21 @@ class DirectLIFLane(wiring.Component):
         m = Module()
         p, vb = self.params, self.value_bits
 
-        def sat(value):
-            return _saturate(value, p)
+        def sat(value, name):
+            return _saturate(m, value, p, name)
 
         product = self.value * self.weight
         integrated = (self.acc + product)[:self.acc_bits].as_signed()
 
-        current = sat((((self.acc << p.weight_shift) + (1 << (vb - 1))) >> vb) + self.bias)
-        r = self.mem > p.threshold
-        base = Mux(r, 0, self.mem) if p.reset == "zero" else self.mem
+        current = sat((((self.acc << p.weight_shift) + (1 << (vb - 1))) >> vb) + self.bias,
+                      "current")
+        r = _node(m, self.mem > p.threshold, "reset")
+        base = _node(m, Mux(r, 0, self.mem) if p.reset == "zero" else self.mem, "base")
         start = _leak(base, p) + current
         if p.reset == "subtract":
             start = start - Mux(r, p.threshold, 0)
-        start = sat(start)
-        spike = start > p.threshold
+        start = sat(start, "start")
+        spike = _node(m, start > p.threshold, "fire")
         after = _no_delay_reset(start, spike, r, p, sat)
 
         with m.If(self.op):
@@ -245,5 +258,6 @@ def _no_delay_reset(m, spike, r, p, sat):
     if p.reset_delay or p.reset == "none":
         return m
     if p.reset == "subtract":
-        return sat(m - Mux(spike & ~r, p.threshold, Mux(r & ~spike, -p.threshold, 0)))
-    return Mux(spike & ~r, 0, Mux(r & ~spike, sat(m << 1), m))
+        return sat(m - Mux(spike & ~r, p.threshold, Mux(r & ~spike, -p.threshold, 0)),
+                   "after")
+    return Mux(spike & ~r, 0, Mux(r & ~spike, sat(m << 1, "doubled"), m))

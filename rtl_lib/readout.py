@@ -54,11 +54,16 @@ class SpikeCounter(wiring.Component):
                         m.d.sync += counts[k].eq(counts[k] + 1)
 
         # argmax: scan in ascending order, strictly greater wins, so ties go to the lowest
+        # each stage in its own signals: reusing the expressions would duplicate the whole
+        # chain at every stage in the netlist
         best, best_count = 0, counts[0]
         for k in range(1, n):
             better = counts[k] > best_count
-            best = Mux(better, k, best)
-            best_count = Mux(better, counts[k], best_count)
+            stage, stage_count = Signal(range(n), name=f"best{k}"), \
+                Signal(self.count_bits, name=f"best_count{k}")
+            m.d.comb += [stage.eq(Mux(better, k, best)),
+                         stage_count.eq(Mux(better, counts[k], best_count))]
+            best, best_count = stage, stage_count
         result = self.o_result.payload
         m.d.comb += [self.o_result.valid.eq(pending), result.cls.eq(best)]
         for k in range(n):

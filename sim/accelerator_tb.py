@@ -1,98 +1,98 @@
-"""cocotb testbench of an accelerator top (``rtl_lib.accelerator.Accelerator``).
+"""cocotb testbench of an accelerator top level, through :class:`spikegen.sim.harness.Harness`.
 
 Stimulus and expectations come from an ``.npz`` file named by ``SPIKEGEN_STIMULUS``:
 
-``spikes``            (samples, steps, inputs) uint8, the input spike trains
-``expected_spikes``   (samples, steps, classes) uint8, the reference model's output spikes
+``kind``              ``"events"`` (``spikes`` (samples, steps, inputs) of 0/1) or ``"pixels"``
+                      (``pixels`` (samples, inputs) of 0..255, for on-chip input coding)
+``steps``             time steps per inference
+``value_bits``        pixel width (pixels only)
+``width``             tokens the harness takes per cycle
+``expected_spikes``   (samples, steps, classes), the reference model's output spikes
 ``expected_class``    (samples,), ``expected_counts`` (samples, classes)
 ``count_bits``        width of the result's counters
 
-The top level has flat ports (``spikegen.flat_top.FlatTop``: ``i_events_valid``,
-``i_events_payload``, ...), the same names in Verilog and VHDL. Each sample is fed as its
-spike events (ascending index) and end-of-step tokens through the ``i_events`` stream; every token on ``o_spikes`` and the ``o_result`` of each
-sample are recorded, written to ``SPIKEGEN_RESULTS`` (``.npz``) and compared with the
-reference, spike for spike and step for step. Samples run one after another (the next
-starts when the previous result is out), so the cycle count of a sample is its latency.
+For each sample the whole token stream is written into the harness ``width`` tokens per
+cycle, the simulator runs free until the result, then every output token is read back:
+Python handles events, not clock cycles. The output spikes of every step, the class and the
+counts are written to ``SPIKEGEN_RESULTS`` (``.npz``) and compared with the reference.
+Samples run one after another, so a sample's cycle count is its latency.
 """
 import os
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
 
 
 def _width(count):
     return max(1, (count - 1).bit_length())
 
 
-def _tokens(sample, width):
-    eos, last = 1 << width, 1 << (width + 1)
+def event_tokens(sample, index_bits):
+    """Packed ``{index, eos, last}`` tokens of one sample (steps, inputs)."""
+    eos, last = 1 << index_bits, 1 << (index_bits + 1)
+    tokens = []
     steps = sample.shape[0]
     for t in range(steps):
-        for i in np.flatnonzero(sample[t]):
-            yield int(i)
-        yield eos | (last if t == steps - 1 else 0)
+        tokens.extend(int(i) for i in np.flatnonzero(sample[t]))
+        tokens.append(eos | (last if t == steps - 1 else 0))
+    return tokens
 
 
-async def _run_sample(dut, sample, classes, count_bits, in_width, out_width):
-    """Feed one sample; return (spikes (steps, classes), class, counts, cycles)."""
-    steps = sample.shape[0]
-    spikes = np.zeros((steps, classes), dtype=np.uint8)
-    tokens = list(_tokens(sample, in_width))
-    out_eos = 1 << out_width
-    index_mask = out_eos - 1
-    position, step, cycles = 0, 0, 0
-    dut.i_events_payload.value = tokens[0]
-    dut.i_events_valid.value = 1
-    while True:
-        await ReadOnly()
-        took = position < len(tokens) and int(dut.i_events_ready.value)
-        spike_valid = int(dut.o_spikes_valid.value)
-        spike = int(dut.o_spikes_payload.value) if spike_valid else 0
-        result = int(dut.o_result_payload.value) if int(dut.o_result_valid.value) else None
-        await RisingEdge(dut.clk)
-        cycles += 1
-        if took:
-            position += 1
-            if position < len(tokens):
-                dut.i_events_payload.value = tokens[position]
-            else:
-                dut.i_events_valid.value = 0
-        if spike_valid:
-            if spike & out_eos:
-                step += 1
-            elif step < steps:
-                spikes[step, spike & index_mask] = 1
-            else:
-                raise AssertionError(f"output spike after the last step: {spike:#x}")
-        if result is not None:
-            cls_width = _width(classes)
-            cls = result & ((1 << cls_width) - 1)
-            counts = [(result >> (cls_width + k * count_bits)) & ((1 << count_bits) - 1)
-                      for k in range(classes)]
-            return spikes, cls, counts, cycles, step
+def pixel_tokens(pixels, index_bits, value_bits):
+    """Packed ``{index, value, last}`` tokens: nonzero pixels, or one zero pixel."""
+    index = np.flatnonzero(pixels)
+    if index.size == 0:
+        return [1 << (index_bits + value_bits)]
+    return [int(i) | (int(pixels[i]) << index_bits)
+            | (int(k == index.size - 1) << (index_bits + value_bits))
+            for k, i in enumerate(index)]
+
+
+def _pack(tokens, bits):
+    word = 0
+    for k, token in enumerate(tokens):
+        word |= token << (k * bits)
+    return word
+
+
+async def _settle():
+    """Let combinational outputs settle and read them (then leave the read-only phase)."""
+    await ReadOnly()
 
 
 @cocotb.test()
 async def regression(dut):
     """All samples of the stimulus file, compared with the reference model."""
     data = np.load(os.environ["SPIKEGEN_STIMULUS"], allow_pickle=False)
-    inputs = data["spikes"]
-    expected = data["expected_spikes"]
+    kind = str(data["kind"])
+    width = int(data["width"])
+    steps = int(data["steps"])
     count_bits = int(data["count_bits"])
-    samples, steps, n_in = inputs.shape
-    classes = expected.shape[2]
+    expected = data["expected_spikes"]
+    samples, _, classes = expected.shape
+    if kind == "events":
+        inputs = data["spikes"]
+        n_in = inputs.shape[2]
+        streams = [event_tokens(sample, _width(n_in)) for sample in inputs]
+    else:
+        inputs = data["pixels"]
+        n_in = inputs.shape[1]
+        streams = [pixel_tokens(row, _width(n_in), int(data["value_bits"])) for row in inputs]
+    in_bits = len(dut.in_data) // width
+    out_bits = len(dut.out_data) // width
+    out_index_bits = _width(classes)
+    out_eos = 1 << out_index_bits
 
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
-    dut.i_events_valid.value = 0
-    dut.o_spikes_ready.value = 1
-    dut.o_result_ready.value = 1
+    dut.clear.value = 1
+    dut.in_count.value = 0
+    dut.out_addr.value = 0
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
-    await RisingEdge(dut.clk)
 
     got = np.zeros_like(expected)
     classes_out = np.zeros(samples, dtype=np.int64)
@@ -100,19 +100,54 @@ async def regression(dut):
     cycles = np.zeros(samples, dtype=np.int64)
     steps_seen = np.zeros(samples, dtype=np.int64)
     report_every = max(1, samples // 10)
+    cls_width = _width(classes)
     for b in range(samples):
-        spikes, cls, counts, n, seen = await _run_sample(
-            dut, inputs[b], classes, count_bits, _width(n_in), _width(classes))
-        got[b], classes_out[b], counts_out[b], cycles[b], steps_seen[b] = \
-            spikes, cls, counts, n, seen
+        tokens = streams[b]
+        dut.clear.value = 1
+        await RisingEdge(dut.clk)
+        dut.clear.value = 0
+        for start in range(0, len(tokens), width):
+            chunk = tokens[start:start + width]
+            dut.in_data.value = _pack(chunk, in_bits)
+            dut.in_count.value = len(chunk)
+            await RisingEdge(dut.clk)
+        dut.in_count.value = 0
+        # generous bound: every token through every group of every layer, many times over
+        limit = 10_000 + 100 * (len(tokens) + steps) * max(1, classes)
+        await with_timeout(RisingEdge(dut.result_valid), limit * 10, "ns")
+        await _settle()
+        result = int(dut.result.value)
+        cycles[b] = int(dut.latency.value)
+        count = int(dut.out_count.value)
+        outputs = []
+        for addr in range((count + width - 1) // width):
+            await Timer(1, "ps")
+            dut.out_addr.value = addr
+            await _settle()
+            word = int(dut.out_data.value)
+            outputs.extend((word >> (k * out_bits)) & ((1 << out_bits) - 1)
+                           for k in range(width))
+        await Timer(1, "ps")
+        t = 0
+        for token in outputs[:count]:
+            if token & out_eos:
+                t += 1
+            elif t < steps:
+                got[b, t, token & (out_eos - 1)] = 1
+            else:
+                raise AssertionError(f"sample {b}: output spike after the last step")
+        steps_seen[b] = t
+        classes_out[b] = result & ((1 << cls_width) - 1)
+        counts_out[b] = [(result >> (cls_width + k * count_bits)) & ((1 << count_bits) - 1)
+                         for k in range(classes)]
         if (b + 1) % report_every == 0 or b + 1 == samples:
-            dut._log.info("sample %d/%d: %d cycles", b + 1, samples, n)
+            dut._log.info("sample %d/%d: %d cycles", b + 1, samples, cycles[b])
 
     np.savez(os.environ["SPIKEGEN_RESULTS"], spikes=got, cls=classes_out, counts=counts_out,
              cycles=cycles, steps_seen=steps_seen)
-    bad_spikes = int(np.count_nonzero(got != expected))
     bad_samples = int(np.count_nonzero(
         (got != expected).any(axis=(1, 2)) | (classes_out != data["expected_class"])
         | (counts_out != data["expected_counts"]).any(axis=1) | (steps_seen != steps)))
     assert bad_samples == 0, \
-        f"{bad_samples} of {samples} samples differ from the reference ({bad_spikes} spikes)"
+        f"{bad_samples} of {samples} samples differ from the reference " \
+        f"({int(np.count_nonzero(got != expected))} spikes)"

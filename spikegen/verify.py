@@ -43,6 +43,41 @@ def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
     return spikes, f"random spike trains, density {density:g}, seed {seed}"
 
 
+def top_ports(qnet):
+    """``(input_name, in_bits, out_bits, result_bits)`` of a network's top level."""
+    from rtl_lib.event import EventLayout, ResultLayout
+    from rtl_lib.rate_coder import PixelLayout
+
+    coding = qnet.coding
+    if coding.kind == "events":
+        name, in_bits = "i_events", EventLayout(qnet.inputs).size
+    else:
+        name, in_bits = "i_pixels", PixelLayout(qnet.inputs, coding.value_bits).size
+    return (name, in_bits, EventLayout(qnet.outputs).size,
+            ResultLayout(qnet.outputs, count_bits(qnet)).size)
+
+
+def stimulus_for(qnet, inputs):
+    """The testbench's stimulus (see :mod:`spikegen.sim.accelerator_tb`) and the reference
+    result, for spikes (events coding) or pixels (on-chip coding)."""
+    expected = reference.simulate(qnet, inputs)
+    coding = qnet.coding
+    stimulus = {"expected_spikes": expected.spikes, "expected_class": expected.predicted,
+                "expected_counts": expected.counts,
+                "count_bits": np.int64(count_bits(qnet)),
+                "steps": np.int64(expected.spikes.shape[1])}
+    if coding.kind == "events":
+        spikes = np.asarray(inputs, dtype=np.uint8)
+        stimulus.update(kind="events", spikes=spikes,
+                        max_tokens=int(spikes.sum(axis=(1, 2)).max() + spikes.shape[1]))
+    else:
+        pixels = np.asarray(inputs)
+        stimulus.update(kind="pixels", pixels=pixels.astype(np.int64),
+                        value_bits=np.int64(coding.value_bits),
+                        max_tokens=int(max(1, (pixels > 0).sum(axis=1).max())))
+    return stimulus, expected
+
+
 def _progress(log_path, total, log, stop):
     seen = 0
     while not stop.wait(0.5):
@@ -75,13 +110,11 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
                             "rebuild with 'spikegen build'")
     spikes, source = _inputs(build_dir, qnet, data=data, samples=samples, density=density,
                              steps=steps, seed=seed)
-    if spikes.shape[1] > qnet.hardware.max_steps:
-        raise SpikegenError(f"{spikes.shape[1]} time steps exceed the build's --max-steps "
+    steps = spikes.shape[1] if qnet.coding.kind == "events" else qnet.coding.steps
+    if steps > qnet.hardware.max_steps:
+        raise SpikegenError(f"{steps} time steps exceed the build's --max-steps "
                             f"({qnet.hardware.max_steps})")
-    expected = reference.simulate(qnet, spikes)
-    stimulus = {"spikes": spikes, "expected_spikes": expected.spikes,
-                "expected_class": expected.predicted, "expected_counts": expected.counts,
-                "count_bits": np.int64(count_bits(qnet))}
+    stimulus, expected = stimulus_for(qnet, spikes)
 
     from .sim.runner import SimulationError, run_accelerator
 
@@ -97,7 +130,8 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         watcher.start()
     start = time.monotonic()
     try:
-        result = run_accelerator([verilog], TOP_NAME, work, stimulus, waves=waves)
+        result = run_accelerator([verilog], TOP_NAME, work, stimulus, ports=top_ports(qnet),
+                                 waves=waves)
     except SimulationError as exc:
         raise SpikegenError(f"simulation failed: {exc}") from None
     finally:
@@ -110,12 +144,12 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     spike_diff = got != expected.spikes
     bad = (spike_diff.any(axis=(1, 2)) | (result["cls"] != expected.predicted)
            | (result["counts"] != expected.counts).any(axis=1)
-           | (result["steps_seen"] != spikes.shape[1]))
+           | (result["steps_seen"] != steps))
     cycles = result["cycles"]
     summary = {
         "simulator": simulator,
         "samples": int(spikes.shape[0]),
-        "steps": int(spikes.shape[1]),
+        "steps": int(steps),
         "source": source,
         "mismatched_samples": int(bad.sum()),
         "mismatched_spikes": int(spike_diff.sum()),
@@ -123,9 +157,11 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "cycles_per_inference": float(cycles.mean()),
         "cycles_per_inference_min": int(cycles.min()),
         "cycles_per_inference_max": int(cycles.max()),
-        "cycles_per_step": float(cycles.mean() / spikes.shape[1]),
-        "simulation_seconds": round(seconds, 2),
-        "samples_per_second": round(spikes.shape[0] / seconds, 2),
+        "cycles_per_step": float(cycles.mean() / steps),
+        "build_seconds": round(float(result["build_seconds"]), 2),
+        "simulation_seconds": round(float(result["test_seconds"]), 2),
+        "total_seconds": round(seconds, 2),
+        "samples_per_second": round(spikes.shape[0] / max(result["test_seconds"], 1e-9), 2),
     }
     write_json(os.path.join(build_dir, "verify.json"), summary)
     _merge_into_report(build_dir, summary)
