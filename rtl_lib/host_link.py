@@ -25,12 +25,14 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .event import EventLayout, ResultLayout, index_width
+from .rate_coder import PixelLayout
 from .uart import UARTRx, UARTTx, check_divisor
 
 
 __all__ = [
     "RESULT_HEADER", "MAX_INPUTS", "MAX_CLASSES",
-    "TokenDecoder", "ResultEncoder", "HostLink", "SerialAccelerator", "accelerator_layouts",
+    "TokenDecoder", "PixelDecoder", "ResultEncoder", "HostLink", "SerialAccelerator",
+    "accelerator_layouts",
 ]
 
 
@@ -43,8 +45,9 @@ MAX_CLASSES = 256
 
 
 def _check_event_layout(event_layout):
-    if not isinstance(event_layout, EventLayout):
-        raise TypeError(f"Event layout must be an EventLayout, not {event_layout!r}")
+    if not isinstance(event_layout, (EventLayout, PixelLayout)):
+        raise TypeError(f"Event layout must be an EventLayout or a PixelLayout, "
+                        f"not {event_layout!r}")
     if event_layout.count > MAX_INPUTS:
         raise ValueError(f"The host link carries at most {MAX_INPUTS} inputs (14-bit index), "
                          f"not {event_layout.count}")
@@ -122,6 +125,66 @@ class TokenDecoder(wiring.Component):
                         ]
                     m.next = "HIGH"
 
+        return m
+
+
+class PixelDecoder(wiring.Component):
+    """Host-to-board direction for on-chip input coding: three bytes per pixel.
+
+    A 2-byte big-endian word (bit 15: ``last``, the sample's final pixel; bits 13..0:
+    ``index``) then the pixel's 8-bit ``value``. A pixel whose index is not below
+    ``pixel_layout.count`` is dropped and pulses ``err``.
+
+    Members
+    -------
+    i_bytes : In(stream.Signature(8))
+    o_events : Out(stream.Signature(pixel_layout))
+    err : Out(1)
+    """
+    def __init__(self, pixel_layout):
+        if not isinstance(pixel_layout, PixelLayout) or pixel_layout.value_bits != 8:
+            raise TypeError(f"Pixel layout must be a PixelLayout of 8-bit values, "
+                            f"not {pixel_layout!r}")
+        _check_event_layout(pixel_layout)
+        self._layout = pixel_layout
+        super().__init__({
+            "i_bytes":  In(stream.Signature(8)),
+            "o_events": Out(stream.Signature(pixel_layout)),
+            "err":      Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        high, low = Signal(8), Signal(8)
+        word = Cat(low, high)
+        index, last = word[:14], word[15]
+
+        m.d.sync += self.err.eq(0)
+        with m.If(self.o_events.ready):
+            m.d.sync += self.o_events.valid.eq(0)
+        m.d.comb += self.i_bytes.ready.eq(~self.o_events.valid)
+        took = self.i_bytes.valid & self.i_bytes.ready
+        with m.FSM():
+            with m.State("HIGH"):
+                with m.If(took):
+                    m.d.sync += high.eq(self.i_bytes.payload)
+                    m.next = "LOW"
+            with m.State("LOW"):
+                with m.If(took):
+                    m.d.sync += low.eq(self.i_bytes.payload)
+                    m.next = "VALUE"
+            with m.State("VALUE"):
+                with m.If(took):
+                    with m.If(index >= self._layout.count):
+                        m.d.sync += self.err.eq(1)
+                    with m.Else():
+                        m.d.sync += [
+                            self.o_events.payload.index.eq(index),
+                            self.o_events.payload.value.eq(self.i_bytes.payload),
+                            self.o_events.payload.last.eq(last),
+                            self.o_events.valid.eq(1),
+                        ]
+                    m.next = "HIGH"
         return m
 
 
@@ -228,7 +291,9 @@ class HostLink(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.decoder = decoder = TokenDecoder(self._event_layout)
+        decoder_cls = PixelDecoder if isinstance(self._event_layout, PixelLayout) \
+            else TokenDecoder
+        m.submodules.decoder = decoder = decoder_cls(self._event_layout)
         m.submodules.encoder = encoder = ResultEncoder(self._result_layout)
         wiring.connect(m, wiring.flipped(self.i_bytes), decoder.i_bytes)
         wiring.connect(m, decoder.o_events, wiring.flipped(self.o_events))
@@ -252,11 +317,19 @@ def _stream_member(accel, name, flow, layout_cls):
 
 
 def accelerator_layouts(accel):
-    """The ``(EventLayout, ResultLayout)`` of an accelerator's ``i_events`` and ``o_result``."""
+    """The input and result layouts of an accelerator: its ``i_events`` (``EventLayout``) or,
+    with an on-chip input coder, its ``i_pixels`` (``PixelLayout``), and its ``o_result``."""
     if not isinstance(accel, wiring.Component):
         raise TypeError(f"Accelerator must be a wiring.Component, not {accel!r}")
-    return (_stream_member(accel, "i_events", wiring.In, EventLayout),
-            _stream_member(accel, "o_result", wiring.Out, ResultLayout))
+    if "i_pixels" in accel.signature.members:
+        source = _stream_member(accel, "i_pixels", wiring.In, PixelLayout)
+    else:
+        source = _stream_member(accel, "i_events", wiring.In, EventLayout)
+    return source, _stream_member(accel, "o_result", wiring.Out, ResultLayout)
+
+
+def _input_port(accel):
+    return accel.i_pixels if "i_pixels" in accel.signature.members else accel.i_events
 
 
 class SerialAccelerator(wiring.Component):
@@ -342,7 +415,7 @@ class SerialAccelerator(wiring.Component):
         ]
         wiring.connect(m, uart_rx.o, rx_fifo.w_stream)
         wiring.connect(m, rx_fifo.r_stream, link.i_bytes)
-        wiring.connect(m, link.o_events, accel.i_events)
+        wiring.connect(m, link.o_events, _input_port(accel))
         wiring.connect(m, accel.o_result, link.i_result)
         wiring.connect(m, link.o_bytes, uart_tx.i)
 

@@ -70,11 +70,15 @@ def _add_build_options(p):
                    help="spike-event tokens buffered between layers (default 64)")
     h.add_argument("--baud", type=_positive_int, default=None,
                    help="UART rate of the board link (default: the board's)")
+    h.add_argument("--coding", choices=("events", "rate", "direct"), default="events",
+                   help="input coding: spike events from the host (default), rate coding "
+                        "on chip from 8-bit pixels, or direct (current) pixel input")
     e = p.add_argument_group("evaluation")
     e.add_argument("--eval", default=None, metavar="DATA",
                    help="evaluation data: 'digits' or an .npz with 'spikes' and 'labels'")
     e.add_argument("--steps", type=_positive_int, default=16,
-                   help="time steps when rate coding evaluation data (default 16)")
+                   help="time steps per inference: of the on-chip coder, or of the host's "
+                        "rate coding of evaluation data (default 16)")
     e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
 
 
@@ -86,8 +90,8 @@ def _build(args):
         source=args.net, out=args.out, board=args.board, weight_bits=args.weight_bits,
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
-        reset_delay=args.reset_delay, eval=args.eval, steps=args.steps, seed=args.seed,
-        baud=args.baud)
+        reset_delay=args.reset_delay, eval=args.eval, coding=args.coding, steps=args.steps,
+        seed=args.seed, baud=args.baud)
     result = build(options, log=_log)
     print(summary(result.report))
     print(f"wrote {os.path.join(args.out, 'report.json')}")

@@ -42,6 +42,7 @@ class BuildOptions:
     fifo_depth: int = 64
     reset_delay: "bool | None" = None
     eval: "str | None" = None
+    coding: str = "events"
     steps: int = 16
     seed: int = 0
     baud: "int | None" = None
@@ -88,9 +89,13 @@ def quantize(b: Build) -> Build:
         raise SpikegenError(f"--fifo-depth must be from 2 to 65536, not {o.fifo_depth!r}")
     hardware = ir.HardwareConfig(parallelism=o.parallelism, max_steps=o.max_steps,
                                  fifo_depth=o.fifo_depth)
+    if o.coding not in ir.CODINGS:
+        raise SpikegenError(f"--coding must be one of {', '.join(ir.CODINGS)}, "
+                            f"not {o.coding!r}")
+    coding = ir.InputCoding(kind=o.coding, steps=0 if o.coding == "events" else o.steps)
     qnet = quantize_network(b.network, weight_bits=o.weight_bits, beta_bits=o.beta_bits,
-                              mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits,
-                              hardware=hardware)
+                            mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits,
+                            hardware=hardware, coding=coding)
     return replace(b, qnet=qnet)
 
 
@@ -104,12 +109,13 @@ def check(b: Build) -> Build:
         raise SpikegenError(f"--steps {o.steps} must be from 1 to --max-steps ({o.max_steps})")
     if o.eval is None:
         return replace(b, metrics=None)
-    evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed)
-    if evaluation.spikes.shape[1] > o.max_steps:
-        raise SpikegenError(f"the evaluation data has {evaluation.spikes.shape[1]} steps; "
+    evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
+                                 coding=o.coding)
+    if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
+        raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
                             f"raise --max-steps to at least that")
-    float_spikes = floatmodel.run_float(b.network, evaluation.spikes)
-    result = reference.simulate(qnet, evaluation.spikes, record=True)
+    float_spikes = float_output(b.network, qnet.coding, evaluation.inputs)
+    result = reference.simulate(qnet, evaluation.inputs, record=True)
     metrics = evaluation_metrics(qnet, evaluation, float_spikes, result)
     return replace(b, eval=evaluation, metrics=metrics)
 
@@ -133,7 +139,7 @@ def emit(b: Build) -> Build:
     files.append(path)
     if b.eval is not None:
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
-        arrays = {"spikes": b.eval.spikes}
+        arrays = {"spikes" if b.qnet.coding.kind == "events" else "pixels": b.eval.inputs}
         if b.eval.labels is not None:
             arrays["labels"] = b.eval.labels
         _save_npz(os.path.join(out, "data", "eval.npz"), arrays)
@@ -212,27 +218,62 @@ def _save_npz(path, arrays):
             archive.writestr(info, buffer.getvalue())
 
 
+def float_output(network, coding, inputs):
+    """Output spikes of the float (snnTorch) network on the same inputs as the hardware."""
+    if coding.kind == "events":
+        return floatmodel.run_float(network, inputs)
+    if coding.kind == "rate":
+        from .encode import rate_onchip
+        return floatmodel.run_float(network, rate_onchip(inputs, coding.steps,
+                                                         seed=coding.seed))
+    x = np.asarray(inputs, dtype=np.float64) / (1 << coding.value_bits)
+    return floatmodel.run_float(network, x, steps=coding.steps)
+
+
+def input_events(qnet, inputs):
+    """Per sample and step, the tokens the first layer (or the coder) works through:
+    ``(events into layer 0 or None, coder work or None)``, each (samples, steps)."""
+    coding = qnet.coding
+    if coding.kind == "events":
+        return np.asarray(inputs).sum(axis=2), None
+    nonzero = (np.asarray(inputs) > 0).sum(axis=1)
+    if coding.kind == "rate":
+        spikes = reference.input_spikes(qnet, inputs)
+        return spikes.sum(axis=2), np.repeat(nonzero[:, None] + 1, coding.steps, axis=1)
+    # direct: every pixel once, in the first step; then no events
+    first = np.zeros((len(nonzero), coding.steps), dtype=np.int64)
+    first[:, 0] = nonzero
+    return first, None
+
+
 def evaluation_metrics(qnet, evaluation, float_spikes, result):
     """Accuracy of the float model and the reference, and how often their spikes agree."""
     labels = evaluation.labels
     float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
+    samples = int(evaluation.inputs.shape[0])
+    events, coder = input_events(qnet, evaluation.inputs)
     metrics = {
         "source": evaluation.source,
-        "samples": int(evaluation.spikes.shape[0]),
-        "steps": int(evaluation.spikes.shape[1]),
-        "input_events_per_sample": float(evaluation.spikes.sum() / evaluation.spikes.shape[0]),
+        "samples": samples,
+        "steps": int(result.spikes.shape[1]),
+        "input_events_per_sample": float(events.sum() / samples),
+        "host_tokens_per_sample": float(
+            events.sum() / samples + result.spikes.shape[1] if qnet.coding.kind == "events"
+            else np.maximum((np.asarray(evaluation.inputs) > 0).sum(axis=1), 1).mean()),
         "output_spike_agreement": float(np.mean(float_spikes == result.spikes)),
         "class_agreement": float(np.mean(float_pred == result.predicted)),
         "saturated_additions": int(result.saturations),
-        "layer_spikes_per_sample": [float(t.spikes.sum() / evaluation.spikes.shape[0])
-                                    for t in result.layers],
+        "layer_spikes_per_sample": [float(t.spikes.sum() / samples) for t in result.layers],
     }
     if labels is not None:
         metrics["float_accuracy"] = float(np.mean(float_pred == labels))
         metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
-    metrics["_events"] = [evaluation.spikes.sum(axis=2)] + [t.spikes.sum(axis=2)
-                                                          for t in result.layers]
-    metrics["_raster"] = [evaluation.spikes[0]] + [t.spikes[0] for t in result.layers]
+    metrics["_events"] = [events] + [t.spikes.sum(axis=2) for t in result.layers]
+    metrics["_coder"] = coder
+    first = reference.input_spikes(qnet, evaluation.inputs[:1])
+    if first is None:                       # direct input: show the pixels as one "step"
+        first = (np.asarray(evaluation.inputs[:1]) > 0)[:, None, :].astype(np.uint8)
+    metrics["_raster"] = [first[0]] + [t.spikes[0] for t in result.layers]
     return metrics
 
 

@@ -5,20 +5,23 @@ deterministically into 1,437 training and 360 test images, intensities scaled to
 
 Evaluation data on the command line (``--eval``/``--data``) is one of:
 
-* ``digits`` — the digits test split, rate coded with ``--steps`` and ``--seed``;
-* ``PATH.npz`` — spike trains ``spikes`` (samples, steps, inputs) of 0/1, optional ``labels``;
-  read with ``allow_pickle=False``.
+* ``digits`` — the digits test split; ``mnist-idx:DIR`` — MNIST-format IDX files in ``DIR``
+  (the test set); rate coded on the host with ``--steps`` and ``--seed`` for ``events``
+  coding, as 8-bit pixels for on-chip coding;
+* ``PATH.npz`` — spike trains ``spikes`` (samples, steps, inputs) of 0/1 (``events``) or
+  ``pixels`` (samples, inputs) of 0..255 (``rate``, ``direct``), optional ``labels``; read
+  with ``allow_pickle=False``.
 """
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from .encode import rate
+from .encode import pixels_u8, rate
 from .errors import SpikegenError
 
 
-__all__ = ["Dataset", "digits", "EvalData", "eval_data"]
+__all__ = ["Dataset", "digits", "EvalData", "eval_data", "random_spikes", "random_pixels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,53 +49,92 @@ def digits(seed=0):
 
 @dataclass(frozen=True, eq=False)
 class EvalData:
-    """Input spike trains (samples, steps, inputs) of 0/1 and labels (or ``None``)."""
-    spikes: np.ndarray
+    """Evaluation inputs and labels (or ``None``).
+
+    ``inputs`` are spike trains (samples, steps, inputs) of 0/1 for ``events`` coding and
+    8-bit pixel values (samples, inputs) for on-chip coding (``rate``, ``direct``).
+    """
+    inputs: np.ndarray
     labels: "np.ndarray | None"
     source: str
 
+    @property
+    def spikes(self):
+        return self.inputs
 
-def eval_data(spec, *, inputs, steps=16, seed=0, limit=None):
-    """Evaluation spike trains from a command-line ``spec`` (see the module docstring)."""
+
+def _dataset(spec):
     if spec == "digits":
-        data = digits()
+        return digits()
+    from . import datasets
+    return datasets.get(spec)
+
+
+def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
+    """Evaluation data from a command-line ``spec`` (see the module docstring)."""
+    pixels = coding != "events"
+    if isinstance(spec, str) and not spec.endswith(".npz"):
+        try:
+            data = _dataset(spec)
+        except (KeyError, ValueError, ImportError):
+            raise SpikegenError(f"evaluation data {spec!r} is not understood; give 'digits', "
+                                "'mnist-idx:DIR', or an .npz file with 'spikes' (samples, "
+                                "steps, inputs) or 'pixels' (samples, inputs), and 'labels'"
+                                ) from None
         if inputs != data.x_test.shape[1]:
-            raise SpikegenError(f"--eval digits gives 64 inputs but the network has {inputs}; "
-                                "give spike trains of the right width as an .npz file")
+            raise SpikegenError(f"--eval {spec} gives {data.x_test.shape[1]} inputs but the "
+                                f"network has {inputs}")
         x, y = data.x_test, data.y_test
         if limit is not None:
             x, y = x[:limit], y[:limit]
-        spikes = rate(x, steps, seed=seed)
-        return EvalData(spikes, y, f"digits test split, rate coded, {steps} steps, seed {seed}")
-    if not isinstance(spec, str) or not spec.endswith(".npz"):
-        raise SpikegenError(f"evaluation data {spec!r} is not understood; give 'digits' or an "
-                            ".npz file with 'spikes' (samples, steps, inputs) and 'labels'")
+        if pixels:
+            return EvalData(pixels_u8(x), y, f"{data.name} test split, 8-bit pixels")
+        return EvalData(rate(x, steps, seed=seed), y,
+                        f"{data.name} test split, rate coded, {steps} steps, seed {seed}")
     if not os.path.isfile(spec):
         raise SpikegenError(f"{spec}: no such file")
+    key = "pixels" if pixels else "spikes"
     try:
         with np.load(spec, allow_pickle=False) as archive:
-            if "spikes" not in archive.files:
-                raise SpikegenError(f"{spec}: no 'spikes' array (found: "
+            if key not in archive.files:
+                raise SpikegenError(f"{spec}: no {key!r} array for {coding} coding (found: "
                                     f"{', '.join(archive.files) or 'nothing'})")
-            spikes = archive["spikes"]
+            values = archive[key]
             labels = archive["labels"] if "labels" in archive.files else None
     except SpikegenError:
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise SpikegenError(f"{spec}: not a readable .npz file ({exc})") from None
-    if spikes.ndim != 3 or spikes.shape[2] != inputs:
-        raise SpikegenError(f"{spec}: 'spikes' has shape {spikes.shape}, expected "
-                            f"(samples, steps, {inputs})")
-    if not np.isin(spikes, (0, 1)).all():
-        raise SpikegenError(f"{spec}: 'spikes' must hold only 0 and 1")
-    if labels is not None and labels.shape != (spikes.shape[0],):
+    if pixels:
+        if values.ndim != 2 or values.shape[1] != inputs:
+            raise SpikegenError(f"{spec}: 'pixels' has shape {values.shape}, expected "
+                                f"(samples, {inputs})")
+        if values.size and (values.min() < 0 or values.max() > 255):
+            raise SpikegenError(f"{spec}: 'pixels' must hold values from 0 to 255")
+    else:
+        if values.ndim != 3 or values.shape[2] != inputs:
+            raise SpikegenError(f"{spec}: 'spikes' has shape {values.shape}, expected "
+                                f"(samples, steps, {inputs})")
+        if not np.isin(values, (0, 1)).all():
+            raise SpikegenError(f"{spec}: 'spikes' must hold only 0 and 1")
+    if labels is not None and labels.shape != (values.shape[0],):
         raise SpikegenError(f"{spec}: 'labels' has shape {labels.shape}, expected "
-                            f"({spikes.shape[0]},)")
+                            f"({values.shape[0]},)")
     if limit is not None:
-        spikes = spikes[:limit]
+        values = values[:limit]
         labels = None if labels is None else labels[:limit]
-    return EvalData(spikes.astype(np.uint8), None if labels is None else labels.astype(np.int64),
-                    spec)
+    return EvalData(values.astype(np.uint8),
+                    None if labels is None else labels.astype(np.int64), spec)
+
+
+def random_pixels(samples, inputs, density, seed=0):
+    """Random 8-bit pixels: each nonzero (uniform 1..255) with probability ``density``."""
+    if not 0.0 <= density <= 1.0:
+        raise SpikegenError(f"--density must be between 0 and 1, not {density}")
+    rng = np.random.default_rng(seed)
+    values = rng.integers(1, 256, (samples, inputs))
+    values[rng.random((samples, inputs)) >= density] = 0
+    return values.astype(np.uint8)
 
 
 def random_spikes(samples, steps, inputs, density, seed=0):

@@ -25,20 +25,27 @@ def to_snntorch(net):
     return nn.Sequential(*modules)
 
 
-def run_float(net, spikes, *, batch=512):
-    """Output spikes (samples, steps, outputs) of snnTorch's forward pass on ``spikes``."""
+def run_float(net, spikes, *, batch=512, steps=None):
+    """Output spikes (samples, steps, outputs) of snnTorch's forward pass on ``spikes``.
+
+    With ``steps`` given, ``spikes`` is instead a constant input (samples, inputs) of floats
+    applied at every one of ``steps`` time steps (direct, or "current", input).
+    """
     import snntorch
     import torch
 
     model = to_snntorch(net).eval()
     spikes = np.asarray(spikes)
-    out = np.zeros((spikes.shape[0], spikes.shape[1], net.outputs), dtype=np.uint8)
+    direct = steps is not None
+    steps = steps if direct else spikes.shape[1]
+    out = np.zeros((spikes.shape[0], steps, net.outputs), dtype=np.uint8)
     with torch.no_grad():
         for start in range(0, spikes.shape[0], batch):
             chunk = torch.from_numpy(spikes[start:start + batch].astype(np.float32))
             for module in model.modules():
                 if isinstance(module, snntorch.Leaky):
                     module.reset_mem()
-            for t in range(spikes.shape[1]):
-                out[start:start + batch, t] = model(chunk[:, t]).numpy() > 0
+            for t in range(steps):
+                x = chunk if direct else chunk[:, t]
+                out[start:start + batch, t] = model(x).numpy() > 0
     return out

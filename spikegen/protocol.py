@@ -99,6 +99,26 @@ def encode_sample(spikes):
     return bytes(out)
 
 
+def encode_pixels(pixels):
+    """Bytes of one sample's pixels (inputs,) of 0..255 for an accelerator with on-chip input
+    coding: the nonzero pixels in ascending index, 3 bytes each (a big-endian word with bit
+    15 marking the sample's last pixel and bits 13..0 the index, then the value); a sample
+    with no nonzero pixel sends pixel 0 with value 0."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 1 or pixels.size > MAX_INPUTS:
+        raise ValueError(f"Pixels must be a 1-D array of at most {MAX_INPUTS} values")
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+        raise ValueError("Pixel values must be from 0 to 255")
+    index = np.flatnonzero(pixels)
+    if index.size == 0:
+        return bytes([0x80, 0x00, 0x00])
+    out = bytearray()
+    for k, i in enumerate(index):
+        word = int(i) | (0x8000 if k == index.size - 1 else 0)
+        out += bytes([word >> 8, word & 0xFF, int(pixels[i])])
+    return bytes(out)
+
+
 def _check_classes(n_classes):
     if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool):
         raise TypeError(f"Class count must be an integer, not {n_classes!r}")

@@ -42,17 +42,21 @@ def memory_estimate(qnet):
     return {"layers": layers, "total_bits": total, "bram36_estimate": ramb18 / 2}
 
 
-def cycle_estimate(qnet, events):
+def cycle_estimate(qnet, events, coder=None):
     """Estimated cycles per inference from per-step event counts.
 
     ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
-    input; the last entry: the output layer's spikes). Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
+    input; the last entry: the output layer's spikes); ``coder`` (samples, steps), the cycles
+    of an on-chip rate coder, which works as one more pipeline stage. Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
     consecutive steps at once, so a step costs about as much as its slowest layer, plus the
     pipeline drain of the last step through the later layers.
     """
     hw = qnet.hardware
     groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
-    work = np.stack([(events[k] + 1) * groups[k] for k in range(len(groups))])  # (L, B, T)
+    stages = [(events[k] + 1) * groups[k] for k in range(len(groups))]
+    if coder is not None:
+        stages.insert(0, coder)               # the on-chip coder: one cycle per stored pixel
+    work = np.stack(stages)                                                     # (L, B, T)
     per_step = work.max(axis=0)                                                 # (B, T)
     # the last step still has to pass the later layers, and the output layer's spikes of that
     # step leave one per cycle; a few cycles of latency per layer
@@ -107,13 +111,18 @@ def make_report(b):
         "network": {"name": qnet.name, "shape": list(qnet.shape),
                     "layers": _layer_rows(qnet, b.network)},
         "quantization_notes": list(qnet.notes),
+        "coding": {"kind": qnet.coding.kind,
+                   "steps": qnet.coding.steps or None,
+                   "seed": qnet.coding.seed if qnet.coding.kind == "rate" else None,
+                   "value_bits": qnet.coding.value_bits if qnet.coding.kind != "events"
+                   else None},
         "memory": memory_estimate(qnet),
         "files": sorted(b.files),
         "board": b.board,
     }
     if b.metrics is not None:
         metrics = {k: v for k, v in b.metrics.items() if not k.startswith("_")}
-        cycles = cycle_estimate(qnet, b.metrics["_events"])
+        cycles = cycle_estimate(qnet, b.metrics["_events"], b.metrics["_coder"])
         tree["evaluation"] = metrics
         tree["cycles"] = cycles
         if b.board is not None:
@@ -137,6 +146,10 @@ def summary(tree, verification=None):
             f"  beta {layer['beta']:g}->{layer['beta_built']:g} ({layer['leak']})"
             f"  reset {layer['reset']}{'' if layer['reset_delay'] else ' (no delay)'}"
             f"  P={layer['lanes']}")
+    coding = tree["coding"]
+    lines.append(f"  input coding: {coding['kind']}" + (
+        "" if coding["kind"] == "events" else
+        f", {coding['steps']} steps, {coding['value_bits']}-bit pixels"))
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
     mem = tree["memory"]

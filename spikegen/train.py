@@ -38,7 +38,8 @@ from .errors import SpikegenError
 from .ir import CODINGS, InputCoding
 
 
-__all__ = ["train", "train_network", "save_network", "augment_images"]
+__all__ = ["train", "train_network", "train_float", "finetune", "evaluate", "save_network",
+           "augment_images"]
 
 
 def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=2e-3, seed=0,
@@ -130,17 +131,74 @@ def _image_side(features):
 # -- the full training path -------------------------------------------------------------------
 
 
-def _check_options(coding, steps, hidden, epochs, qat_epochs):
-    if coding not in CODINGS:
+def _check_options(coding=None, steps=None, hidden=None, **counts):
+    if coding is not None and coding not in CODINGS:
         raise SpikegenError(f"--coding must be one of {', '.join(CODINGS)}, not {coding!r}")
-    if not isinstance(steps, int) or steps < 1:
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
         raise SpikegenError(f"--steps must be a positive integer, not {steps!r}")
-    if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
+    if hidden is not None and (not hidden or any(not isinstance(h, int) or h < 1
+                                                 for h in hidden)):
         raise SpikegenError(f"--hidden must be one or more positive layer sizes, "
                             f"not {hidden!r}")
-    for label, value in (("--epochs", epochs), ("--qat-epochs", qat_epochs)):
-        if not isinstance(value, int) or value < 0:
-            raise SpikegenError(f"{label} must be a non-negative integer, not {value!r}")
+    for label, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SpikegenError(f"--{label.replace('_', '-')} must be a non-negative "
+                                f"integer, not {value!r}")
+
+
+def _training_data(dataset, augment):
+    x = np.asarray(dataset.x_train, dtype=np.float64)
+    y = np.asarray(dataset.y_train, dtype=np.int64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise SpikegenError(f"data set {dataset.name!r} has no training images")
+    if augment:
+        _image_side(x.shape[1])
+    return x, y
+
+
+class _single_thread:
+    """Run torch on one thread: these small tensors gain nothing from a second one (and lose
+    much when the other core is busy), and results then do not depend on the core count."""
+
+    def __enter__(self):
+        import torch
+
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.threads)
+
+
+class _Inputs:
+    """Seeded training inputs of a batch: intensities, optionally distorted, then coded."""
+
+    def __init__(self, x, kind, steps, augment, generator):
+        import torch
+
+        self.x = torch.from_numpy(x)
+        self.kind, self.steps, self.augment, self.generator = kind, steps, augment, generator
+
+    def __call__(self, index):
+        """(float model input, QAT input) for the samples ``index``."""
+        import torch
+
+        x = self.x[index]
+        if self.augment:
+            x = augment_images(x, self.generator)
+        if self.kind == "events":
+            p = x.to(torch.float32)
+        else:
+            # the 8-bit pixel value the hardware receives; rate spikes with value / 256
+            pixels = torch.round(x * 255.0).clamp(0, 255)
+            p = (pixels / 256.0).to(torch.float32)
+            if self.kind == "direct":
+                return p, pixels.to(torch.uint8).numpy()
+        draws = torch.rand((x.shape[0], self.steps, x.shape[1]), generator=self.generator)
+        spikes = (draws < p[:, None, :]).to(torch.float32)
+        return spikes, spikes.to(torch.float64)
 
 
 def _float_model(sizes, beta, threshold, slope):
@@ -179,57 +237,174 @@ def _float_forward(model, inputs, kind, steps):
     return torch.stack(out, dim=1)
 
 
-def _draw(x, kind, steps, generator):
-    """Training inputs for a batch of intensities: (float model input, QAT input)."""
-    import torch
-
-    if kind == "events":
-        p = x.to(torch.float32)
-    else:
-        # the 8-bit pixel value the hardware receives; rate spikes with value / 256
-        pixels = torch.round(x * 255.0).clamp(0, 255)
-        p = (pixels / 256.0).to(torch.float32)
-        if kind == "direct":
-            return p, pixels.to(torch.uint8).numpy()
-    spikes = (torch.rand((x.shape[0], steps, x.shape[1]), generator=generator) < p[:, None, :])
-    spikes = spikes.to(torch.float32)
-    return spikes, spikes.to(torch.float64)
-
-
 def _loss(spikes, labels):
-    import os
-    import torch
+    """Cross-entropy of the output firing rates scaled to logits in [0, 10].
+
+    Raw spike counts as logits (up to ``steps``) saturate the softmax as soon as the right
+    class leads by a few spikes, and learning stalls; rates times 10 keep the gradient
+    alive until the margin is clear, whatever the number of steps.
+    """
     from torch.nn import functional as F
 
-    kind = os.environ.get("SG_LOSS", "ce")
-    counts = spikes.sum(dim=1)
-    if kind == "ce":
-        return F.cross_entropy(counts, labels)
-    if kind.startswith("ces"):
-        return F.cross_entropy(counts * float(kind[3:]), labels)
-    if kind == "mse":
-        steps = spikes.shape[1]
-        target = torch.full_like(counts, 0.2 * steps)
-        target[torch.arange(len(labels)), labels] = 0.8 * steps
-        return F.mse_loss(counts / steps, target / steps)
-    raise ValueError(kind)
+    return F.cross_entropy(spikes.mean(dim=1) * 10.0, labels)
 
 
-def _batches(n, batch, rng):
-    order = rng.permutation(n)
-    return [order[start:start + batch] for start in range(0, n, batch)]
+def _epochs(model, parameters, step, x, y, *, epochs, batch, lr, rng, label, validate, say,
+            after_step=None):
+    """Adam with a cosine learning rate over ``epochs``; one progress line per epoch."""
+    import torch
+
+    if not epochs:
+        return
+    optimiser = torch.optim.Adam(parameters, lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, epochs * math.ceil(len(y) / batch))
+    labels = torch.from_numpy(y)
+    for epoch in range(epochs):
+        model.train()
+        total, correct = 0.0, 0
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch):
+            index = order[start:start + batch]
+            out = step(index)
+            loss = _loss(out, labels[index])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(index)
+            correct += int((out.detach().sum(1).argmax(1) == labels[index]).sum())
+        line = (f"{label} epoch {epoch + 1}/{epochs}: loss {total / len(y):.3f}, "
+                f"train accuracy {correct / len(y):.4f}")
+        if validate is not None:
+            line += validate()
+        say(line)
 
 
-def _evaluate(net_or_qnet, x, y, coding, *, seed, which):
-    """Accuracy of the float (``which="float"``) or bit-exact network on ``x``, ``y``."""
+def evaluate(net, x, y, coding, *, seed=0, engine="reference"):
+    """Accuracy of a network on intensities ``x`` and labels ``y``.
+
+    ``net`` is a float :class:`~spikegen.ir.Network` (run in float by snnTorch) or a
+    :class:`~spikegen.ir.QNetwork` (run bit-exactly by ``engine``: ``"reference"`` or the
+    equal but faster ``"torch"``); ``coding`` an :class:`~spikegen.ir.InputCoding` with its
+    number of steps; ``seed`` the host rate coding's for ``events``.
+    """
+    from .ir import Network
     from .ptq import coded_inputs, float_outputs, predict, reference_outputs
 
     inputs = coded_inputs(x, coding, seed=seed)
-    if which == "float":
-        spikes = float_outputs(net_or_qnet, inputs, coding)
+    if isinstance(net, Network):
+        spikes = float_outputs(net, inputs, coding)
     else:
-        spikes = reference_outputs(net_or_qnet, inputs, engine=which)
-    return float(np.mean(predict(spikes) == y))
+        spikes = reference_outputs(net, inputs, engine=engine)
+    return float(np.mean(predict(spikes) == np.asarray(y)))
+
+
+def train_float(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9, threshold=1.0,
+                epochs=30, batch=100, lr=2e-3, augment=False, slope=25.0, seed=0,
+                progress=None):
+    """Float training with snnTorch's surrogate gradients.
+
+    Parameters are those of :func:`train_network`. Returns the ``nn.Sequential`` of
+    ``nn.Linear`` and ``snntorch.Leaky`` layers (reset by subtraction, snnTorch's reset
+    delay). Progress lines report the validation accuracy when ``dataset.x_test`` is not
+    empty.
+    """
+    import torch
+
+    from .qat import network_from_module
+
+    hidden = tuple(hidden)
+    _check_options(coding, steps, hidden, epochs=epochs, batch=batch)
+    x, y = _training_data(dataset, augment)
+    coding_ = InputCoding(coding, steps=steps)
+    x_val, y_val = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
+    with _single_thread():
+        torch.manual_seed(seed)
+        sizes = (x.shape[1], *hidden, int(y.max()) + 1)
+        model = _float_model(sizes, beta, threshold, slope)
+        inputs = _Inputs(x, coding, steps, augment, torch.Generator().manual_seed(seed))
+
+        def validate():
+            accuracy = evaluate(network_from_module(model), x_val, y_val, coding_, seed=seed)
+            return f", validation {accuracy:.4f}"
+
+        _epochs(model, model.parameters(),
+                lambda index: _float_forward(model, inputs(index)[0], coding, steps), x, y,
+                epochs=epochs, batch=batch, lr=lr, rng=np.random.default_rng(seed),
+                label="float", validate=validate if len(y_val) else None,
+                say=progress or (lambda line: None))
+    return model
+
+
+def finetune(model, dataset, *, coding="direct", steps=25, weight_bits=8, beta_bits=8,
+             mem_frac_bits=2, epochs=5, batch=100, lr=2e-4, augment=False, calibrate=True,
+             calibration_samples=1000, slope=25.0, seed=0, progress=None):
+    """Scale calibration and quantization-aware fine-tuning of a float-trained model.
+
+    Parameters are those of :func:`train_network` (``epochs`` and ``lr`` are its
+    ``qat_epochs`` and ``qat_lr``); ``calibration_samples`` training images (a seeded
+    choice) score the calibration candidates.
+
+    Returns
+    -------
+    model, metrics
+        As :func:`train_network`, without the float-training entries.
+    """
+    import torch
+
+    from . import ptq
+    from .qat import QATNetwork, network_from_module
+
+    _check_options(coding, steps, epochs=epochs, batch=batch,
+                   calibration_samples=calibration_samples)
+    x, y = _training_data(dataset, augment)
+    coding_ = InputCoding(coding, steps=steps)
+    quant = dict(weight_bits=weight_bits, beta_bits=beta_bits, mem_frac_bits=mem_frac_bits)
+    x_val, y_val = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
+    say = progress or (lambda line: None)
+    metrics = {"coding": coding, "steps": steps, "weight_bits": weight_bits,
+               "qat_epochs": epochs}
+    with _single_thread():
+        net = network_from_module(model)
+        if len(y_val):
+            metrics["reference_accuracy_before_qat"] = evaluate(
+                QATNetwork(net, coding=coding_, **quant).quantized(), x_val, y_val, coding_,
+                seed=seed, engine="torch")
+        limits = None
+        if calibrate and calibration_samples:
+            # training images only: the validation data stays unseen
+            pick = np.random.default_rng(seed + 1).permutation(len(y))[:calibration_samples]
+            pick = np.sort(pick)
+            cal = ptq.calibrate(net, x[pick], y[pick], coding=coding_, seed=seed, **quant)
+            say(cal.summary())
+            net = cal.network
+            top = (1 << (weight_bits - 1)) - 1
+            # hold a calibrated scale during fine-tuning by clipping to it
+            limits = [top * 2.0 ** -e if e != auto else None
+                      for e, auto in zip(cal.exponents, cal.automatic)]
+        torch.manual_seed(seed)
+        qat = QATNetwork(net, coding=coding_, slope=slope, weight_limits=limits, **quant)
+        inputs = _Inputs(x, coding, steps, augment, torch.Generator().manual_seed(seed + 2))
+
+        def validate():
+            accuracy = evaluate(qat.quantized(), x_val, y_val, coding_, seed=seed,
+                                engine="torch")
+            return f", bit-exact validation {accuracy:.4f}"
+
+        _epochs(qat, [p for p in qat.parameters() if p.requires_grad],
+                lambda index: qat(inputs(index)[1]), x, y, epochs=epochs, batch=batch, lr=lr,
+                rng=np.random.default_rng(seed + 3), label="QAT",
+                validate=validate if len(y_val) else None, say=say, after_step=qat.project_)
+        qnet = qat.quantized()
+        metrics["exponents"] = [layer.weight_format.frac for layer in qnet.layers]
+        if len(y_val):
+            metrics["qat_float_accuracy"] = evaluate(qat.network(), x_val, y_val, coding_,
+                                                     seed=seed)
+            metrics["reference_accuracy"] = evaluate(qnet, x_val, y_val, coding_, seed=seed)
+    return qat.to_module(slope=slope), metrics
 
 
 def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9,
@@ -242,7 +417,7 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
     ----------
     dataset : spikegen.data.Dataset
         ``x_train``/``y_train`` are trained on; ``x_test``/``y_test`` (may be empty) are the
-        validation data reported in the metrics.
+        validation data reported in the progress lines and the metrics, never trained on.
     hidden : tuple of int
         Hidden layer sizes; inputs and outputs come from the data.
     coding : str
@@ -253,20 +428,26 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         Every layer's LIF decay and threshold (fixed, not trained). Reset is by subtraction
         with snnTorch's reset delay.
     epochs, qat_epochs : int
-        Epochs of float training and of quantization-aware fine-tuning (0 skips it).
+        Epochs of float training and of quantization-aware fine-tuning (0 skips a phase).
     weight_bits, beta_bits, mem_frac_bits : int
         The quantization the network will be built with (``spikegen build`` options).
+    batch : int
+        Samples per optimiser step.
     lr, qat_lr : float
-        Adam learning rates of the two phases, decayed along a cosine to 0.
+        Adam learning rates of the two phases, each decayed along a cosine to 0.
     augment : bool
-        Random affine distortions of square images (see :func:`augment_images`) in both
-        phases.
+        Random affine distortions of square images (:func:`augment_images`), both phases.
     calibrate : bool
-        Calibrate per-layer weight scales on (a part of) the training data before the
-        fine-tuning (:func:`spikegen.ptq.calibrate`); the scale is then held by clipping.
+        Calibrate per-layer weight scales on training images before fine-tuning
+        (:func:`spikegen.ptq.calibrate`); the fine-tuning then holds them by clipping.
+    slope : float
+        Slope of the fast-sigmoid surrogate gradient.
     seed : int
+        Seeds everything (initial weights, order, augmentation, spike draws); training runs
+        on one CPU thread, so a seed gives the same network on any machine with the same
+        torch build.
     progress : callable or None
-        Called with one line of text per epoch and phase.
+        Called with one line of text per epoch.
 
     Returns
     -------
@@ -274,141 +455,40 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         ``nn.Linear`` and ``snntorch.Leaky`` layers holding the fine-tuned weights (float32,
         as :func:`save_network` stores them).
     metrics : dict
-        ``coding``, ``steps``, ``weight_bits``, ``train_seconds``, and on the validation data
-        (``None`` without it) ``float_accuracy`` (float model after float training),
-        ``qat_float_accuracy`` (the fine-tuned weights run in float), ``reference_accuracy``
-        (bit-exact), ``reference_accuracy_before_qat``; ``exponents`` per layer.
+        ``coding``, ``steps``, ``weight_bits``, ``hidden``, ``epochs``, ``qat_epochs``,
+        ``exponents`` (per layer), ``train_seconds``; with validation data also
+        ``float_accuracy`` (after float training), ``reference_accuracy_before_qat``,
+        ``qat_float_accuracy`` (the fine-tuned weights run in float) and
+        ``reference_accuracy`` (bit-exact, :func:`spikegen.reference.simulate`).
     """
-    import torch
+    from .qat import network_from_module
 
-    from . import ptq
-    from .qat import QATNetwork, network_from_module
-
-    hidden = tuple(hidden)
-    _check_options(coding, steps, hidden, epochs, qat_epochs)
-    x_train = np.asarray(dataset.x_train, dtype=np.float64)
-    y_train = np.asarray(dataset.y_train, dtype=np.int64)
-    if x_train.shape[0] == 0:
-        raise SpikegenError(f"data set {dataset.name!r} has no training images")
-    if augment:
-        _image_side(x_train.shape[1])
-    x_val, y_val = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
-    validate = x_val.shape[0] > 0
-    say = progress or (lambda line: None)
-    qcoding = InputCoding(coding, steps=steps)
-    quant = dict(weight_bits=weight_bits, beta_bits=beta_bits, mem_frac_bits=mem_frac_bits)
     started = time.perf_counter()
-
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    x_all = torch.from_numpy(x_train)
-    y_all = torch.from_numpy(y_train)
-    sizes = (x_train.shape[1], *hidden, int(y_train.max()) + 1)
-    model = _float_model(sizes, beta, threshold, slope)
-
-    def inputs(index):
-        x = x_all[index]
-        if augment:
-            x = augment_images(x, generator)
-        return _draw(x, coding, steps, generator)
-
-    # phase 1: float training
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimiser, max(1, epochs * math.ceil(len(y_train) / batch)))
-    for epoch in range(epochs):
-        model.train()
-        total, correct = 0.0, 0
-        for index in _batches(len(y_train), batch, rng):
-            float_in, _ = inputs(index)
-            out = _float_forward(model, float_in, coding, steps)
-            loss = _loss(out, y_all[index])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(index)
-            correct += int((out.sum(1).argmax(1) == y_all[index]).sum())
-        line = (f"float epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.3f}, "
-                f"train accuracy {correct / len(y_train):.4f}")
-        if validate:
-            accuracy = _evaluate(network_from_module(model), x_val, y_val, qcoding,
-                                 seed=seed, which="float")
-            line += f", validation {accuracy:.4f}"
-        say(line)
-    net = network_from_module(model)
-    metrics = {"coding": coding, "steps": steps, "weight_bits": weight_bits,
-               "hidden": list(hidden), "epochs": epochs, "qat_epochs": qat_epochs,
-               "float_accuracy": None, "reference_accuracy_before_qat": None}
-    if validate:
-        metrics["float_accuracy"] = _evaluate(net, x_val, y_val, qcoding, seed=seed,
-                                              which="float")
-        metrics["reference_accuracy_before_qat"] = _evaluate(
-            quantize_with(net, qcoding, quant), x_val, y_val, qcoding, seed=seed,
-            which="torch")
-
-    # phase 2: scale calibration on training images (never on the validation data)
-    limits = None
-    if calibrate:
-        count = min(len(y_train), 1000)
-        pick = np.sort(np.random.default_rng(seed + 1).permutation(len(y_train))[:count])
-        cal = ptq.calibrate(net, x_train[pick], y_train[pick], coding=qcoding, seed=seed,
-                            **quant)
-        say(cal.summary())
-        net = cal.network
-        top = (1 << (weight_bits - 1)) - 1
-        limits = [top * 2.0 ** -e if e != auto else None
-                  for e, auto in zip(cal.exponents, cal.automatic)]
-
-    # phase 3: quantization-aware fine-tuning with the reference's arithmetic
-    qat = QATNetwork(net, coding=qcoding, slope=slope, weight_limits=limits, **quant)
-    if qat_epochs:
-        optimiser = torch.optim.Adam(qat.parameters(), lr=qat_lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimiser, max(1, qat_epochs * math.ceil(len(y_train) / batch)))
-    for epoch in range(qat_epochs):
-        qat.train()
-        total, correct = 0.0, 0
-        for index in _batches(len(y_train), batch, rng):
-            _, qat_in = inputs(index)
-            out = qat(qat_in)
-            loss = _loss(out, y_all[index])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            qat.project_()
-            total += float(loss.detach()) * len(index)
-            correct += int((out.sum(1).argmax(1) == y_all[index]).sum())
-        line = (f"QAT epoch {epoch + 1}/{qat_epochs}: loss {total / len(y_train):.3f}, "
-                f"train accuracy {correct / len(y_train):.4f}")
-        if validate:
-            accuracy = _evaluate(qat.quantized(), x_val, y_val, qcoding, seed=seed,
-                                 which="torch")
-            line += f", bit-exact validation {accuracy:.4f}"
-        say(line)
-
-    final = qat.network()
-    metrics["exponents"] = [layer.weight_format.frac for layer in qat.quantized().layers]
-    metrics["qat_float_accuracy"] = metrics["reference_accuracy"] = None
-    if validate:
-        metrics["qat_float_accuracy"] = _evaluate(final, x_val, y_val, qcoding, seed=seed,
-                                                  which="float")
-        metrics["reference_accuracy"] = _evaluate(qat.quantized(), x_val, y_val, qcoding,
-                                                  seed=seed, which="reference")
-    metrics["train_seconds"] = time.perf_counter() - started
-    return qat.to_module(slope=slope), metrics
-
-
-def quantize_with(net, coding, options):
-    from .quantize import quantize
-
-    return quantize(net, coding=coding, **options)
+    hidden = tuple(hidden)
+    _check_options(coding, steps, hidden, epochs=epochs, qat_epochs=qat_epochs, batch=batch)
+    model = train_float(dataset, hidden=hidden, coding=coding, steps=steps, beta=beta,
+                        threshold=threshold, epochs=epochs, batch=batch, lr=lr, augment=augment,
+                        slope=slope, seed=seed, progress=progress)
+    float_accuracy = None
+    if len(dataset.y_test):
+        float_accuracy = evaluate(network_from_module(model), dataset.x_test, dataset.y_test,
+                                  InputCoding(coding, steps=steps), seed=seed)
+    model, metrics = finetune(model, dataset, coding=coding, steps=steps,
+                              weight_bits=weight_bits, beta_bits=beta_bits,
+                              mem_frac_bits=mem_frac_bits, epochs=qat_epochs, batch=batch,
+                              lr=qat_lr, augment=augment, calibrate=calibrate, slope=slope,
+                              seed=seed, progress=progress)
+    metrics.update(hidden=list(hidden), epochs=epochs, float_accuracy=float_accuracy,
+                   train_seconds=time.perf_counter() - started)
+    return model, metrics
 
 
 def save_network(model, path, *, name="net"):
-    """Write ``model`` as a spikegen checkpoint (with reset delays) for ``spikegen build``."""
+    """Write ``model`` as a spikegen checkpoint (with reset delays) for ``spikegen build``.
+
+    ``model`` is what :func:`train_network` returns (or a float
+    :class:`~spikegen.ir.Network`); missing directories are created.
+    """
     import os
 
     from .loader import save

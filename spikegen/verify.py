@@ -31,14 +31,18 @@ def _load_network(build_dir):
 
 
 def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
+    coding = qnet.coding.kind
     if data is not None:
         evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
-                                     limit=samples)
-        return evaluation.spikes, evaluation.source
+                                     limit=samples, coding=coding)
+        return evaluation.inputs, evaluation.source
     stored = os.path.join(build_dir, "data", "eval.npz")
     if os.path.isfile(stored):
-        evaluation = _data.eval_data(stored, inputs=qnet.inputs, limit=samples)
-        return evaluation.spikes, "evaluation data of the build"
+        evaluation = _data.eval_data(stored, inputs=qnet.inputs, limit=samples, coding=coding)
+        return evaluation.inputs, "evaluation data of the build"
+    if coding != "events":
+        return (_data.random_pixels(samples, qnet.inputs, density, seed=seed),
+                f"random pixels, density {density:g}, seed {seed}")
     spikes = _data.random_spikes(samples, steps, qnet.inputs, density, seed=seed)
     return spikes, f"random spike trains, density {density:g}, seed {seed}"
 

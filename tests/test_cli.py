@@ -124,3 +124,27 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     # the trained state_dict loads back as the same network
     assert spikegen.load(out / "net.pt").shape == (64, 32, 10)
     assert isinstance(torch.load(out / "net.pt", weights_only=True), dict)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("coding", ["rate", "direct"])
+def test_on_chip_coding_builds_and_verifies(tmp_path, small_net, capsys, coding):
+    net, _ = small_net
+    rng = np.random.default_rng(9)
+    pixels = rng.integers(0, 256, (15, 12))
+    pixels[pixels < 120] = 0
+    data = tmp_path / "pixels.npz"
+    np.savez(data, pixels=pixels, labels=rng.integers(0, 4, 15))
+    out = tmp_path / coding
+    assert main(["build", str(net), "--out", str(out), "--coding", coding, "--steps", "7",
+                 "--eval", str(data)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["coding"] == {"kind": coding, "steps": 7, "value_bits": 8,
+                                "seed": 0x2545F491 if coding == "rate" else None}
+    assert (out / "board" / "spikegen.v").exists()
+    assert main(["verify", str(out), "--no-summary"]) == 0
+    result = json.loads((out / "verify.json").read_text())
+    assert result["samples"] == 15 and result["steps"] == 7
+    assert result["mismatched_samples"] == 0
+    estimate = json.loads((out / "report.json").read_text())["cycles"]["per_inference_mean"]
+    assert 0.75 < result["cycles_per_inference"] / estimate < 1.3

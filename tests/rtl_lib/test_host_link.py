@@ -213,3 +213,38 @@ def test_accelerator_layouts():
         SerialAccelerator(accel, 8, rx_fifo_depth=0)
     with pytest.raises(ValueError, match=r"UART divisor must be at least 4"):
         SerialAccelerator(accel, 2)
+
+
+@pytest.mark.parametrize("p_valid, p_ready", [(1.0, 1.0), (0.6, 0.4)])
+def test_bytes_to_pixels(p_valid, p_ready):
+    """On-chip input coding: three bytes per nonzero pixel, the last one marked."""
+    from rtl_lib.rate_coder import PixelLayout
+
+    rng = np.random.default_rng(3)
+    samples = rng.integers(0, 256, (3, 40))
+    samples[samples < 180] = 0
+    samples[1] = 0                  # a blank sample: pixel 0 with value 0
+    data = b"".join(protocol.encode_pixels(s) for s in samples)
+    expected = []
+    for s in samples:
+        index = np.flatnonzero(s)
+        if index.size == 0:
+            expected.append((0, 0, 1))
+        expected += [(int(i), int(s[i]), int(k == index.size - 1)) for k, i in enumerate(index)]
+    dut = HostLink(PixelLayout(40), ResultLayout(3, 4))
+    rng_ = random.Random(5)
+    got = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(source(dut.i_bytes, list(data), rng_, p_valid))
+    sim.add_testbench(sink(dut.o_events, got, len(expected), rng_, p_ready,
+                           convert=lambda p: (p.index, p.value, p.last)))
+    sim.run()
+    assert got == expected
+
+
+def test_encode_pixels_errors():
+    with pytest.raises(ValueError, match="Pixel values must be from 0 to 255"):
+        protocol.encode_pixels(np.array([0, 300]))
+    assert protocol.encode_pixels(np.zeros(5)) == bytes([0x80, 0, 0])
+    assert protocol.encode_pixels(np.array([0, 7, 0, 9])) == bytes([0, 1, 7, 0x80, 3, 9])
