@@ -57,6 +57,10 @@ def membrane_bits(weight_shifted, bias, threshold):
     return _bits_for(min(lo, -abs(threshold) - 1), max(hi, abs(threshold) + 1))
 
 
+def neuron_threshold(layer):
+    return layer.neuron.threshold
+
+
 def _check_bits(label, value, lo, hi):
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise SpikegenError(f"{label} must be an integer from {lo} to {hi}, not {value!r}")
@@ -75,6 +79,25 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
     layers = []
     for index, layer in enumerate(net.layers):
         e = weight_exponent(layer.weight, weight_bits)
+        if mem_bits is not None:
+            # a narrow membrane must still hold the threshold: coarsen the scale if needed
+            top_mem = (1 << (mem_bits - 1)) - 1
+            lowered = e
+            while lowered > -64 and abs(neuron_threshold(layer)) * 2.0 ** (
+                    lowered + mem_frac_bits) > top_mem - 0.5:
+                lowered -= 1
+            peak = float(np.max(np.abs(layer.weight))) if layer.weight.size else 0.0
+            if lowered != e and np.rint(peak * 2.0 ** lowered) == 0:
+                needed_bits = _bits_for(0, int(np.rint(abs(neuron_threshold(layer))
+                                                       * 2.0 ** (e + mem_frac_bits))) + 1)
+                raise SpikegenError(
+                    f"--mem-bits {mem_bits} cannot hold layer {index}'s threshold without "
+                    f"rounding every weight to zero; use --mem-bits {needed_bits} or more, "
+                    "or fewer --mem-frac-bits")
+            if lowered != e:
+                notes.append(f"layer {index}: weight scale lowered from 2^-{e} to "
+                             f"2^-{lowered} so the threshold fits --mem-bits {mem_bits}")
+                e = lowered
         frac = e + mem_frac_bits
         top = (1 << (weight_bits - 1)) - 1
         weight = np.clip(np.rint(layer.weight * 2.0 ** e), -top - 1, top).astype(np.int64)

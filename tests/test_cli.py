@@ -72,9 +72,9 @@ def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsy
 @pytest.mark.parametrize("argv,message,code", [
     (["--board", "zedboard"], "unknown board 'zedboard'", 2),
     (["--weight-bits", "0"], "0 is not a positive integer", 2),
-    (["--eval", "pictures.csv"], "evaluation data 'pictures.csv' is not understood", 1),
+    (["--eval", "pictures.csv"], "unknown data set 'pictures.csv'", 1),
     (["--weight-bits", "20"], "--weight-bits must be an integer from 2 to 16, not 20", 1),
-    (["--mem-bits", "3"], "--mem-bits 3 cannot hold layer 0's threshold", 1),
+    (["--mem-bits", "2"], "--mem-bits 2 cannot hold layer 0's threshold without rounding", 1),
     (["--steps", "300"], "--steps 300 must be from 1 to --max-steps (255)", 1),
 ])
 def test_bad_options_give_one_line(tmp_path, small_net, capsys, argv, message, code):
