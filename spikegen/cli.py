@@ -70,6 +70,10 @@ def _add_build_options(p):
                    help="spike-event tokens buffered between layers (default 64)")
     h.add_argument("--baud", type=_positive_int, default=None,
                    help="UART rate of the board link (default: the board's)")
+    h.add_argument("--synth", nargs="?", const="auto", default=None,
+                   choices=("auto", "xc7", "ecp5", "ice40"),
+                   help="synthesise the core with Yosys (auto: the board's family) and, for "
+                        "ECP5, place and route it with nextpnr; figures go into the report")
     h.add_argument("--coding", choices=("events", "rate", "direct"), default="events",
                    help="input coding: spike events from the host (default), rate coding "
                         "on chip from 8-bit pixels, or direct (current) pixel input")
@@ -91,7 +95,7 @@ def _build(args):
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
         reset_delay=args.reset_delay, eval=args.eval, coding=args.coding, steps=args.steps,
-        seed=args.seed, baud=args.baud)
+        seed=args.seed, baud=args.baud, synth=args.synth)
     result = build(options, log=_log)
     print(summary(result.report))
     print(f"wrote {os.path.join(args.out, 'report.json')}")

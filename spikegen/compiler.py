@@ -1,6 +1,6 @@
 """The compiler: an explicit list of plain steps, ``step(build) -> build``.
 
-    load → quantize → check → assemble → emit → board → report
+    load → quantize → check → assemble → emit → board → synth → report
 
 Each step takes the frozen :class:`Build` record and returns a new one with its result added,
 so any intermediate state can be inspected (and checked against the reference) after any
@@ -46,6 +46,7 @@ class BuildOptions:
     steps: int = 16
     seed: int = 0
     baud: "int | None" = None
+    synth: "str | None" = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +60,7 @@ class Build:
     component: object = None
     files: tuple = ()
     board: "dict | None" = None
+    synthesis: "dict | None" = None
     report: "dict | None" = None
 
 
@@ -168,6 +170,35 @@ def board(b: Build) -> Build:
     return replace(b, board=dict(info))
 
 
+#: Synthesis family of each board, for ``--synth auto``.
+BOARD_FAMILIES = {"arty-a7": "xc7", "arty-a7-100": "xc7", "icebreaker": "ice40",
+                  "ulx3s-85f": "ecp5"}
+
+
+def synth(b: Build) -> Build:
+    """With ``--synth``: Yosys resource counts of the core, and for ECP5 the achieved clock."""
+    family = b.options.synth
+    if family is None:
+        return replace(b, synthesis=None)
+    from . import synth as _synth
+
+    if family == "auto":
+        family = BOARD_FAMILIES.get(b.options.board or "", "xc7")
+    with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
+        text = f.read()
+    work = os.path.join(b.options.out, "synth", family)
+    resources = _synth.synthesize(text, TOP_NAME, family, work_dir=work,
+                                  keep_netlist=family == "ecp5")
+    timing = None
+    if family == "ecp5":
+        timing = _synth.place_and_route_ecp5(work)
+    # run times vary between runs; keep the report deterministic
+    resources = {k: v for k, v in resources.items() if k != "seconds"}
+    if timing is not None:
+        timing = {k: v for k, v in timing.items() if k != "seconds"}
+    return replace(b, synthesis={"resources": resources, "timing": timing})
+
+
 def report(b: Build) -> Build:
     """Write ``report.json`` (deterministic) and keep the tree for the summary."""
     from .report import make_report
@@ -189,7 +220,7 @@ def report(b: Build) -> Build:
     return replace(b, report=tree)
 
 
-STEPS = (load, quantize, check, assemble, emit, board, report)
+STEPS = (load, quantize, check, assemble, emit, board, synth, report)
 
 
 def build(options: BuildOptions, *, log=None) -> Build:

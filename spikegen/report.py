@@ -42,6 +42,26 @@ def memory_estimate(qnet):
     return {"layers": layers, "total_bits": total, "bram36_estimate": ramb18 / 2}
 
 
+def resource_estimate(qnet):
+    """A fast analytical estimate of the core's logic (7-series LUT6 / flip-flops).
+
+    Per neuron lane about ``4 * mem_bits + 1`` LUTs (saturating add, leak, threshold compare
+    and reset); per layer ``3 * P`` for the spike queue and serializer and ~150 for control
+    and the FIFOs. Membranes live in flip-flops when a layer updates all its neurons at once
+    (``P = N``), in LUT RAM otherwise. ``build --synth`` shows how close this is.
+    """
+    hw = qnet.hardware
+    lut = ff = 0
+    for layer in qnet.layers:
+        lanes = hw.lanes(layer.outputs)
+        groups = -(-layer.outputs // lanes)
+        mb = layer.mem_format.bits
+        lut += lanes * (4 * mb + 1) + 3 * lanes + 150
+        ff += (lanes * (mb + 1) if groups == 1 else 0) + lanes + 60
+    return {"lut": int(lut), "ff": int(ff),
+            "bram36": memory_estimate(qnet)["bram36_estimate"]}
+
+
 def cycle_estimate(qnet, events, coder=None):
     """Estimated cycles per inference from per-step event counts.
 
@@ -117,9 +137,12 @@ def make_report(b):
                    "value_bits": qnet.coding.value_bits if qnet.coding.kind != "events"
                    else None},
         "memory": memory_estimate(qnet),
+        "resources_estimate": resource_estimate(qnet),
         "files": sorted(b.files),
         "board": b.board,
     }
+    if b.synthesis is not None:
+        tree["synthesis"] = b.synthesis
     if b.metrics is not None:
         metrics = {k: v for k, v in b.metrics.items() if not k.startswith("_")}
         cycles = cycle_estimate(qnet, b.metrics["_events"], b.metrics["_coder"])
@@ -170,6 +193,21 @@ def summary(tree, verification=None):
             clock = tree["board"]["clock_hz"] / 1e6
             line += f", {tree['latency_us_estimate']:.2f} us at {clock:g} MHz"
         lines.append(line)
+    est = tree["resources_estimate"]
+    lines.append(f"  logic estimate: ~{est['lut']} LUT, ~{est['ff']} FF, "
+                 f"~{est['bram36']:g} RAMB36 (7-series)")
+    synth = tree.get("synthesis")
+    if synth:
+        figures = synth["resources"]
+        block = (f"{figures['bram36_equivalent']:g} RAMB36" if "bram36_equivalent" in figures
+                 else f"{figures.get('bram', 0)} BRAM")
+        lines.append(f"  synthesis ({figures['tool']}): {figures['lut']} LUT, {figures['ff']} FF,"
+                     f" {block}, {figures['dsp']} DSP, {figures['carry']} carry")
+        if synth.get("timing"):
+            timing = synth["timing"]
+            lines.append(f"  place and route ({timing['tool']}, {timing['device']}): "
+                         f"{timing['achieved_mhz']} MHz achieved (target "
+                         f"{timing['target_mhz']:g})")
     if tree.get("board"):
         board = tree["board"]
         lines.append(f"  board: {board['board']} ({board['part']}), "
