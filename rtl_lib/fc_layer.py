@@ -31,8 +31,9 @@ class FCLayer(wiring.Component):
     blocked. Output spikes wait in a queue of P-bit words so the layer can run a whole step
     ahead of its consumer.
 
-    The pipeline has one stage between memory read and write back; a read of the group being
-    written returns the new value (transparent read port), so events need no stalls.
+    The pipeline has three stages (issue, fetch with a registered block RAM output, execute
+    and write back); a read of the group being written returns the new value (transparent
+    read port), so events need no stalls.
 
     Parameters
     ----------
@@ -178,30 +179,44 @@ class FCLayer(wiring.Component):
         # -- stage 1: issue one group of the token at the head of the input ----------------
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         token = self.i_events.payload
+        # stage 2 ("fetch"): the weight row leaves block RAM and is registered in the fabric
+        # (block RAM outputs are slow and spread over the die); the state and bias of the
+        # group are read. Stage 3 ("execute", the s2_ signals): the lanes compute and write
+        # back. The state read of one op and the write of the op before it share a cycle; the
+        # transparent read port hands over the new value, so back-to-back ops need no stall.
+        f_valid, f_step, f_last, f_final = Signal(), Signal(), Signal(), Signal()
+        f_group = Signal(gw)
         s2_valid = Signal()
         s2_step = Signal()
         s2_last = Signal()
         s2_final = Signal()
         s2_group = Signal(gw)
         room = Signal()
-        m.d.comb += room.eq(words.level + (s2_valid & s2_step) < depth)
+        m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
         issue = Signal()
         m.d.comb += issue.eq(self.i_events.valid & (~token.eos | room))
         final = group == G - 1
 
         m.d.comb += [
             w_rd.addr.eq(token.index * G + group),
-            s_rd.addr.eq(group),
+            s_rd.addr.eq(f_group),
         ]
         if b_rd is not None:
-            m.d.comb += b_rd.addr.eq(group)
+            m.d.comb += b_rd.addr.eq(f_group)
         m.d.sync += [
-            s2_valid.eq(issue),
-            s2_step.eq(token.eos),
-            s2_last.eq(token.last),
-            s2_final.eq(final),
-            s2_group.eq(group),
+            f_valid.eq(issue),
+            f_step.eq(token.eos),
+            f_last.eq(token.last),
+            f_final.eq(final),
+            f_group.eq(group),
+            s2_valid.eq(f_valid),
+            s2_step.eq(f_step),
+            s2_last.eq(f_last),
+            s2_final.eq(f_final),
+            s2_group.eq(f_group),
         ]
+        weights_row = Signal(P * wb)
+        m.d.sync += weights_row.eq(w_rd.data)
         with m.If(issue):
             with m.If(final):
                 m.d.comb += self.i_events.ready.eq(1)
@@ -216,8 +231,8 @@ class FCLayer(wiring.Component):
         next_state = []
         sw = self.lane_state_bits
         if self.value_bits:
-            s2_value = Signal(self.value_bits)
-            m.d.sync += s2_value.eq(token.value)
+            f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
+            m.d.sync += [f_value.eq(token.value), s2_value.eq(f_value)]
         for j in range(P):
             word = s_rd.data[j * sw:(j + 1) * sw]
             if self.value_bits:
@@ -233,7 +248,7 @@ class FCLayer(wiring.Component):
                 lane.op.eq(s2_step),
                 lane.last.eq(s2_last),
                 lane.mem.eq(word[:mb]),
-                lane.weight.eq(w_rd.data[j * wb:(j + 1) * wb]),
+                lane.weight.eq(weights_row[j * wb:(j + 1) * wb]),
                 lane.bias.eq(bias_data[j * mb:(j + 1) * mb]),
                 spikes[j].eq(lane.spike),
             ]

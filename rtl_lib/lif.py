@@ -81,7 +81,31 @@ def _leak(mem, params):
         if k == bits:
             return mem - mem                 # beta = 0
         return mem - ((mem + (1 << (bits - k - 1))) >> (bits - k))
-    return mem - ((mem * decay + half) >> bits)
+    return mem - ((_times_constant(mem, decay) + half) >> bits)
+
+
+def _csd(value):
+    """Canonical signed digits of a positive integer: ``[(shift, sign), ...]``, fewest terms."""
+    digits, shift = [], 0
+    while value:
+        if value & 1:
+            digit = 2 - (value & 3)          # +1 or -1
+            digits.append((shift, digit))
+            value -= digit
+        value >>= 1
+        shift += 1
+    return digits
+
+
+def _times_constant(value, constant):
+    """``value * constant`` as shifts and adds (canonical signed digits): a few carry chains
+    instead of a hardware multiplier, and a shorter path."""
+    total = None
+    for shift, sign in _csd(constant):
+        term = value << shift
+        total = (term if sign > 0 else -term) if total is None else \
+            (total + term if sign > 0 else total - term)
+    return total
 
 
 class LIFLane(wiring.Component):

@@ -37,6 +37,10 @@ class SpikeCounter(wiring.Component):
         m = Module()
         n, top = self.classes, (1 << self.count_bits) - 1
         counts = [Signal(self.count_bits, name=f"count{k}") for k in range(n)]
+        # the running winner: counts only ever grow by one, so comparing the grown count with
+        # the best so far keeps the argmax exact (ties to the lowest index) with no long chain
+        best = Signal(range(n))
+        best_count = Signal(self.count_bits)
         pending = Signal()
         token = self.i_events.payload
 
@@ -51,24 +55,17 @@ class SpikeCounter(wiring.Component):
             with m.Else():
                 for k in range(n):
                     with m.If((token.index == k) & (counts[k] != top)):
-                        m.d.sync += counts[k].eq(counts[k] + 1)
+                        grown = counts[k] + 1
+                        m.d.sync += counts[k].eq(grown)
+                        with m.If((grown > best_count)
+                                  | ((grown == best_count) & (k < best))):
+                            m.d.sync += [best.eq(k), best_count.eq(grown)]
 
-        # argmax: scan in ascending order, strictly greater wins, so ties go to the lowest
-        # each stage in its own signals: reusing the expressions would duplicate the whole
-        # chain at every stage in the netlist
-        best, best_count = 0, counts[0]
-        for k in range(1, n):
-            better = counts[k] > best_count
-            stage, stage_count = Signal(range(n), name=f"best{k}"), \
-                Signal(self.count_bits, name=f"best_count{k}")
-            m.d.comb += [stage.eq(Mux(better, k, best)),
-                         stage_count.eq(Mux(better, counts[k], best_count))]
-            best, best_count = stage, stage_count
         result = self.o_result.payload
         m.d.comb += [self.o_result.valid.eq(pending), result.cls.eq(best)]
         for k in range(n):
             m.d.comb += result.counts[k].eq(counts[k])
         with m.If(self.o_result.valid & self.o_result.ready):
-            m.d.sync += pending.eq(0)
+            m.d.sync += [pending.eq(0), best.eq(0), best_count.eq(0)]
             m.d.sync += [count.eq(0) for count in counts]
         return m
