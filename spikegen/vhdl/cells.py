@@ -68,7 +68,8 @@ def _register(*types, outputs=_y_output):
 
 def supported_cells():
     """Cell types the backend writes as VHDL, sorted."""
-    return sorted(cell_type for cell_type, emitter in REGISTRY.items() if not emitter.skip)
+    return sorted(cell_type for cell_type, emitter in REGISTRY.items()
+                  if not emitter.skip and cell_type.startswith("$"))
 
 
 def _signed(cell):
@@ -91,11 +92,23 @@ def _extended(ctx, bits, signed, width):
 
 def _binary_arith(op):
     def emit(cell, ctx):
-        y = ctx.output(cell, "Y")
+        y, operator = ctx.output(cell, "Y"), op
         signed = _signed(cell)
         a = ctx.ext(cell.port("A"), signed, y.width)
-        b = ctx.ext(cell.port("B"), signed, y.width)
-        ctx.assign(y, _slv(ctx, f"{a} {op} {b}"))
+        b_bits = ctx.norm(cell.port("B"))
+        b = ctx.ext(b_bits, signed, y.width)
+        if b_bits and all(map(is_const, b_bits)):
+            # numeric_std converts an integer to the other operand's width, which is already
+            # the result width; the constant's value at that width is what Yosys adds
+            extended = b_bits[:y.width] + (b_bits[-1] if signed else "0",) * (y.width -
+                                                                              len(b_bits))
+            value = const_value(extended, signed=signed)
+            if 0 <= value < (1 << 31):
+                b = str(value)
+            elif -value < min(1 << 31, 1 << (y.width - 1)):
+                # a + -3 reads better as a - 3 (the most negative value has no such twin)
+                operator, b = {"+": "-", "-": "+"}[op], str(-value)
+        ctx.assign(y, _slv(ctx, f"{a} {operator} {b}"))
     return emit
 
 
@@ -116,10 +129,18 @@ def _mul(cell, ctx):
         # only the low bits are kept, and those do not depend on signedness once the operands
         # are extended to the result width; unsigned resize truncates to the low bits
         def operand(bits):
+            if all(map(is_const, bits)):
+                value = const_value(bits[:y.width] + (bits[-1] if signed else "0",) *
+                                    max(0, y.width - len(bits)))
+                if value < (1 << 31):
+                    return str(value)
             text = ctx.ext(bits, signed, y.width)
             return f"unsigned({text})" if signed else text
+        if all(map(is_const, a + b)):
+            value = const_value(a, signed=signed) * const_value(b, signed=signed)
+            bits = tuple("1" if value >> i & 1 else "0" for i in range(y.width))
+            return ctx.assign(y, ctx.literal(bits, y))
         product = f"{operand(a)} * {operand(b)}"
-        signed = False
     ctx.assign(y, _slv(ctx, f"resize({product}, {y.width})"))
 
 
@@ -480,23 +501,19 @@ def _flip_flop(has_enable, reset):
                     f"{q.name} <= {ctx.literal(cell.bits('ARST_VALUE'), q)};")
         else:
             process = ctx.clocked(cell.port("CLK")[0], edge)
-        assign = f"{q.name} <= {ctx.rhs(cell.port('D'), q)};"
+        body = [f"{q.name} <= {ctx.rhs(cell.port('D'), q)};"]
         enable = None
         if has_enable:
             enable = ctx.is_true(cell.port("EN")[0], cell.flag("EN_POLARITY"))
         if reset in ("sync", "sync_ce"):
             srst = ctx.is_true(cell.port("SRST")[0], cell.flag("SRST_POLARITY"))
-            value = f"{q.name} <= {ctx.literal(cell.bits('SRST_VALUE'), q)};"
-            body = [f"if {srst.text} then", f"  {value}", "else", f"  {assign}", "end if;"]
-            if enable is not None and reset == "sync":
-                body = [f"if {srst.text} then", f"  {value}", f"elsif {enable.text} then",
-                        f"  {assign}", "end if;"]
-            elif enable is not None:
-                body = [f"if {enable.text} then"] + ["  " + line for line in body] + ["end if;"]
-        elif enable is not None:
-            body = [f"if {enable.text} then", f"  {assign}", "end if;"]
+            value = [f"{q.name} <= {ctx.literal(cell.bits('SRST_VALUE'), q)};"]
+            if reset == "sync":
+                body = _if(srst, value, _if(enable, body))
+            else:
+                body = _if(enable, _if(srst, value, body))
         else:
-            body = [assign]
+            body = _if(enable, body)
         process.lines += body
     return emit
 
@@ -571,7 +588,7 @@ def _memory(cell, ctx):
     for j in range(wr_ports):
         if not cell.bits("WR_CLK_ENABLE")[j] == "1":
             raise VHDLError(f"Memory {cell.name!r} ($mem_v2) has an asynchronous write port")
-        wr_clock.add((cell.port("WR_CLK")[j], cell.bits("WR_CLK_POLARITY")[j]))
+        wr_clock.add((ctx.bit(cell.port("WR_CLK")[j]), cell.bits("WR_CLK_POLARITY")[j]))
     if len(wr_clock) > 1:
         raise VHDLError(f"Memory {cell.name!r} ($mem_v2) has write ports on different clocks")
 
@@ -610,8 +627,9 @@ def _memory(cell, ctx):
         return lines
 
     if wr_ports:
-        clock, polarity = next(iter(wr_clock))
-        process = ctx.clocked(clock, "pos" if polarity == "1" else "neg", group=name)
+        polarity = cell.bits("WR_CLK_POLARITY")[0]
+        process = ctx.clocked(cell.port("WR_CLK")[0], "pos" if polarity == "1" else "neg",
+                              group=name)
         for j in range(wr_ports):
             # a later port's write wins: Yosys gives priority only to higher-numbered ports
             process.lines += write_lines(j)
@@ -639,7 +657,7 @@ def _memory(cell, ctx):
         for j in range(wr_ports):
             if transparency[i * wr_ports + j] != "1":
                 continue
-            if (clock, rd_polarity[i]) not in wr_clock:
+            if (ctx.bit(clock), rd_polarity[i]) not in wr_clock:
                 raise VHDLError(f"Memory {cell.name!r} ($mem_v2) has a transparent read port "
                                 f"on another clock than its write port")
             same = [f"{ctx.vec(wr_addr[j])} = {ctx.vec(addr)}"] if abits else []
@@ -675,9 +693,13 @@ def _memory(cell, ctx):
         process.lines += body
 
 
-def _if(cond, then, otherwise=None):
-    """Lines of ``if cond then ... else ... end if;`` (``elsif`` when ``otherwise`` is one
-    ``if`` statement)."""
+def _if(cond, then, otherwise=()):
+    """Lines of ``if cond then ... else ... end if;``: ``elsif`` when ``otherwise`` is one
+    ``if`` statement, just one branch when ``cond`` is None (always) or constant."""
+    if cond is None or cond.text == "true":
+        return list(then)
+    if cond.text == "false":
+        return list(otherwise)
     lines = [f"if {cond.text} then"] + ["  " + line for line in then]
     if otherwise:
         top = [line for line in otherwise if not line.startswith(" ")]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import VHDLError
-from .names import Namer, hierarchy, is_legal
-from .netlist import const_value, is_const
+from .names import RESERVED, Namer, hierarchy, is_legal
+from .netlist import is_const
 
 
 __all__ = ["Signal", "Output", "Cond", "Context", "write"]
@@ -50,10 +50,12 @@ class Output:
 @dataclass(frozen=True)
 class Cond:
     """A VHDL boolean expression; ``bit`` set when it is just ``bit = '1'`` (or ``'0'`` when
-    ``invert``), so a one-bit result can be assigned without a ``when ... else``."""
+    ``invert``), so a one-bit result can be assigned without a ``when ... else``;
+    ``negation`` the text of its negation when it reads better than ``not (...)``."""
     text: str
     bit: str = None
     invert: bool = False
+    negation: str = None
 
     @classmethod
     def of_bit(cls, bit, *, invert=False):
@@ -64,7 +66,17 @@ class Cond:
             return Cond.of_bit(self.bit, invert=not self.invert)
         if self.text in ("true", "false"):
             return Cond("false" if self.text == "true" else "true")
+        if self.negation is not None:
+            return Cond(self.negation, negation=self.text)
         return Cond(f"not ({self.text})")
+
+
+def _bit_string(chars):
+    """A bit string literal for ``chars`` (MSB first): hexadecimal when it is a whole number
+    of hex digits of at least two, binary otherwise (both VHDL-93 and 2008)."""
+    if len(chars) >= 8 and len(chars) % 4 == 0:
+        return f'x"{int(chars, 2):0{len(chars) // 4}X}"'
+    return f'"{chars}"'
 
 
 def _natural_key(text):
@@ -85,8 +97,8 @@ class _Process:
 class Context:
     """What a cell emitter sees: signals, expressions for bits, and where statements go."""
 
-    def __init__(self, netlist, namer, std):
-        self.netlist, self.namer, self.std = netlist, namer, std
+    def __init__(self, netlist, namer):
+        self.netlist, self.namer = netlist, namer
         self._source = {}                 # net -> (Signal, index) or constant character
         self._outputs = {}                # (cell name, key) -> Signal
         self._init = {}                   # net -> initial value character
@@ -173,7 +185,7 @@ class Context:
         """``(text, is_element)`` of one run."""
         if part[0] == "const":
             chars = part[1]
-            return (f"'{chars}'", True) if len(chars) == 1 else (f'"{chars}"', False)
+            return (f"'{chars}'", True) if len(chars) == 1 else (_bit_string(chars), False)
         signal, lo, hi = part
         if signal.scalar:
             return signal.name, True
@@ -197,7 +209,7 @@ class Context:
             part = parts[0]
             text, element = self._part_text(part)
             if part[0] == "const":
-                return f"{type_mark}'(\"{part[1]}\")"
+                return f"{type_mark}'({_bit_string(part[1])})"
             if element and not part[0].scalar:
                 text = f"{part[0].name}({part[1]} downto {part[1]})"
                 element = False
@@ -257,8 +269,14 @@ class Context:
         return f"resize({self.num(bits, signed)}, {width})"
 
     def literal(self, bits, target):
-        """A literal for constant ``bits`` assigned to ``target``."""
-        return self.rhs(tuple("1" if bit == "1" else "0" for bit in bits), target)
+        """A literal for constant ``bits`` assigned to ``target``; all zeros in a vector are
+        written ``(others => '0')``."""
+        bits = tuple("1" if bit == "1" else "0" for bit in bits)
+        width, scalar = ((target.width, target.scalar) if isinstance(target, Signal)
+                         else target)
+        if not scalar and width > 1 and "1" not in bits:
+            return "(others => '0')"
+        return self.rhs(bits, target)
 
     def nonzero(self, bits):
         """:class:`Cond`: any of ``bits`` is 1."""
@@ -270,11 +288,16 @@ class Context:
             return Cond("false")
         if len(bits) == 1:
             return Cond.of_bit(self.bit(bits[0]))
-        return Cond(f"{self.num(bits, False)} /= 0")
+        number = self.num(bits, False)
+        return Cond(f"{number} /= 0", negation=f"{number} = 0")
 
     def is_true(self, bit, polarity=True):
         """:class:`Cond`: ``bit`` is 1 (or 0 when ``polarity`` is false)."""
-        return Cond.of_bit(self.bit(bit), invert=not polarity)
+        text = self.bit(bit)
+        if text.startswith("'"):
+            # '1' = '1' would be ambiguous in VHDL (the literal fits several types)
+            return Cond("true" if (text == "'1'") == polarity else "false")
+        return Cond.of_bit(text, invert=not polarity)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -293,6 +316,8 @@ class Context:
         """``target`` (one bit, or a vector whose upper bits are 0) set from a condition."""
         if cond.bit is not None and target.scalar:
             expression = f"not {cond.bit}" if cond.invert else cond.bit
+        elif cond.text in ("true", "false") and target.scalar:
+            expression = "'1'" if cond.text == "true" else "'0'"
         elif target.scalar:
             expression = f"'1' when {cond.text} else '0'"
         else:
@@ -359,12 +384,26 @@ end function;""",
 }
 
 
+#: What common unsupported cells come from, for the error message.
+UNSUPPORTED_HINTS = {
+    "$print": "Amaranth's Print(), for simulation only",
+    "$check": "Amaranth's Assert(), Assume() or Cover(), for simulation and formal only",
+    "$tribuf": "a tristate buffer: keep I/O buffers outside the converted design",
+    "$initstate": "Amaranth's Initial(), for formal verification only",
+    "$anyconst": "AnyConst(), for formal verification only",
+    "$anyseq": "AnySeq(), for formal verification only",
+    "$dlatch": "a latch",
+    "$memrd_v2": "a memory port left uncollected: run memory_collect",
+    "$memwr_v2": "a memory port left uncollected: run memory_collect",
+}
+
+
 def _indent(text, depth):
     pad = "  " * depth
     return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
-def _signal_name(netlist, signal_bits, wires_by_bits, cell, hint):
+def _signal_name(signal_bits, wires_by_bits, cell, hint):
     """Name text (not yet legal or unique) for an output and whether it is the design's."""
     wire = wires_by_bits.get(tuple(signal_bits))
     if wire is not None and wire.public:
@@ -372,13 +411,15 @@ def _signal_name(netlist, signal_bits, wires_by_bits, cell, hint):
         return "_".join(scope + [local]), True
     scope, local = hierarchy(cell.name, cell.public)
     if local is None:
-        local = cell.type.lstrip("$")
+        local = cell.type.lstrip("$\\")
+        if not scope and local in RESERVED:
+            local += "_y"                   # "not_y" reads better than legalize's "not_r"
     if hint:
         local = f"{local}_{hint}"
     return "_".join(scope + [local]), False
 
 
-def _with_directions(netlist, registry):
+def _with_directions(netlist):
     """Instances of modules outside the design (Amaranth ``Instance``), with the directions
     of their ports, which Yosys does not know: a port whose nets nothing else drives is an
     output, one whose nets are all driven (or constant) an input."""
@@ -412,7 +453,7 @@ def write(netlist, registry, *, name, std="08"):
     if not is_legal(name):
         raise VHDLError(f"Entity name {name!r} is not a legal VHDL identifier")
     namer = Namer(taken=[name])
-    ctx = Context(netlist, namer, std)
+    ctx = Context(netlist, namer)
 
     ports = []
     for port in netlist.ports:
@@ -427,13 +468,14 @@ def write(netlist, registry, *, name, std="08"):
     # Cells and their outputs, in a fixed order; names of the design's own wires are claimed
     # before made-up ones, so a design's name never gets a number because of Yosys's.
     cells = []
-    instance_cells = _with_directions(netlist, registry)
+    instance_cells = _with_directions(netlist)
     for cell in sorted(netlist.cells, key=lambda cell: _natural_key(cell.name)):
         cell = instance_cells.get(cell.name, cell)
         emitter = registry.get(cell.type if cell.type.startswith("$") else "instance")
         if emitter is None:
+            hint = UNSUPPORTED_HINTS.get(cell.type)
             raise VHDLError(f"Cell {cell.name!r} of type {cell.type} is not supported by the "
-                            f"VHDL backend")
+                            f"VHDL backend" + (f" ({hint})" if hint else ""))
         if emitter.skip:
             continue
         emitter.check(cell)
@@ -448,7 +490,7 @@ def write(netlist, registry, *, name, std="08"):
             if output.const is not None:
                 ctx.tie(output.bits, output.const)
                 continue
-            text, public = _signal_name(netlist, output.bits, wires_by_bits, cell, output.hint)
+            text, public = _signal_name(output.bits, wires_by_bits, cell, output.hint)
             named.append((not public, _natural_key(text), cell, output, text))
     for _, _, cell, output, text in sorted(named, key=lambda item: item[:2]):
         scalar = output.scalar and len(output.bits) == 1
@@ -499,7 +541,45 @@ def _assemble(ctx, name, ports, std):
     for _, text in sorted(ctx.statements, key=lambda item: _natural_key(item[0])):
         out.append(_indent(text, 1))
     out.append("end architecture rtl;")
-    return "\n".join(out) + "\n"
+    return "\n".join(_wrap(line) for text in out for line in text.split("\n")) + "\n"
+
+
+_BREAKS = (" & ", " + ", " - ", " * ", " and ", " or ", " xor ")
+
+
+def _wrap(line, limit=100):
+    """``line`` broken after binary operators so that its parts fit ``limit`` columns where
+    they can; continuation lines line up after the assignment's ``<=``."""
+    if len(line) <= limit:
+        return line
+    pieces, start, quoted = [], 0, False       # (text, operator after it)
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == " ":
+            operator = next((op for op in _BREAKS if line.startswith(op, index)), None)
+            if operator is not None:
+                pieces.append((line[start:index], operator.strip()))
+                start = index = index + len(operator)
+                continue
+        index += 1
+    pieces.append((line[start:], ""))
+    if len(pieces) == 1:
+        return line
+    arrow = line.find(" <= ")
+    indent = arrow + 4 if 0 <= arrow < limit // 2 else len(line) - len(line.lstrip()) + 4
+    lines, current = [], ""
+    for text, operator in pieces:
+        if current and len(current) + 1 + len(text) + len(operator) + 1 > limit:
+            lines.append(current)
+            current = " " * indent + text
+        else:
+            current = f"{current} {text}" if current else text
+        if operator:
+            current += f" {operator}"
+    return "\n".join(lines + [current])
 
 
 def _process_text(process):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Print, Shape
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -25,7 +26,7 @@ from spikegen.verify import stimulus_for, top_ports
 from spikegen.yosys import netlist_json, run_yosys
 
 from conftest import random_case
-from vhdl_designs import DESIGNS, Bundle
+from vhdl_designs import DESIGNS, Bundle, ResetRead
 
 
 HERE = Path(__file__).resolve().parent
@@ -117,6 +118,10 @@ def ghdl_replay(vhdl_text, entity, names, values, outputs, work_dir, *, clock="c
         return data["values"]
 
 
+def _ghdl(*args, cwd):
+    return subprocess.run(["ghdl", *args], cwd=cwd, capture_output=True, text=True)
+
+
 def _mismatches(outputs, expected, got):
     report = []
     for k, name in enumerate(outputs):
@@ -129,7 +134,6 @@ def _mismatches(outputs, expected, got):
 
 
 def _cell_types(component, optimize):
-    from amaranth.back import rtlil
     data = netlist_json(rtlil.convert(component, name="cells"), "cells", optimize=optimize)
     return {cell["type"] for cell in data["modules"]["cells"]["cells"].values()}
 
@@ -148,6 +152,32 @@ def test_cells_match_amaranth(tmp_path, optimize):
                                         names, values)
     text = convert(bundle, name="cells", optimize=optimize)
     got = ghdl_replay(text, "cells", names, values, outputs, tmp_path)
+    assert not _mismatches(outputs, expected, got)
+    # the same text is VHDL-93 as well
+    (tmp_path / "v93").mkdir()
+    result = _ghdl("-a", "--std=93", str(tmp_path / "cells.vhd"), cwd=tmp_path / "v93")
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@needs_ghdl
+def test_read_ports_with_resets(tmp_path):
+    """Registers that Yosys's ``memory_dff`` merges into read ports: a synchronous reset
+    before the enable, one under the enable, an asynchronous reset."""
+    bundle = Bundle({"rr": ResetRead()})
+    names, values = random_stimulus(bundle, 300, seed=11)
+    outputs, expected = amaranth_replay(Bundle({"rr": ResetRead()}), names, values)
+    script = ["read_rtlil design.il", "hierarchy -top rr", "proc", "flatten", "opt",
+              "memory_dff", "memory_collect", "opt_clean -purge", "write_json netlist.json"]
+    rtlil_text = rtlil.convert(bundle, name="rr", emit_src=False)
+    data = json.loads(run_yosys(script, {"design.il": rtlil_text}, ["netlist.json"])
+                      ["netlist.json"])
+    (memory,) = [cell for cell in data["modules"]["rr"]["cells"].values()
+                 if cell["type"] == "$mem_v2"]
+    assert memory["parameters"]["RD_CE_OVER_SRST"] == "010"
+    assert memory["parameters"]["RD_CLK_ENABLE"] == "111"
+    for port in ("RD_ARST", "RD_SRST"):
+        assert any(not isinstance(bit, str) for bit in memory["connections"][port])
+    got = ghdl_replay(convert_netlist(data, name="rr"), "rr", names, values, outputs, tmp_path)
     assert not _mismatches(outputs, expected, got)
 
 
@@ -171,8 +201,8 @@ _RTLIL_INPUTS = {"a": 8, "b": 5, "c": 3, "w": 40}
 
 #: ``(output, type, width of Y, parameters, connections)``; connections name inputs or
 #: slices of them in RTLIL syntax. Chosen for the corners: signed shift amounts, amounts wider
-#: than an integer, out-of-range part selects, signed and unsigned operands, results narrower or wider
-#: than the operands.
+#: than an integer, out-of-range part selects, signed and unsigned operands, results narrower
+#: or wider than the operands.
 _RTLIL_CELLS = [
     ("y_shiftx_sb", "$shiftx", 4, {"A_SIGNED": 0, "B_SIGNED": 1}, {"A": r"\a", "B": r"\b"}),
     ("y_shiftx_u", "$shiftx", 3, {"A_SIGNED": 0, "B_SIGNED": 0}, {"A": r"\a", "B": r"\c"}),
@@ -210,11 +240,20 @@ _RTLIL_CELLS = [
     ("y_lt_s", "$lt", 1, {"A_SIGNED": 1, "B_SIGNED": 1}, {"A": r"\a", "B": r"\b"}),
     ("y_neg_s", "$neg", 9, {"A_SIGNED": 1}, {"A": r"\a"}),
     ("y_not_s", "$not", 10, {"A_SIGNED": 1}, {"A": r"\b"}),
+    ("y_mul_const", "$mul", 7, {"A_SIGNED": 1, "B_SIGNED": 1}, {"A": r"\a", "B": "5'10011"}),
+    ("y_mul_const_u", "$mul", 7, {"A_SIGNED": 0, "B_SIGNED": 0}, {"A": r"\a", "B": "5'10011"}),
+    ("y_mul_const_full", "$mul", 13, {"A_SIGNED": 1, "B_SIGNED": 1},
+     {"A": r"\a", "B": "5'10011"}),
+    ("y_mul_consts", "$mul", 6, {"A_SIGNED": 1, "B_SIGNED": 1}, {"A": "3'101", "B": "3'111"}),
+    ("y_add_neg", "$add", 9, {"A_SIGNED": 1, "B_SIGNED": 1}, {"A": r"\a", "B": "4'1101"}),
+    ("y_sub_neg", "$sub", 6, {"A_SIGNED": 1, "B_SIGNED": 1}, {"A": r"\b", "B": "6'100000"}),
 ]
 
 
 def _rtlil_module(name):
     def width_of(text):
+        if "'" in text:
+            return int(text.split("'")[0])
         match = re.fullmatch(r"\\(\w+)(?: \[(\d+):(\d+)\])?", text)
         if match.group(2) is None:
             return _RTLIL_INPUTS[match.group(1)]
@@ -286,3 +325,162 @@ def test_yosys_only_cells(tmp_path):
             if any(w != "x" and w != v for w, v in zip(bits, value)):
                 bad.append(f"{out} at {dict(zip(names, rows[k]))}: Yosys {bits}, GHDL {value}")
     assert not bad, "\n".join(bad[:10])
+
+
+# -- whole accelerators -------------------------------------------------------------------------
+
+@needs_ghdl
+@pytest.mark.parametrize("std", ["08", "93"])
+def test_accelerator_analyses_elaborates_and_synthesizes(tmp_path, std):
+    """A random accelerator's VHDL: GHDL analyses and elaborates it without a single message,
+    and (VHDL-2008) its synthesis front end accepts it."""
+    qnet, _ = random_case(102)
+    (tmp_path / f"{TOP_NAME}.vhd").write_text(vhdl(FlatTop(accelerator(qnet)), name=TOP_NAME,
+                                                   std=std))
+    for args in (["-a", f"--std={std}", f"{TOP_NAME}.vhd"], ["-e", f"--std={std}", TOP_NAME]):
+        result = _ghdl(*args, cwd=tmp_path)
+        assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    if std == "08":
+        result = _ghdl("--synth", "--std=08", TOP_NAME, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "error" not in result.stderr.lower()
+        assert f"entity {TOP_NAME} is" in result.stdout
+
+
+@needs_ghdl
+@pytest.mark.parametrize("seed, optimize", [(101, True), (104, False)])
+def test_accelerator_regression_on_ghdl(tmp_path, seed, optimize):
+    """``accelerator_tb`` (the Verilator regression's testbench) on GHDL: spike for spike
+    equal to the reference model, with and without Yosys's optimisations."""
+    qnet, spikes = random_case(seed)
+    source = tmp_path / f"{TOP_NAME}.vhd"
+    source.write_text(convert(FlatTop(accelerator(qnet)), name=TOP_NAME, optimize=optimize))
+    stimulus, ref = stimulus_for(qnet, spikes)
+    result = run_accelerator_ghdl([source], TOP_NAME, tmp_path / "sim", stimulus,
+                                  ports=top_ports(qnet))
+    np.testing.assert_array_equal(result["spikes"], ref.spikes)
+    np.testing.assert_array_equal(result["cls"], ref.predicted)
+    np.testing.assert_array_equal(result["counts"], ref.counts)
+    assert (result["cycles"] > spikes.shape[1]).all()
+
+
+def test_block_ram_stays_an_array():
+    """The weight ROM is an array signal read in a clocked process, with its ``ram_style``."""
+    qnet, _ = random_case(103)
+    text = vhdl(FlatTop(accelerator(qnet)), name=TOP_NAME)
+    assert re.search(r"type core_layer0_weights_type is array \(0 to \d+\) of "
+                     r"std_logic_vector", text)
+    assert 'attribute ram_style of core_layer0_weights : signal is "block";' in text
+    assert re.search(r"if rising_edge\(clk\) then\n(.*\n)*? +\S+ <= core_layer0_weights\(", text)
+
+
+# -- errors, names, determinism --------------------------------------------------------------
+
+class _Printing(wiring.Component):
+    a: In(4)
+    y: Out(4)
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Module
+        m = Module()
+        m.d.comb += [self.y.eq(self.a), Print("a =", self.a)]
+        return m
+
+
+def test_unsupported_cell_is_an_error():
+    with pytest.raises(VHDLError, match=r"of type \$print is not supported"):
+        convert(_Printing(), name="printing")
+    netlist = {"modules": {"m": {"ports": {}, "netnames": {}, "cells": {
+        "$pow$1": {"hide_name": 1, "type": "$pow", "parameters": {}, "attributes": {},
+                   "port_directions": {"A": "input", "B": "input", "Y": "output"},
+                   "connections": {"A": ["1"], "B": ["1"], "Y": [2]}}}}}}
+    with pytest.raises(VHDLError, match=r"Cell '\$pow\$1' of type \$pow is not supported"):
+        convert_netlist(netlist, name="m")
+    assert "$pow" not in supported_cells() and "$mem_v2" in supported_cells()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="VHDL standard must be one of 08, 93, not '2019'"):
+        vhdl(_Printing(), name="x", std="2019")
+    with pytest.raises(VHDLError, match="Entity name 'signal' is not a legal VHDL identifier"):
+        convert_netlist({"modules": {"signal": {}}}, name="signal")
+
+
+def test_legalize():
+    assert legalize("core.layer0.$mux$12") == "core_layer0_mux_12"
+    assert legalize("a__b") == "a_b"
+    assert legalize("_x_") == "x"
+    assert legalize("3rd") == "n_3rd"
+    assert legalize("signal") == "signal_r"
+    assert legalize("Unsigned") == "Unsigned_r"         # would hide numeric_std's type
+    assert legalize("x[3]") == "x_3"
+    assert legalize("$") == "n"
+    for name in ("core_layer0_mux_12", "a_b", "n_3rd", "signal_r", "x_3"):
+        assert is_legal(name)
+    for name in ("a__b", "_a", "a_", "1a", "in", "a$b", "std_logic"):
+        assert not is_legal(name)
+
+
+def test_namer_resolves_case_insensitive_clashes_in_order():
+    namer = Namer(taken=["top"])
+    assert [namer.claim(n) for n in ("Data", "data", "DATA", "data_2", "TOP", "a.b", "a_b")] \
+        == ["Data", "data_2", "DATA_3", "data_2_2", "TOP_2", "a_b", "a_b_2"]
+
+
+class _BadNames(wiring.Component):
+    """Signal names that are not VHDL: reserved words, case clashes, ``$``, brackets."""
+    a: In(4)
+    y: Out(12)
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Cat, Module, Signal
+        m = Module()
+        names = ["signal", "Data", "data", "x$y", "v[2]", "__init__", "out", "Y"]
+        regs = [Signal(4, name=name) for name in names]
+        for k, reg in enumerate(regs):
+            m.d.sync += reg.eq(self.a + k)
+        m.d.comb += self.y.eq(Cat(regs[0] ^ regs[1] ^ regs[2], regs[3] & regs[4],
+                                  regs[5] | regs[6] | regs[7]))
+        return m
+
+
+@needs_ghdl
+def test_illegal_names_become_legal_identifiers(tmp_path):
+    text = convert(_BadNames(), name="bad_names", optimize=False)
+    declared = re.findall(r"^  signal (\w+) :", text, flags=re.M)
+    assert {"signal_r", "Data", "data_2", "x_y", "v_2", "init", "out_r", "Y_2"} <= set(declared)
+    assert all(is_legal(name) for name in declared)
+    assert len({name.lower() for name in declared}) == len(declared)
+    assert "$" not in text and "__" not in text
+    (tmp_path / "bad_names.vhd").write_text(text)
+    result = _ghdl("-a", "--std=08", "bad_names.vhd", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_stream_ports_get_flat_names():
+    """Amaranth's ``a__b`` port names (illegal in VHDL) become FlatTop's ``a_b``."""
+    from amaranth.hdl import Module
+    from amaranth.lib import stream
+
+    class Passthrough(wiring.Component):
+        i: In(stream.Signature(4))
+        o: Out(stream.Signature(4))
+
+        def elaborate(self, platform):
+            m = Module()
+            wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
+            return m
+
+    text = convert(Passthrough(), name="passthrough")
+    ports = re.findall(r"^    (\w+) : (in|out) ", text, flags=re.M)
+    assert sorted(ports) == [("i_payload", "in"), ("i_ready", "out"), ("i_valid", "in"),
+                             ("o_payload", "out"), ("o_ready", "in"), ("o_valid", "out")]
+
+
+def test_output_is_deterministic():
+    qnet, _ = random_case(105)
+    first = vhdl(FlatTop(accelerator(qnet)), name=TOP_NAME)
+    second = vhdl(FlatTop(accelerator(qnet)), name=TOP_NAME)
+    assert first == second
+    bundle = Bundle({name: cls() for name, cls in DESIGNS.items()})
+    assert convert(bundle, name="cells") == convert(bundle, name="cells")

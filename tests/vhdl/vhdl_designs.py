@@ -391,3 +391,48 @@ class Bundle(wiring.Component):
                 else:
                     m.d.comb += outer.eq(inner)
         return m
+
+
+class ResetRead(wiring.Component):
+    """Registers after asynchronous read ports, which Yosys's ``memory_dff`` merges into
+    synchronous read ports with a synchronous reset (before or under the enable) or an
+    asynchronous one."""
+    waddr: In(3)
+    wdata: In(8)
+    we: In(1)
+    raddr: In(3)
+    en: In(1)
+    clr: In(1)
+    arst: In(1)
+    rd_srst: Out(8)
+    rd_srst_ce: Out(8)
+    rd_arst: Out(8)
+    limits = {"arst": [0] * 7 + [1]}
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.adom = ClockDomain("adom", async_reset=True, local=True)
+        m.d.comb += [ClockSignal("adom").eq(ClockSignal()), ResetSignal("adom").eq(self.arst)]
+        m.submodules.mem = mem = memory.Memory(shape=8, depth=8, init=_random_words(3, 8, 8))
+        wp = mem.write_port()
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.we)]
+        data = []
+        for k in range(3):
+            port = mem.read_port(domain="comb")
+            m.d.comb += port.addr.eq(self.raddr ^ k)     # distinct ports: opt must not merge
+            data.append(port.data)
+        srst = Signal(8, reset_less=True)
+        srst_ce = Signal(8, reset_less=True)
+        arst = Signal(8, init=0x77)
+        m.d.comb += [self.rd_srst.eq(srst), self.rd_srst_ce.eq(srst_ce), self.rd_arst.eq(arst)]
+        with m.If(self.clr):
+            m.d.sync += srst.eq(0x5A)
+        with m.Elif(self.en):
+            m.d.sync += srst.eq(data[0])
+        with m.If(self.en):
+            with m.If(self.clr):
+                m.d.sync += srst_ce.eq(0x33)
+            with m.Else():
+                m.d.sync += srst_ce.eq(data[1])
+        m.d.adom += arst.eq(data[2])
+        return m
