@@ -74,6 +74,10 @@ def _add_build_options(p):
                    choices=("auto", "xc7", "ecp5", "ice40"),
                    help="synthesise the core with Yosys (auto: the board's family) and, for "
                         "ECP5, place and route it with nextpnr; figures go into the report")
+    h.add_argument("--hdl", choices=("verilog", "vhdl", "both"), default="both",
+                   help="HDL of the accelerator core under hdl/ (default both)")
+    h.add_argument("--vhdl-std", choices=("08", "93"), default="08",
+                   help="VHDL standard of the VHDL output (default 08)")
     h.add_argument("--coding", choices=("events", "rate", "direct"), default="events",
                    help="input coding: spike events from the host (default), rate coding "
                         "on chip from 8-bit pixels, or direct (current) pixel input")
@@ -95,7 +99,8 @@ def _build(args):
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
         reset_delay=args.reset_delay, eval=args.eval, coding=args.coding, steps=args.steps,
-        seed=args.seed, baud=args.baud, synth=args.synth)
+        seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
+        vhdl_std=args.vhdl_std)
     result = build(options, log=_log)
     print(summary(result.report))
     print(f"wrote {os.path.join(args.out, 'report.json')}")
@@ -179,7 +184,8 @@ def _parser():
     p = sub.add_parser("verify", help="simulate a build's HDL against the reference model")
     p.add_argument("build", help="build directory")
     p.add_argument("--samples", type=_positive_int, default=200, help="samples (default 200)")
-    p.add_argument("--simulator", default="verilator", help="verilator (default)")
+    p.add_argument("--simulator", choices=("verilator", "ghdl"), default="verilator",
+                   help="verilator on the Verilog (default) or ghdl on the VHDL")
     p.add_argument("--data", default=None, metavar="DATA",
                    help="'digits' or an .npz (default: the build's evaluation data, "
                         "else random spikes)")

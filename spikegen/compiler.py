@@ -47,6 +47,8 @@ class BuildOptions:
     seed: int = 0
     baud: "int | None" = None
     synth: "str | None" = None
+    hdl: str = "both"
+    vhdl_std: str = "08"
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,11 +136,23 @@ def emit(b: Build) -> Build:
     files = []
     write_json(os.path.join(out, "network.json"), ir.to_json(b.qnet))
     files.append("network.json")
-    verilog = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
-    path = os.path.join("hdl", "verilog", f"{TOP_NAME}.v")
-    with open(os.path.join(out, path), "w") as f:
-        f.write(verilog)
-    files.append(path)
+    if b.options.hdl not in ("verilog", "vhdl", "both"):
+        raise SpikegenError(f"--hdl must be verilog, vhdl or both, not {b.options.hdl!r}")
+    if b.options.hdl in ("verilog", "both"):
+        verilog = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
+        path = os.path.join("hdl", "verilog", f"{TOP_NAME}.v")
+        with open(os.path.join(out, path), "w") as f:
+            f.write(verilog)
+        files.append(path)
+    if b.options.hdl in ("vhdl", "both"):
+        # a fresh component: one Amaranth design is elaborated once per conversion
+        vhdl = _emit.vhdl(FlatTop(_assemble.accelerator(b.qnet)), name=TOP_NAME,
+                          std=b.options.vhdl_std)
+        os.makedirs(os.path.join(out, "hdl", "vhdl"), exist_ok=True)
+        path = os.path.join("hdl", "vhdl", f"{TOP_NAME}.vhd")
+        with open(os.path.join(out, path), "w") as f:
+            f.write(vhdl)
+        files.append(path)
     if b.eval is not None:
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
         arrays = {"spikes" if b.qnet.coding.kind == "events" else "pixels": b.eval.inputs}
@@ -184,8 +198,11 @@ def synth(b: Build) -> Build:
 
     if family == "auto":
         family = BOARD_FAMILIES.get(b.options.board or "", "xc7")
-    with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
-        text = f.read()
+    if b.options.hdl == "vhdl":
+        text = _emit.verilog(FlatTop(_assemble.accelerator(b.qnet)), name=TOP_NAME)
+    else:
+        with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
+            text = f.read()
     work = os.path.join(b.options.out, "synth", family)
     resources = _synth.synthesize(text, TOP_NAME, family, work_dir=work,
                                   keep_netlist=family == "ecp5")

@@ -16,7 +16,7 @@ from .errors import SpikegenError
 __all__ = ["SIMULATORS", "verify"]
 
 
-SIMULATORS = ("verilator",)
+SIMULATORS = ("verilator", "ghdl")
 
 
 def _load_network(build_dir):
@@ -45,6 +45,19 @@ def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
                 f"random pixels, density {density:g}, seed {seed}")
     spikes = _data.random_spikes(samples, steps, qnet.inputs, density, seed=seed)
     return spikes, f"random spike trains, density {density:g}, seed {seed}"
+
+
+def hdl_source(build_dir, simulator):
+    """The build's top-level HDL file for ``simulator`` (Verilog or VHDL)."""
+    if simulator == "ghdl":
+        path = os.path.join(build_dir, "hdl", "vhdl", f"{TOP_NAME}.vhd")
+        hint = "rebuild with 'spikegen build --hdl vhdl' (or both)"
+    else:
+        path = os.path.join(build_dir, "hdl", "verilog", f"{TOP_NAME}.v")
+        hint = "rebuild with 'spikegen build --hdl verilog' (or both)"
+    if not os.path.isfile(path):
+        raise SpikegenError(f"{build_dir}: no {os.path.relpath(path, build_dir)}; {hint}")
+    return path
 
 
 def top_ports(qnet):
@@ -108,10 +121,7 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     if samples < 1:
         raise SpikegenError(f"--samples must be at least 1, not {samples}")
     qnet = _load_network(build_dir)
-    verilog = os.path.join(build_dir, "hdl", "verilog", f"{TOP_NAME}.v")
-    if not os.path.isfile(verilog):
-        raise SpikegenError(f"{build_dir}: no {os.path.relpath(verilog, build_dir)}; "
-                            "rebuild with 'spikegen build'")
+    hdl_path = hdl_source(build_dir, simulator)
     spikes, source = _inputs(build_dir, qnet, data=data, samples=samples, density=density,
                              steps=steps, seed=seed)
     steps = spikes.shape[1] if qnet.coding.kind == "events" else qnet.coding.steps
@@ -121,6 +131,8 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     stimulus, expected = stimulus_for(qnet, spikes)
 
     from .sim.runner import SimulationError, run_accelerator
+    if simulator == "ghdl":
+        from .sim.ghdl import run_accelerator_ghdl as run_accelerator
 
     work = os.path.join(build_dir, "sim", simulator)
     if log is not None:
@@ -134,7 +146,7 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         watcher.start()
     start = time.monotonic()
     try:
-        result = run_accelerator([verilog], TOP_NAME, work, stimulus, ports=top_ports(qnet),
+        result = run_accelerator([hdl_path], TOP_NAME, work, stimulus, ports=top_ports(qnet),
                                  waves=waves)
     except SimulationError as exc:
         raise SpikegenError(f"simulation failed: {exc}") from None
@@ -162,10 +174,11 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "cycles_per_inference_min": int(cycles.min()),
         "cycles_per_inference_max": int(cycles.max()),
         "cycles_per_step": float(cycles.mean() / steps),
-        "build_seconds": round(float(result["build_seconds"]), 2),
-        "simulation_seconds": round(float(result["test_seconds"]), 2),
+        "build_seconds": round(float(result.get("build_seconds", 0.0)), 2),
+        "simulation_seconds": round(float(result.get("test_seconds", seconds)), 2),
         "total_seconds": round(seconds, 2),
-        "samples_per_second": round(spikes.shape[0] / max(result["test_seconds"], 1e-9), 2),
+        "samples_per_second": round(
+            spikes.shape[0] / max(float(result.get("test_seconds", seconds)), 1e-9), 2),
     }
     write_json(os.path.join(build_dir, "verify.json"), summary)
     _merge_into_report(build_dir, summary)

@@ -1,6 +1,7 @@
 """The command line: builds, determinism, errors, and the digits network end to end."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -44,6 +45,8 @@ def test_two_builds_are_byte_identical(tmp_path, small_net, capsys):
             "board/spikegen.xdc", "board/spikegen.tcl", "data/eval.npz"} <= set(a)
     for name in a:
         assert a[name] == b[name], name
+    assert "hdl/vhdl/spikegen_top.vhd" in a
+    check_vhdl(tmp_path / "a" / "hdl" / "vhdl" / "spikegen_top.vhd", tmp_path / "ghdl-work")
     out = capsys.readouterr().out
     assert "bit-exact reference" in out and "cycles:" in out
     report = json.loads(a["report.json"])
@@ -52,6 +55,22 @@ def test_two_builds_are_byte_identical(tmp_path, small_net, capsys):
     assert report["network"]["layers"][0]["lanes"] == 3
     assert report["evaluation"]["samples"] == 20
     assert 0 <= report["evaluation"]["reference_accuracy"] <= 1
+
+
+def check_vhdl(path, work):
+    """``ghdl -a --std=08`` without a warning, and ``ghdl --synth`` accepts it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ghdl") is None:
+        pytest.skip("ghdl is not installed (scripts/setup.sh installs it)")
+    work.mkdir(exist_ok=True)
+    analysed = subprocess.run(["ghdl", "-a", "--std=08", f"--workdir={work}", str(path)],
+                              capture_output=True, text=True)
+    assert analysed.returncode == 0 and analysed.stdout + analysed.stderr == ""
+    synth = subprocess.run(["ghdl", "--synth", "--std=08", f"--workdir={work}",
+                            "spikegen_top"], capture_output=True, text=True)
+    assert synth.returncode == 0, synth.stderr[-2000:]
 
 
 def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsys):
@@ -67,6 +86,14 @@ def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsy
     assert result["mismatched_samples"] == 0 and result["mismatched_spikes"] == 0
     assert "random spike trains, density 0.4" in result["source"]
     assert "0 mismatched spikes" in capsys.readouterr().out
+    if shutil.which("ghdl"):
+        assert main(["verify", str(out), "--samples", "6", "--density", "0.4", "--steps", "5",
+                     "--simulator", "ghdl"]) == 0
+        on_ghdl = json.loads((out / "verify.json").read_text())
+        assert on_ghdl["simulator"] == "ghdl" and on_ghdl["mismatched_samples"] == 0
+        assert on_ghdl["cycles_per_inference"] == result["cycles_per_inference"]
+        report = json.loads((out / "report.json").read_text())
+        assert set(report["simulation"]) == {"verilator", "ghdl"}
 
 
 @pytest.mark.parametrize("argv,message,code", [
