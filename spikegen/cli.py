@@ -166,6 +166,45 @@ def _demo(args):
     return 1 if checked["mismatched_samples"] else 0
 
 
+def _emit(args):
+    import importlib
+
+    from . import emit
+
+    module_name, _, attr = args.target.partition(":")
+    if not module_name or not attr:
+        raise SpikegenError(f"target {args.target!r} must be MODULE:NAME, e.g. "
+                            "mydesign:make_top (a component, or a function returning one)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpikegenError(f"cannot import {module_name!r}: {exc}") from None
+    if not hasattr(module, attr):
+        raise SpikegenError(f"module {module_name!r} has no {attr!r}")
+    component = getattr(module, attr)
+    if callable(component) and not hasattr(component, "elaborate"):
+        component = component()
+    from amaranth.lib import wiring
+
+    if not isinstance(component, wiring.Component):
+        raise SpikegenError(f"{args.target} is a {type(component).__name__}, not an Amaranth "
+                            "wiring.Component")
+    if args.flat:
+        from .flat_top import FlatTop
+        component = FlatTop(component)
+    if args.hdl == "vhdl":
+        text = emit.vhdl(component, name=args.name, std=args.vhdl_std)
+    else:
+        text = emit.verilog(component, name=args.name)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"wrote {args.out} ({len(text.splitlines())} lines of "
+              f"{'VHDL' if args.hdl == 'vhdl' else 'Verilog'})")
+
+
 def _parser():
     from . import __version__
 
@@ -198,6 +237,17 @@ def _parser():
     p.add_argument("--no-summary", dest="summary", action="store_false",
                    help="print only the one-line result")
     p.set_defaults(func=_verify)
+
+    p = sub.add_parser("emit", help="write Verilog or VHDL of your own Amaranth component "
+                                    "(e.g. built from rtl_lib)")
+    p.add_argument("target", help="MODULE:NAME, a wiring.Component or a function returning one")
+    p.add_argument("--hdl", choices=("verilog", "vhdl"), default="vhdl")
+    p.add_argument("--name", default="top", help="top-level module/entity name (default top)")
+    p.add_argument("--vhdl-std", choices=("08", "93"), default="08")
+    p.add_argument("--flat", action="store_true",
+                   help="flatten stream ports to names legal in both languages (a_b, not a__b)")
+    p.add_argument("--out", "-o", default="-", help="output file (default: standard output)")
+    p.set_defaults(func=_emit)
 
     p = sub.add_parser("train", help="train a small LIF network with snnTorch")
     p.add_argument("--dataset", default="digits", help="digits (default)")

@@ -175,3 +175,27 @@ def test_on_chip_coding_builds_and_verifies(tmp_path, small_net, capsys, coding)
     assert result["mismatched_samples"] == 0
     estimate = json.loads((out / "report.json").read_text())["cycles"]["per_inference_mean"]
     assert 0.75 < result["cycles_per_inference"] / estimate < 1.3
+
+
+def test_emit_a_users_own_component(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mydesign.py").write_text(
+        "from rtl_lib.event_fifo import EventFIFO\n"
+        "def make():\n"
+        "    return EventFIFO(20, 8)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    vhd, v = tmp_path / "fifo.vhd", tmp_path / "fifo.v"
+    assert main(["emit", "mydesign:make", "--flat", "--name", "fifo", "-o", str(vhd)]) == 0
+    assert main(["emit", "mydesign:make", "--flat", "--hdl", "verilog", "--name", "fifo",
+                 "-o", str(v)]) == 0
+    assert "entity fifo is" in vhd.read_text()
+    for port in ("i_payload", "i_valid", "i_ready", "o_payload", "o_valid", "o_ready"):
+        assert port in vhd.read_text() and port in v.read_text()
+    check_vhdl_file = shutil.which("ghdl")
+    if check_vhdl_file:
+        import subprocess
+        work = tmp_path / "work"
+        work.mkdir()
+        assert subprocess.run(["ghdl", "-a", "--std=08", f"--workdir={work}", str(vhd)],
+                              capture_output=True).returncode == 0
+    assert main(["emit", "mydesign"]) == 1
+    assert "must be MODULE:NAME" in capsys.readouterr().err
