@@ -58,6 +58,11 @@ def _add_build_options(p):
                        help="snnTorch reset_delay=True (its default) for a state_dict")
     delay.add_argument("--no-reset-delay", dest="reset_delay", action="store_false",
                        help="snnTorch reset_delay=False")
+    n = p.add_argument_group("NIR input")
+    n.add_argument("--dt", type=float, default=None,
+                   help="time step discretising a NIR graph (default snnTorch's 1e-4)")
+    n.add_argument("--reset", choices=("zero", "subtract"), default=None,
+                   help="reset mechanism of a NIR graph's neurons (default zero, NIR's)")
     h = p.add_argument_group("hardware")
     h.add_argument("--board", type=_board, default="arty-a7",
                    help="target board, or 'none' for the accelerator core only "
@@ -98,7 +103,8 @@ def _build(args):
         source=args.net, out=args.out, board=args.board, weight_bits=args.weight_bits,
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
-        reset_delay=args.reset_delay, eval=args.eval, coding=args.coding, steps=args.steps,
+        reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, eval=args.eval,
+        coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
         vhdl_std=args.vhdl_std)
     result = build(options, log=_log)

@@ -41,6 +41,8 @@ class BuildOptions:
     max_steps: int = 255
     fifo_depth: int = 64
     reset_delay: "bool | None" = None
+    dt: "float | None" = None
+    reset: "str | None" = None
     eval: "str | None" = None
     coding: str = "events"
     steps: int = 16
@@ -78,7 +80,9 @@ def write_json(path, tree):
 
 def load(b: Build) -> Build:
     """Read the trained network (safely) into the float IR."""
-    return replace(b, network=loader.load(b.options.source, reset_delay=b.options.reset_delay))
+    o = b.options
+    return replace(b, network=loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt,
+                                          reset=o.reset))
 
 
 def quantize(b: Build) -> Build:

@@ -26,7 +26,8 @@ __all__ = ["load", "save", "ACCEPTED"]
 
 
 ACCEPTED = ("a state_dict of nn.Linear + snntorch.Leaky layers "
-            "(torch.save(model.state_dict(), path)) or a spikegen.save() checkpoint")
+            "(torch.save(model.state_dict(), path)), a spikegen.save() checkpoint, "
+            "or a NIR graph (nir.write)")
 
 CHECKPOINT_FORMAT = "spikegen"
 CHECKPOINT_VERSION = 1
@@ -217,7 +218,7 @@ def _from_checkpoint(path, obj, reset_delay):
     return layers
 
 
-def load(path, *, reset_delay=None, name=None):
+def load(path, *, reset_delay=None, name=None, dt=None, reset=None):
     """Load a trained network as a float :class:`~spikegen.ir.Network`.
 
     Parameters
@@ -227,6 +228,10 @@ def load(path, *, reset_delay=None, name=None):
     reset_delay : bool or None
         snnTorch's ``reset_delay`` of every layer; ``None`` means snnTorch's default (``True``)
         for a state_dict and the recorded value for a spikegen checkpoint.
+    dt, reset : float, str or None
+        For a NIR file (``nir.write``; see :mod:`spikegen.nir_frontend`): the time step of the
+        discretisation (default snnTorch's 1e-4) and the reset mechanism (default ``zero``,
+        NIR's reset to ``v_reset``).
 
     Raises
     ------
@@ -234,6 +239,15 @@ def load(path, *, reset_delay=None, name=None):
         With a one-line message naming what was found and what is accepted.
     """
     path = os.fspath(path)
+    from .nir_frontend import DEFAULT_DT, is_nir_file, load_nir
+
+    if is_nir_file(path):
+        return load_nir(path, dt=DEFAULT_DT if dt is None else dt,
+                        reset=reset or "zero",
+                        reset_delay=True if reset_delay is None else reset_delay, name=name)
+    if dt is not None or reset is not None:
+        raise SpikegenError(f"{path}: --dt and --reset apply to NIR files only; a state_dict "
+                            "records its own reset mechanism")
     obj = _read(path)
     if not isinstance(obj, dict):
         _fail(path, f"it holds a {type(obj).__name__}, not a dictionary of tensors")
