@@ -1,7 +1,7 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -63,25 +63,42 @@ def _node(m, value, name):
 
 
 def _saturate(m, value, params, name):
-    """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal."""
-    lo, hi = params.mem_min, params.mem_max
+    """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal.
+
+    The value fits when its bits from ``mem_bits - 1`` up are all copies of its sign; that
+    test is a few LUTs, where two magnitude comparisons would cost two carry chains.
+    """
+    bits = params.mem_bits
     wide = _node(m, value, f"{name}_wide")
-    return _node(m, Mux(wide > hi, hi, Mux(wide < lo, lo, wide))[:params.mem_bits].as_signed(),
-                 name)
+    if not wide.shape().signed:
+        wide = _node(m, Cat(wide, 0).as_signed(), f"{name}_signed")
+    if len(wide) <= bits:
+        return _node(m, wide.as_signed(), name)
+    top = wide[bits - 1:]
+    sign = wide[-1]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    clamped = Mux(sign, params.mem_min, params.mem_max)
+    return _node(m, Mux(fits, wide[:bits], clamped[:bits]).as_signed(), name)
 
 
-def _leak(mem, params):
-    """``mem - ((mem * decay + 2**(bits-1)) >> bits)``; a shift when ``decay`` is 2**k."""
+def _decay(mem, params):
+    """The amount the leak takes off: ``(mem * decay + 2**(bits-1)) >> bits`` (rounding half
+    up); a shift when ``decay`` is 2**k, shifts and adds otherwise; ``None`` when beta = 1."""
     decay, bits = params.decay, params.decay_bits
     if decay == 0:
-        return mem
-    half = 1 << (bits - 1)
+        return None
     if decay & (decay - 1) == 0:
         k = decay.bit_length() - 1
         if k == bits:
-            return mem - mem                 # beta = 0
-        return mem - ((mem + (1 << (bits - k - 1))) >> (bits - k))
-    return mem - ((_times_constant(mem, decay) + half) >> bits)
+            return mem                       # beta = 0: all of it
+        return (mem + (1 << (bits - k - 1))) >> (bits - k)
+    return (_times_constant(mem, decay) + (1 << (bits - 1))) >> bits
+
+
+def _leak(mem, params):
+    """``mem - ((mem * decay + 2**(bits-1)) >> bits)``: ``beta * mem``, rounded."""
+    amount = _decay(mem, params)
+    return mem if amount is None else mem - amount
 
 
 def _csd(value):
@@ -173,23 +190,28 @@ class LIFLane(wiring.Component):
         def sat(value, name):
             return _saturate(m, value, p, name)
 
-        integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
-
         spike = _node(m, self.mem > p.threshold, "fire")
         after = _no_delay_reset(self.mem, spike, self.r, p, sat)
         rest = _node(m, Mux(self.last, 0, after), "rest")
         r_next = _node(m, rest > p.threshold, "reset")
         base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
         base = _node(m, base, "base")
-        start = _leak(base, p) + self.bias
+        # both operations are "membrane plus something, saturated": one adder serves both
+        #   integrate:        mem  + (weight << shift)
+        #   end of step:      base - leak amount + bias - r_next * threshold
+        amount = _decay(base, p)
+        change = self.bias if amount is None else self.bias - amount
         if p.reset == "subtract":
-            start = start - Mux(r_next, p.threshold, 0)
-        start = sat(start, "start")
+            change = change - Mux(r_next, p.threshold, 0)
+        addend = _node(m, Mux(self.op, change, self.weight << p.weight_shift), "addend")
+        origin = _node(m, Mux(self.op, base, self.mem), "origin")
+        updated = sat(origin + addend, "updated")
 
+        m.d.comb += self.mem_next.eq(updated)
         with m.If(self.op):
-            m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next), self.spike.eq(spike)]
+            m.d.comb += [self.r_next.eq(r_next), self.spike.eq(spike)]
         with m.Else():
-            m.d.comb += [self.mem_next.eq(integrated), self.r_next.eq(self.r)]
+            m.d.comb += self.r_next.eq(self.r)
         return m
 
 
