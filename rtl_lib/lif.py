@@ -196,22 +196,17 @@ class LIFLane(wiring.Component):
         r_next = _node(m, rest > p.threshold, "reset")
         base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
         base = _node(m, base, "base")
-        # both operations are "membrane plus something, saturated": one adder serves both
-        #   integrate:        mem  + (weight << shift)
-        #   end of step:      base - leak amount + bias - r_next * threshold
+        integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
         amount = _decay(base, p)
-        change = self.bias if amount is None else self.bias - amount
+        start = base + self.bias if amount is None else base - amount + self.bias
         if p.reset == "subtract":
-            change = change - Mux(r_next, p.threshold, 0)
-        addend = _node(m, Mux(self.op, change, self.weight << p.weight_shift), "addend")
-        origin = _node(m, Mux(self.op, base, self.mem), "origin")
-        updated = sat(origin + addend, "updated")
+            start = start - Mux(r_next, p.threshold, 0)
+        start = sat(start, "start")
 
-        m.d.comb += self.mem_next.eq(updated)
         with m.If(self.op):
-            m.d.comb += [self.r_next.eq(r_next), self.spike.eq(spike)]
+            m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next), self.spike.eq(spike)]
         with m.Else():
-            m.d.comb += self.r_next.eq(self.r)
+            m.d.comb += [self.mem_next.eq(integrated), self.r_next.eq(self.r)]
         return m
 
 
