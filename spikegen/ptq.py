@@ -54,28 +54,14 @@ def float_outputs(net, inputs, coding, *, batch=500):
     spikes and ``direct`` pixels enter as the constant current ``x = value / 2**value_bits``
     every step, so the float and the bit-exact network see the same inputs.
     """
-    import snntorch
-    import torch
-
-    from .floatmodel import run_float, to_snntorch
+    from .floatmodel import run_float
 
     if coding.kind == "events":
         return run_float(net, inputs, batch=batch)
     if coding.kind == "rate":
         return run_float(net, rate_onchip(inputs, coding.steps, seed=coding.seed), batch=batch)
-    model = to_snntorch(net).eval()
-    pixels = np.asarray(inputs)
-    out = np.zeros((pixels.shape[0], coding.steps, net.outputs), dtype=np.uint8)
-    with torch.no_grad():
-        for start in range(0, pixels.shape[0], batch):
-            x = torch.from_numpy(pixels[start:start + batch].astype(np.float32)
-                                 / (1 << coding.value_bits))
-            for module in model.modules():
-                if isinstance(module, snntorch.Leaky):
-                    module.reset_mem()
-            for t in range(coding.steps):
-                out[start:start + batch, t] = model(x).numpy() > 0
-    return out
+    x = np.asarray(inputs, dtype=np.float64) / (1 << coding.value_bits)
+    return run_float(net, x, batch=batch, steps=coding.steps)
 
 
 def reference_outputs(qnet, inputs, *, engine="reference", batch=1000):

@@ -117,38 +117,40 @@ def _clamp(x, lo, hi):
     return torch.minimum(torch.maximum(x, lo), hi)
 
 
-def _saturating_sum(m, spikes, w, lo, hi, chunk=32):
-    """Exact ``m`` after adding ``w[:, i]`` for each active input in ascending ``i``,
+def _saturating_sum(m, spikes, w, lo, hi):
+    """Exact membranes after adding the weights of the active inputs in ascending order,
     saturating to ``[lo, hi]`` after every addition.
 
-    A saturating addition ``x -> clamp(x + c, l, h)`` composed with another is again of that
-    form: ``(c1, l1, h1)`` then ``(c2, l2, h2)`` is ``(c1 + c2, clamp(l1 + c2, l2, h2),
-    clamp(h1 + c2, l2, h2))``. The composition is associative, so the inputs are reduced
-    pairwise in a tree of depth ``log2(inputs)`` rather than one tensor operation per input.
-    ``(0, lo, hi)`` (an inactive input) is neutral for a membrane already in range.
+    One membrane per row: ``m`` (pairs,), the input spikes ``spikes`` and the neuron's
+    weights ``w`` both (pairs, inputs). A saturating addition ``x -> clamp(x + c, l, h)``
+    composed with another is again of that form: ``(c1, l1, h1)`` then ``(c2, l2, h2)`` is
+    ``(c1 + c2, clamp(l1 + c2, l2, h2), clamp(h1 + c2, l2, h2))``. The composition is
+    associative, so the inputs are reduced pairwise in a tree of depth ``log2(inputs)``
+    rather than one tensor operation per input. ``(0, lo, hi)`` (an inactive input) is
+    neutral for a membrane already in range.
     """
     out = m.clone()
+    chunk = max(1, (1 << 21) // max(1, spikes.shape[1]))
     for start in range(0, m.shape[0], chunk):
         s = spikes[start:start + chunk]
         cols = torch.nonzero(s.any(dim=0)).flatten()
         if cols.numel() == 0:
             continue
-        c = s[:, None, cols] * w[None, :, cols]
+        c = s[:, cols] * w[start:start + chunk][:, cols]
         low = torch.full_like(c, lo)
         high = torch.full_like(c, hi)
-        while c.shape[2] > 1:
-            if c.shape[2] % 2:
-                pad = c.shape[:2] + (1,)
-                c = torch.cat([c, c.new_zeros(pad)], dim=2)
-                low = torch.cat([low, low.new_full(pad, lo)], dim=2)
-                high = torch.cat([high, high.new_full(pad, hi)], dim=2)
-            c1, c2 = c[..., 0::2], c[..., 1::2]
-            l2, h2 = low[..., 1::2], high[..., 1::2]
-            low = _clamp(low[..., 0::2] + c2, l2, h2)
-            high = _clamp(high[..., 0::2] + c2, l2, h2)
-            c = c1 + c2
-        out[start:start + chunk] = _clamp(m[start:start + chunk] + c[..., 0], low[..., 0],
-                                          high[..., 0])
+        while c.shape[1] > 1:
+            if c.shape[1] % 2:
+                pad = (c.shape[0], 1)
+                c = torch.cat([c, c.new_zeros(pad)], dim=1)
+                low = torch.cat([low, low.new_full(pad, lo)], dim=1)
+                high = torch.cat([high, high.new_full(pad, hi)], dim=1)
+            c2, l2, h2 = c[:, 1::2], low[:, 1::2], high[:, 1::2]
+            low = _clamp(low[:, 0::2] + c2, l2, h2)
+            high = _clamp(high[:, 0::2] + c2, l2, h2)
+            c = c[:, 0::2] + c2
+        out[start:start + chunk] = _clamp(m[start:start + chunk] + c[:, 0], low[:, 0],
+                                          high[:, 0])
     return out
 
 
@@ -225,10 +227,9 @@ class QATNetwork(nn.Module):
                 bias.detach().double().numpy().copy() if has_bias else None, neuron))
         return Network(tuple(layers), name=self.name)
 
-    def quantized(self, **overrides):
+    def quantized(self):
         """``quantize(self.network(), ...)`` with this module's options and coding."""
-        options = dict(self.options, coding=self.coding, **overrides)
-        qnet = quantize(self.network(), **options)
+        qnet = quantize(self.network(), coding=self.coding, **self.options)
         for index, layer in enumerate(qnet.layers):
             if layer.mem_format.bits + layer.neuron.decay_bits >= _EXACT_BITS:
                 raise SpikegenError(
@@ -378,19 +379,22 @@ class _Layer:
         total = m + s @ self.w.T
         lo, hi = float(self.fmt.min), float(self.fmt.max)
         md = m.detach()
-        # cheap bound first (every input active), then the actual inputs, then exact
-        maybe = ((md + self.pos_total > hi) | (md + self.neg_total < lo)).any(dim=1)
+        # Only a membrane whose partial sums may leave the range needs the exact sequential
+        # sum: first a bound with every input active, then with the actual inputs.
+        maybe = (md + self.pos_total > hi) | (md + self.neg_total < lo)
         if not bool(maybe.any()):
             return total
-        rows = torch.nonzero(maybe).flatten()
-        sr = s[rows]
+        rows = torch.nonzero(maybe.any(dim=1)).flatten()
+        sr = s[rows].detach()
         up = md[rows] + sr @ self.w_exact.clamp(min=0).T
         down = md[rows] + sr @ self.w_exact.clamp(max=0).T
-        unsafe = rows[((up > hi) | (down < lo)).any(dim=1)]
-        if unsafe.numel() == 0:
+        pick, neuron = torch.nonzero(maybe[rows] & ((up > hi) | (down < lo)), as_tuple=True)
+        if pick.numel() == 0:
             return total
+        row = rows[pick]
         exact = total.detach().clone()
-        exact[unsafe] = _saturating_sum(md[unsafe], s[unsafe], self.w_exact, lo, hi)
+        exact[row, neuron] = _saturating_sum(md[row, neuron], sr[pick], self.w_exact[neuron],
+                                             lo, hi)
         return _ste(exact, total)
 
     def run(self, x, batch, steps):

@@ -48,7 +48,13 @@ def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=
 
     The loss is cross-entropy on the output spike counts; inputs are rate coded with a fresh
     seed per epoch (``seed + epoch``), so the network does not learn one particular spike train.
+    Runs on one CPU thread (see :func:`train_network`).
     """
+    with _single_thread():
+        return _train_demo(dataset, hidden, steps, beta, epochs, batch, lr, seed, progress)
+
+
+def _train_demo(dataset, hidden, steps, beta, epochs, batch, lr, seed, progress):
     import snntorch
     import torch
     from snntorch import surrogate
@@ -90,7 +96,7 @@ def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=
 # -- augmentation -----------------------------------------------------------------------------
 
 
-def augment_images(x, generator, *, rotate=10.0, scale=0.1, shift=2.0):
+def augment_images(x, generator, *, rotate=10.0, scale=0.1, shift=None):
     """Random affine distortions of square images, one per sample.
 
     Parameters
@@ -99,13 +105,15 @@ def augment_images(x, generator, *, rotate=10.0, scale=0.1, shift=2.0):
     generator : torch.Generator
         Source of the random draws (seeded by the caller, for reproducibility).
     rotate, scale, shift : float
-        Largest rotation in degrees, relative change of size, and translation in pixels.
+        Largest rotation in degrees, relative change of size, and translation in pixels
+        (default: a fourteenth of the side, 2 pixels of a 28x28 MNIST image).
     """
     import torch
     from torch.nn import functional as F
 
     side = _image_side(x.shape[1])
     n = x.shape[0]
+    shift = side / 14 if shift is None else shift
     draw = torch.rand((n, 4), generator=generator, dtype=torch.float64) * 2 - 1
     angle = draw[:, 0] * math.radians(rotate)
     factor = 1.0 + draw[:, 1] * scale
