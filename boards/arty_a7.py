@@ -1,8 +1,11 @@
 """Digilent Arty A7 (35T and 100T): an accelerator behind the board's USB-UART.
 
-The FT2232's second channel is wired to the FPGA as ``uart`` 0. The four green LEDs show the
-class of the latest result in binary (LD4 is bit 0); RGB LED LD0 blinks green on link activity
-and red on a link error.
+The FT2232H's second channel is wired to the FPGA as ``uart`` 0, at 3 Mbaud by default (33
+cycles of the 100 MHz clock per bit, 1 % fast). The four green LEDs show the class of the
+latest result in binary (LD4 is bit 0); RGB LED LD0 blinks green on link activity and red on
+a link error.
+
+The build writes a Vivado project and runs it only where Vivado is installed.
 """
 import os
 import shutil
@@ -11,16 +14,12 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import io
 from amaranth_boards.arty_a7 import ArtyA7_35Platform, ArtyA7_100Platform
 
-from rtl_lib.host_link import SerialAccelerator
+from rtl_lib.host_link import PROTOCOL_VERSION, SerialAccelerator
+
+from ._board import Board, Capacity
 
 
 __all__ = ["ArtyTop", "ArtyA7_35Board", "ArtyA7_100Board"]
-
-
-#: Largest baud rate of the FT2232H's UART mode.
-_FT2232_MAX_BAUD = 12_000_000
-#: Largest relative error between the asked and the generated baud rate that the link accepts.
-_MAX_BAUD_ERROR = 0.02
 
 
 class ArtyTop(Elaboratable):
@@ -34,9 +33,12 @@ class ArtyTop(Elaboratable):
         Clock cycles per UART bit.
     clock_hz : int
         Frequency of the ``sync`` domain, for the LED blink length.
+    rx_fifo_depth : int
+        Bytes of the receive buffer.
     """
-    def __init__(self, accel, divisor, *, clock_hz):
-        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock_hz // 20))
+    def __init__(self, accel, divisor, *, clock_hz, rx_fifo_depth=4096):
+        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock_hz // 20),
+                                      rx_fifo_depth=rx_fifo_depth)
 
     def elaborate(self, platform):
         m = Module()
@@ -68,41 +70,20 @@ class ArtyTop(Elaboratable):
         return m
 
 
-class _ArtyA7Board:
-    platform = None
-    name = None
-    part = None
+class _ArtyA7Board(Board):
+    toolchain = "vivado"
     #: Frequency of the board oscillator ``clk100``, which clocks the design.
+    osc_hz = 100_000_000
     clock_hz = 100_000_000
-    #: 100 clock cycles per bit; well within the FT2232's range.
-    default_baud = 1_000_000
+    bridge = "FT2232H"
+    bridge_max_baud = 12_000_000
+    default_baud = 3_000_000
+    # 4096 x 9 bits: one RAMB36
+    rx_fifo_depth = 4096
+    # clock, UART (2), LEDs (4 + 2)
+    pins = 9
 
-    def divisor(self, baud=None):
-        """Clock cycles per UART bit for ``baud`` (the board's default if ``None``).
-
-        Raises
-        ------
-        ValueError
-            If the baud rate is out of the link's range, or the nearest whole divisor misses it
-            by more than 2 %.
-        """
-        if baud is None:
-            baud = self.default_baud
-        if not isinstance(baud, int) or isinstance(baud, bool):
-            raise TypeError(f"Baud rate must be an integer, not {baud!r}")
-        if not 0 < baud <= min(_FT2232_MAX_BAUD, self.clock_hz // 4):
-            raise ValueError(f"Baud rate must be between 1 and "
-                             f"{min(_FT2232_MAX_BAUD, self.clock_hz // 4)} on the {self.name}, "
-                             f"not {baud}")
-        divisor = round(self.clock_hz / baud)
-        error = abs(self.clock_hz / divisor - baud) / baud
-        if error > _MAX_BAUD_ERROR:
-            raise ValueError(f"Baud rate {baud} is {error:.1%} off the nearest one a "
-                             f"{self.clock_hz} Hz clock makes ({self.clock_hz / divisor:.0f}); "
-                             f"at most {_MAX_BAUD_ERROR:.0%} is allowed")
-        return divisor
-
-    def build(self, accel, build_dir, *, baud=None, run_vendor=None):
+    def build(self, accel, build_dir, *, baud=None, clock_hz=None, run_vendor=None):
         """Write the Vivado project of ``accel`` on this board, and run Vivado if present.
 
         The files (``spikegen.v``, ``spikegen.xdc``, ``spikegen.tcl`` and the
@@ -110,13 +91,16 @@ class _ArtyA7Board:
 
         Parameters
         ----------
-        accel : wiring.Component
-            The accelerator, with ``i_events`` and ``o_result`` stream ports; it runs in the
-            ``sync`` domain at ``clock_hz``.
+        accel : wiring.Component or callable
+            The accelerator, with ``i_events`` (or ``i_pixels``) and ``o_result`` stream
+            ports, or a function that makes one; it runs in the ``sync`` domain at
+            ``clock_hz``.
         build_dir : str or os.PathLike
             Where to write the project; created if needed.
         baud : int or None
             UART baud rate; ``default_baud`` if ``None``.
+        clock_hz : int or None
+            Design clock: only the 100 MHz oscillator.
         run_vendor : bool or None
             Run Vivado after writing the project; if ``None``, only when ``vivado`` is on
             ``PATH``.
@@ -124,16 +108,21 @@ class _ArtyA7Board:
         Returns
         -------
         dict
-            ``board``, ``part``, ``clock_hz``, ``baud``, ``divisor``, ``files`` (paths relative
-            to ``build_dir``, sorted) and ``vivado_ran``.
+            ``board``, ``part``, ``family``, ``toolchain``, ``clock_hz``, ``clock``, ``baud``,
+            ``divisor``, ``rx_fifo_depth``, ``protocol``, ``files`` (paths relative to
+            ``build_dir``, sorted), ``bitstream`` (``None``: Vivado writes it) and
+            ``vivado_ran`` (also as ``toolchain_ran``).
         """
+        clock = self.clock_plan(clock_hz)
         if baud is None:
             baud = self.default_baud
-        divisor = self.divisor(baud)
+        divisor = self.divisor(baud, clock.hz)
         if run_vendor is None:
             run_vendor = shutil.which("vivado") is not None
+        if callable(accel) and not hasattr(accel, "signature"):
+            accel = accel()
 
-        top = ArtyTop(accel, divisor, clock_hz=self.clock_hz)
+        top = ArtyTop(accel, divisor, clock_hz=clock.hz, rx_fifo_depth=self.rx_fifo_depth)
         # With do_build=False the platform ignores build_dir and returns the plan.
         plan = self.platform().build(top, name="spikegen", do_build=False)
         build_dir = os.fspath(build_dir)
@@ -143,13 +132,20 @@ class _ArtyA7Board:
             plan.extract(build_dir)
 
         return {
-            "board":      self.name,
-            "part":       self.part,
-            "clock_hz":   self.clock_hz,
-            "baud":       baud,
-            "divisor":    divisor,
-            "files":      sorted(plan.files),
-            "vivado_ran": bool(run_vendor),
+            "board":         self.name,
+            "part":          self.part,
+            "family":        self.capacity.family,
+            "toolchain":     self.toolchain,
+            "clock_hz":      clock.hz,
+            "clock":         clock.describe(self.osc_hz),
+            "baud":          baud,
+            "divisor":       divisor,
+            "rx_fifo_depth": self.rx_fifo_depth,
+            "protocol":      PROTOCOL_VERSION,
+            "files":         sorted(plan.files),
+            "bitstream":     None,
+            "toolchain_ran": bool(run_vendor),
+            "vivado_ran":    bool(run_vendor),
         }
 
 
@@ -158,8 +154,9 @@ class ArtyA7_35Board(_ArtyA7Board):
     platform = ArtyA7_35Platform
     name = "arty-a7"
     part = "xc7a35ticsg324-1L"
-    #: Block RAM of the part in RAMB36 (1.8 Mb), less one for the host link's byte FIFO.
-    bram36 = 49
+    description = "Digilent Arty A7-35T, AMD Artix-7 35T"
+    capacity = Capacity(family="xc7", luts=20800, ffs=41600, bram=50, bram_name="RAMB36",
+                        ios=210, lut_name="LUT6")
 
 
 class ArtyA7_100Board(_ArtyA7Board):
@@ -167,5 +164,6 @@ class ArtyA7_100Board(_ArtyA7Board):
     platform = ArtyA7_100Platform
     name = "arty-a7-100"
     part = "xc7a100ticsg324-1L"
-    #: Block RAM of the part in RAMB36 (4.9 Mb), less one for the host link's byte FIFO.
-    bram36 = 134
+    description = "Digilent Arty A7-100T, AMD Artix-7 100T"
+    capacity = Capacity(family="xc7", luts=63400, ffs=126800, bram=135, bram_name="RAMB36",
+                        ios=210, lut_name="LUT6")

@@ -22,6 +22,16 @@ _positive_int = _int_at_least(1, "a positive integer")
 _natural = _int_at_least(0, "a non-negative integer")
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
 def _fraction(text):
     try:
         value = float(text)
@@ -75,6 +85,8 @@ def _add_build_options(p):
                    help="spike-event tokens buffered between layers (default 64)")
     h.add_argument("--baud", type=_positive_int, default=None,
                    help="UART rate of the board link (default: the board's)")
+    h.add_argument("--clock-mhz", type=_positive_float, default=None,
+                   help="clock of the board design (default: the board's; a PLL makes it)")
     h.add_argument("--synth", nargs="?", const="auto", default=None,
                    choices=("auto", "xc7", "ecp5", "ice40"),
                    help="synthesise the core with Yosys (auto: the board's family) and, for "
@@ -106,6 +118,7 @@ def _build(args):
         reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, eval=args.eval,
         coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
+        clock_hz=None if args.clock_mhz is None else round(args.clock_mhz * 1e6),
         vhdl_std=args.vhdl_std)
     result = build(options, log=_log)
     print(summary(result.report))
@@ -170,6 +183,31 @@ def _demo(args):
     checked = verify(os.path.join(args.out, "build"), samples=args.samples, log=_log)
     print(summary(result.report, checked))
     return 1 if checked["mismatched_samples"] else 0
+
+
+def _boards(args):
+    from .boards import board_table
+
+    for line in board_table():
+        print(line)
+
+
+def _run(args):
+    from .runtime import ProgressBar, run
+
+    result = run(args.build, args.port, data=args.data, samples=args.samples,
+                 steps=args.steps, seed=args.seed, baud=args.baud, timeout=args.timeout,
+                 retries=args.retries, progress=ProgressBar(), log=_log)
+    link = result["link"]
+    accuracy = ""
+    if "accuracy" in result:
+        accuracy = (f", accuracy {100 * result['accuracy']:.2f} % "
+                    f"(reference {100 * result['reference_accuracy']:.2f} %)")
+    print(f"run: {result['samples']} samples on {result['board']}{accuracy}, "
+          f"{result['mismatched_samples']} mismatched samples, "
+          f"{result['samples_per_second']:.1f} samples/s, {link['retries']} retries, "
+          f"{link['timeouts']} timeouts")
+    return 1 if result["mismatched_samples"] else 0
 
 
 def _emit(args):
@@ -243,6 +281,24 @@ def _parser():
     p.add_argument("--no-summary", dest="summary", action="store_false",
                    help="print only the one-line result")
     p.set_defaults(func=_verify)
+
+    p = sub.add_parser("boards", help="list the boards spikegen builds for")
+    p.set_defaults(func=_boards)
+
+    p = sub.add_parser("run", help="classify data on a board over its serial port")
+    p.add_argument("build", help="build directory")
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    p.add_argument("--data", default=None, metavar="DATA",
+                   help="'digits', 'mnist-idx:DIR' or an .npz (default: the build's data)")
+    p.add_argument("--samples", type=_positive_int, default=None)
+    p.add_argument("--steps", type=_positive_int, default=16)
+    p.add_argument("--seed", type=_natural, default=0)
+    p.add_argument("--baud", type=_positive_int, default=None)
+    p.add_argument("--timeout", type=_positive_float, default=2.0,
+                   help="seconds to wait for an answer before sending again (default 2)")
+    p.add_argument("--retries", type=_natural, default=5,
+                   help="times a request is sent again before giving up (default 5)")
+    p.set_defaults(func=_run)
 
     p = sub.add_parser("emit", help="write Verilog or VHDL of your own Amaranth component "
                                     "(e.g. built from rtl_lib)")

@@ -48,6 +48,7 @@ class BuildOptions:
     steps: int = 16
     seed: int = 0
     baud: "int | None" = None
+    clock_hz: "int | None" = None
     synth: "str | None" = None
     hdl: str = "both"
     vhdl_std: str = "08"
@@ -177,20 +178,22 @@ def board(b: Build) -> Build:
         target = get_board(b.options.board)
     except ValueError as exc:
         raise SpikegenError(str(exc)) from None
-    fit_board(b.qnet, target)
-    # The board top instantiates its own accelerator: elaborating one component twice is
-    # not allowed, and the core's Verilog above must stay a stand-alone top.
-    component = _assemble.accelerator(b.qnet)
+    from .fit import check_fit
+
+    # refuse a network that cannot fit before any synthesis runs
+    fit = check_fit(b.qnet, target)
     try:
-        info = target.build(component, os.path.join(b.options.out, "board"), baud=b.options.baud)
+        # a function, not a component: the board top instantiates its own accelerator (one
+        # design elaborates once), and may rebuild it at a slower clock if timing fails
+        info = target.build(lambda: _assemble.accelerator(b.qnet),
+                            os.path.join(b.options.out, "board"), baud=b.options.baud,
+                            clock_hz=b.options.clock_hz)
     except ValueError as exc:
         raise SpikegenError(f"board {target.name}: {exc}") from None
-    return replace(b, board=dict(info))
-
-
-#: Synthesis family of each board, for ``--synth auto``.
-BOARD_FAMILIES = {"arty-a7": "xc7", "arty-a7-100": "xc7", "icebreaker": "ice40",
-                  "ulx3s-85f": "ecp5"}
+    info = dict(info)
+    if isinstance(fit, dict) and "shares" in fit:
+        info["fit_estimate"] = fit["shares"]
+    return replace(b, board=info)
 
 
 def synth(b: Build) -> Build:
@@ -201,7 +204,10 @@ def synth(b: Build) -> Build:
     from . import synth as _synth
 
     if family == "auto":
-        family = BOARD_FAMILIES.get(b.options.board or "", "xc7")
+        family = "xc7"
+        if b.options.board is not None:
+            from .boards import get_board
+            family = get_board(b.options.board).capacity.family
     if b.options.hdl == "vhdl":
         text = _emit.verilog(FlatTop(_assemble.accelerator(b.qnet)), name=TOP_NAME)
     else:
@@ -327,20 +333,6 @@ def evaluation_metrics(qnet, evaluation, float_spikes, result):
         first = (np.asarray(evaluation.inputs[:1]) > 0)[:, None, :].astype(np.uint8)
     metrics["_raster"] = [first[0]] + [t.spikes[0] for t in result.layers]
     return metrics
-
-
-def fit_board(qnet, target):
-    """Refuse a network whose memories cannot fit the board's block RAM."""
-    from .report import memory_estimate
-
-    capacity = getattr(target, "bram36", None)
-    if capacity is None:
-        return
-    need = memory_estimate(qnet)["bram36_estimate"]
-    if need > capacity:
-        raise SpikegenError(
-            f"the network needs about {need:g} RAMB36 but {target.name} has {capacity}; "
-            f"use fewer --weight-bits, or a larger part")
 
 
 def options_tree(options):

@@ -1,73 +1,195 @@
-"""Host side of the serial link to an accelerator board (protocol version 0).
+"""Host side of the serial link to an accelerator board (protocol version 1).
 
-This is the reference that ``rtl_lib.host_link.HostLink`` is tested against; the framing is
-described in ``docs/host-protocol.md``.
+This is the reference that ``rtl_lib.host_link`` is tested against, byte for byte; the framing
+is described in ``docs/host-protocol.md``.
 
-Host to board: one 2-byte big-endian word per event token,
+Host to board, one frame per request, COBS-encoded and closed by a 0x00 byte:
 
-====== =============================================================
-bits   meaning
-====== =============================================================
-15     ``eos``: end of the current time step (no spike)
-14     ``last``: with ``eos``, the step is the last of the inference
-13..0  ``index``: input neuron of a spike event (0 for ``eos`` tokens)
-====== =============================================================
+====== ====== =====================================================================
+offset size   field
+====== ====== =====================================================================
+0      1      ``type``: :data:`SAMPLE` (0x01) or :data:`INFO` (0x02)
+1      1      ``seq``: sequence number, echoed in the answer
+2      2      ``count`` (samples only): tokens or pixels that follow, big-endian
+4      ...    payload (samples only): ``count`` event tokens of 2 bytes
+              (:func:`encode_sample`) or pixels of 3 bytes (:func:`encode_pixels`)
+end-2  2      CRC-16/CCITT-FALSE of all the bytes before it, big-endian
+====== ====== =====================================================================
 
-Board to host: one frame per inference, ``0xA5``, the class (1 byte), then each class's spike
-count as 2 bytes big-endian, in class order (counts wider than 16 bits saturate at 0xFFFF).
+Board to host, one frame per request, in request order: ``0xA5``, ``type``, ``seq``, a body
+that depends on the type, and the CRC-16 of the bytes from ``type`` to the end of the body:
+
+* :data:`RESULT` (0x01): the class (1 byte), then each class's spike count as 2 bytes
+  (saturating at 0xFFFF);
+* :data:`ERROR` (0x02): an error code (1 byte, :data:`ERRORS`);
+* :data:`INFO` (0x03): the protocol version, the input kind (0 events, 1 pixels), the input
+  count (2 bytes), the class count (2 bytes) and the receive buffer size in bytes (2 bytes).
 """
+import binascii
+from dataclasses import dataclass, field
+
 import numpy as np
 
 
 __all__ = [
-    "PROTOCOL_VERSION", "RESULT_HEADER", "MAX_INPUTS", "MAX_CLASSES",
-    "encode_token", "encode_sample", "encode_result", "result_frame_size", "decode_results",
+    "PROTOCOL_VERSION", "RESPONSE_HEADER", "MAX_INPUTS", "MAX_CLASSES", "MAX_COUNT",
+    "SAMPLE", "INFO", "RESULT", "ERROR", "INFO_RESPONSE", "ERRORS", "TRANSIENT_ERRORS",
+    "CHECKSUM", "OVERRUN", "LENGTH", "TYPE", "COUNT", "MALFORMED",
+    "crc16", "cobs_encode", "cobs_decode",
+    "encode_token", "encode_sample", "encode_pixels",
+    "request_frame", "sample_frame", "info_request",
+    "encode_result", "encode_error", "encode_info",
+    "response_size", "Response", "ResponseParser", "decode_responses",
+    "Verdict", "board_parse",
 ]
 
 
-PROTOCOL_VERSION = 0
+PROTOCOL_VERSION = 1
 
-#: First byte of every board-to-host result frame.
-RESULT_HEADER = 0xA5
+#: First byte of every board-to-host frame.
+RESPONSE_HEADER = 0xA5
+
+# Request types (host to board).
+#: A sample to classify.
+SAMPLE = 0x01
+#: A request for the board's :data:`INFO` frame.
+INFO = 0x02
+
+# Response types (board to host).
+#: The result of a sample.
+RESULT = 0x01
+#: A request the board could not take.
+ERROR = 0x02
+#: The answer to an :data:`INFO` request (``INFO + 1`` on the wire).
+INFO_RESPONSE = 0x03
+
+# Error codes. The first two are transient (the bytes were damaged or lost on the way: send
+# the request again); the others mean the host and the build disagree.
+#: A byte of the frame was lost (receive buffer full, UART overrun or framing error).
+OVERRUN = 1
+#: The frame's CRC does not match.
+CHECKSUM = 2
+#: The frame's length does not match its header.
+LENGTH = 3
+#: Unknown request type.
+TYPE = 4
+#: A sample's ``count`` is 0 or more than the build takes.
+COUNT = 5
+#: An input index out of range, or a sample of events whose last token is not end-of-step.
+MALFORMED = 6
+
+#: Error code -> what it means.
+ERRORS = {
+    OVERRUN:   "bytes lost on the way to the board (receive buffer full or line error)",
+    CHECKSUM:  "checksum mismatch",
+    LENGTH:    "frame length does not match its header",
+    TYPE:      "unknown request type",
+    COUNT:     "token or pixel count out of range for this build",
+    MALFORMED: "input index out of range, or the last token is not an end of step",
+}
+#: Errors that a second attempt can cure.
+TRANSIENT_ERRORS = frozenset({OVERRUN, CHECKSUM})
 
 _EOS_BIT = 1 << 15
 _LAST_BIT = 1 << 14
 _INDEX_BITS = 14
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
 
 #: Largest number of inputs whose indices fit in a token.
 MAX_INPUTS = 1 << _INDEX_BITS
 #: Largest number of classes whose index fits in the result frame's class byte.
 MAX_CLASSES = 256
+#: Largest token (or pixel) count of one sample frame.
+MAX_COUNT = 0xFFFF
 
 _COUNT_MAX = 0xFFFF
 
 
-def encode_token(index=0, *, eos=False, last=False):
-    """The 2 bytes of one host-to-board token.
+# -- checksums and framing --------------------------------------------------------------------
 
-    Parameters
-    ----------
-    index : int
-        Input neuron of a spike event; must be 0 for an end-of-step token.
-    eos : bool
-        End of the current time step.
-    last : bool
-        With ``eos``: the step is the inference's last.
+
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection).
+
+    Appending the CRC to the data, most significant byte first, gives a CRC of 0 over both.
     """
-    if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-        raise TypeError(f"Event index must be an integer, not {index!r}")
+    return binascii.crc_hqx(bytes(data), crc)
+
+
+def cobs_encode(data):
+    """Consistent Overhead Byte Stuffing: ``data`` without any 0x00 byte (no delimiter).
+
+    The data is cut at each 0x00 byte and into runs of at most 254 bytes; each run is sent
+    after a code byte, its length plus one, and the 0x00 bytes are left out (a code byte
+    below 0xFF stands for a run followed by a 0x00 byte, except at the end).
+    """
+    out = bytearray()
+    run = bytearray()
+    for byte in bytes(data):
+        if byte == 0:
+            out.append(len(run) + 1)
+            out += run
+            run.clear()
+            continue
+        run.append(byte)
+        if len(run) == 254:
+            out.append(0xFF)
+            out += run
+            run.clear()
+    out.append(len(run) + 1)
+    out += run
+    return bytes(out)
+
+
+def cobs_decode(data):
+    """Inverse of :func:`cobs_encode`, as lenient as the board's decoder.
+
+    A run cut short by the end of ``data`` gives the bytes that are there; this is what the
+    board does when bytes are lost, and the frame's CRC catches it.
+    """
+    out = bytearray()
+    remaining, zero = 0, False
+    for byte in bytes(data):
+        if byte == 0:
+            raise ValueError("COBS data must not contain 0x00")
+        if remaining == 0:
+            if zero:
+                out.append(0)
+            remaining, zero = byte - 1, byte != 0xFF
+        else:
+            out.append(byte)
+            remaining -= 1
+    return bytes(out)
+
+
+# -- payloads ---------------------------------------------------------------------------------
+
+
+def _check_int(value, what):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
+def encode_token(index=0, *, eos=False, last=False):
+    """The 2 bytes of one event token (big-endian).
+
+    Bit 15 is ``eos`` (end of the current time step), bit 14 ``last`` (with ``eos``, the step
+    is the sample's last), bits 13..0 the input ``index`` of a spike event (0 with ``eos``).
+    """
+    index = _check_int(index, "Event index")
     if not 0 <= index < MAX_INPUTS:
         raise ValueError(f"Event index must be in [0, {MAX_INPUTS}), not {index}")
     if last and not eos:
         raise ValueError("A token with `last` set must also have `eos` set")
     if eos and index != 0:
         raise ValueError(f"An end-of-step token carries no index, not {index!r}")
-    word = int(index) | (_EOS_BIT if eos else 0) | (_LAST_BIT if last else 0)
+    word = index | (_EOS_BIT if eos else 0) | (_LAST_BIT if last else 0)
     return word.to_bytes(2, "big")
 
 
 def encode_sample(spikes):
-    """Bytes that send one inference's input spikes to the board.
+    """Event tokens of one sample: the payload of its frame.
 
     Parameters
     ----------
@@ -100,10 +222,20 @@ def encode_sample(spikes):
 
 
 def encode_pixels(pixels):
-    """Bytes of one sample's pixels (inputs,) of 0..255 for an accelerator with on-chip input
-    coding: the nonzero pixels in ascending index, 3 bytes each (a big-endian word with bit
-    15 marking the sample's last pixel and bits 13..0 the index, then the value); a sample
-    with no nonzero pixel sends pixel 0 with value 0."""
+    """Pixels of one sample, for a build with on-chip input coding: the payload of its frame.
+
+    Parameters
+    ----------
+    pixels : array_like of int, shape (n_inputs,)
+        Values from 0 to 255.
+
+    Returns
+    -------
+    bytes
+        The nonzero pixels in ascending index, 3 bytes each: a big-endian word with bit 15
+        marking the sample's last pixel and bits 13..0 the index, then the value. A sample
+        with no nonzero pixel sends pixel 0 with value 0.
+    """
     pixels = np.asarray(pixels)
     if pixels.ndim != 1 or pixels.size > MAX_INPUTS:
         raise ValueError(f"Pixels must be a 1-D array of at most {MAX_INPUTS} values")
@@ -119,20 +251,63 @@ def encode_pixels(pixels):
     return bytes(out)
 
 
+# -- requests (host to board) -----------------------------------------------------------------
+
+
+def request_frame(kind, seq, body=b""):
+    """The bytes on the wire of one request: COBS of ``kind, seq, body, CRC``, then 0x00."""
+    kind = _check_int(kind, "Request type")
+    seq = _check_int(seq, "Sequence number")
+    if not 0 <= kind <= 0xFF or not 0 <= seq <= 0xFF:
+        raise ValueError(f"Request type and sequence number must be bytes, not {kind}, {seq}")
+    frame = bytes([kind, seq]) + bytes(body)
+    frame += crc16(frame).to_bytes(2, "big")
+    return cobs_encode(frame) + b"\x00"
+
+
+def sample_frame(seq, payload, token_bytes):
+    """The request that classifies one sample whose payload is ``payload``.
+
+    Parameters
+    ----------
+    seq : int
+        Sequence number, 0 to 255.
+    payload : bytes
+        From :func:`encode_sample` (``token_bytes`` 2) or :func:`encode_pixels` (3).
+    token_bytes : int
+        Bytes per token: 2 for events, 3 for pixels.
+    """
+    if token_bytes not in (2, 3):
+        raise ValueError(f"Tokens are 2 (events) or 3 (pixels) bytes, not {token_bytes!r}")
+    payload = bytes(payload)
+    count, rest = divmod(len(payload), token_bytes)
+    if rest or not 1 <= count <= MAX_COUNT:
+        raise ValueError(f"A sample frame carries 1 to {MAX_COUNT} whole tokens of "
+                         f"{token_bytes} bytes, not {len(payload)} bytes")
+    return request_frame(SAMPLE, seq, count.to_bytes(2, "big") + payload)
+
+
+def info_request(seq):
+    """The request for the board's :data:`INFO` frame."""
+    return request_frame(INFO, seq)
+
+
+# -- responses (board to host) ----------------------------------------------------------------
+
+
+def _response(kind, seq, body):
+    frame = bytes([kind, seq]) + bytes(body)
+    return bytes([RESPONSE_HEADER]) + frame + crc16(frame).to_bytes(2, "big")
+
+
 def _check_classes(n_classes):
-    if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool):
-        raise TypeError(f"Class count must be an integer, not {n_classes!r}")
+    n_classes = _check_int(n_classes, "Class count")
     if not 1 <= n_classes <= MAX_CLASSES:
         raise ValueError(f"Class count must be between 1 and {MAX_CLASSES}, not {n_classes}")
+    return n_classes
 
 
-def result_frame_size(n_classes):
-    """Length in bytes of one board-to-host result frame."""
-    _check_classes(n_classes)
-    return 2 + 2 * n_classes
-
-
-def encode_result(cls, counts):
+def encode_result(seq, cls, counts):
     """Bytes of one result frame as the board sends it (counts saturate at 0xFFFF)."""
     counts = [int(c) for c in counts]
     _check_classes(len(counts))
@@ -140,49 +315,241 @@ def encode_result(cls, counts):
         raise ValueError(f"Class {cls!r} out of range for {len(counts)} classes")
     if any(c < 0 for c in counts):
         raise ValueError(f"Spike counts must not be negative: {counts}")
-    out = bytearray((RESULT_HEADER, cls))
-    for c in counts:
-        out += min(c, _COUNT_MAX).to_bytes(2, "big")
-    return bytes(out)
+    body = bytes([cls]) + b"".join(min(c, _COUNT_MAX).to_bytes(2, "big") for c in counts)
+    return _response(RESULT, seq, body)
 
 
-def decode_results(data, n_classes):
-    """Split the bytes received from the board into results.
+def encode_error(seq, code):
+    """Bytes of one error frame as the board sends it."""
+    if code not in ERRORS:
+        raise ValueError(f"Unknown error code {code!r}")
+    return _response(ERROR, seq, bytes([code]))
+
+
+def encode_info(seq, *, pixels, inputs, classes, rx_buffer):
+    """Bytes of the info frame as the board sends it."""
+    body = bytes([PROTOCOL_VERSION, int(bool(pixels))])
+    body += b"".join(int(v).to_bytes(2, "big") for v in (inputs, classes, rx_buffer))
+    return _response(INFO_RESPONSE, seq, body)
+
+
+def response_size(kind, n_classes):
+    """Length in bytes of a board-to-host frame of type ``kind``."""
+    n_classes = _check_classes(n_classes)
+    body = {RESULT: 1 + 2 * n_classes, ERROR: 1, INFO_RESPONSE: 8}
+    if kind not in body:
+        raise ValueError(f"Unknown response type {kind!r}")
+    return 5 + body[kind]
+
+
+@dataclass(frozen=True)
+class Response:
+    """One frame from the board.
+
+    ``kind`` is ``"result"`` (``cls``, ``counts``), ``"error"`` (``code``) or ``"info"``
+    (``info``, a dict with ``version``, ``pixels``, ``inputs``, ``classes``, ``rx_buffer``).
+    """
+    kind: str
+    seq: int
+    cls: "int | None" = None
+    counts: tuple = ()
+    code: "int | None" = None
+    info: "dict | None" = field(default=None, compare=False)
+
+
+class ResponseParser:
+    """Splits the byte stream from the board into :class:`Response` frames.
+
+    Bytes arrive in pieces; :meth:`feed` returns the frames completed so far. A frame whose
+    header, type or CRC is wrong is not returned: the parser skips one byte and looks for the
+    next header, and counts the bytes it skipped in :attr:`skipped` (never silently: the host
+    reports them, and the request they belonged to times out and is sent again).
 
     Parameters
     ----------
-    data : bytes-like
-        Whole frames, as many as were received.
     n_classes : int
         Number of output classes of the accelerator.
+    """
+    def __init__(self, n_classes):
+        self.n_classes = _check_classes(n_classes)
+        self.skipped = 0
+        self._buffer = bytearray()
 
-    Returns
-    -------
-    list of (int, list of int)
-        The class and the per-class spike counts of each frame, in order.
+    def feed(self, data):
+        self._buffer += bytes(data)
+        out = []
+        buf = self._buffer
+        while buf:
+            if buf[0] != RESPONSE_HEADER or (len(buf) > 1 and buf[1] not in
+                                             (RESULT, ERROR, INFO_RESPONSE)):
+                self._skip(1)
+                continue
+            if len(buf) < 2:
+                break
+            size = response_size(buf[1], self.n_classes)
+            if len(buf) < size:
+                break
+            frame = bytes(buf[1:size])
+            response = self._decode(frame) if crc16(frame) == 0 else None
+            if response is None:
+                self._skip(1)
+                continue
+            del buf[:size]
+            out.append(response)
+        return out
+
+    def _skip(self, n):
+        del self._buffer[:n]
+        self.skipped += n
+
+    def _decode(self, frame):
+        kind, seq, body = frame[0], frame[1], frame[2:-2]
+        if kind == RESULT:
+            if body[0] >= self.n_classes:
+                return None
+            counts = tuple(int.from_bytes(body[i:i + 2], "big") for i in range(1, len(body), 2))
+            return Response("result", seq, cls=body[0], counts=counts)
+        if kind == ERROR:
+            return Response("error", seq, code=body[0])
+        info = {"version": body[0], "pixels": bool(body[1]),
+                "inputs": int.from_bytes(body[2:4], "big"),
+                "classes": int.from_bytes(body[4:6], "big"),
+                "rx_buffer": int.from_bytes(body[6:8], "big")}
+        return Response("info", seq, info=info)
+
+    @property
+    def pending(self):
+        """Bytes received that do not yet make a whole frame."""
+        return len(self._buffer)
+
+
+def decode_responses(data, n_classes):
+    """All the frames in ``data``, which must hold whole, valid frames only.
 
     Raises
     ------
     ValueError
-        If a frame does not start with 0xA5, names a class out of range, or is cut short.
+        If any byte is not part of a valid frame, or the last frame is cut short.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"Result data must be bytes, not {data!r}")
-    data = bytes(data)
-    size = result_frame_size(n_classes)
-    results = []
-    for start in range(0, len(data), size):
-        frame = data[start:start + size]
-        if frame[0] != RESULT_HEADER:
-            raise ValueError(f"Bad result header byte 0x{frame[0]:02X} at offset {start}; "
-                             f"expected 0x{RESULT_HEADER:02X}")
-        if len(frame) < size:
-            raise ValueError(f"Truncated result frame at offset {start}: {len(frame)} of "
-                             f"{size} bytes")
-        cls = frame[1]
-        if cls >= n_classes:
-            raise ValueError(f"Class {cls} at offset {start + 1} out of range for "
-                             f"{n_classes} classes")
-        counts = [int.from_bytes(frame[i:i + 2], "big") for i in range(2, size, 2)]
-        results.append((cls, counts))
-    return results
+        raise TypeError(f"Response data must be bytes, not {data!r}")
+    parser = ResponseParser(n_classes)
+    responses = parser.feed(data)
+    if parser.skipped or parser.pending:
+        raise ValueError(f"{parser.skipped} bytes of {len(data)} are not valid frames, "
+                         f"{parser.pending} bytes cut short")
+    return responses
+
+
+# -- the board's side, as a reference model ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the board makes of one request frame (see :func:`board_parse`).
+
+    ``tokens`` are the tokens the board passes to the accelerator: ``(index, eos, last)`` for
+    events, ``(index, value, last)`` for pixels. ``has_result``: the accelerator ran an
+    inference for the frame (its result is sent if ``code`` is 0, else dropped).
+    """
+    seq: int
+    code: int
+    has_result: bool
+    info: bool
+    tokens: tuple
+
+
+def board_parse(frame, *, pixels, inputs, max_count=MAX_COUNT, lost=False):
+    """Reference model of the board's frame decoder, for one frame.
+
+    Parameters
+    ----------
+    frame : bytes
+        The frame after COBS decoding (:func:`cobs_decode`), not empty.
+    pixels : bool
+        The build takes pixels (on-chip coding) rather than event tokens.
+    inputs : int
+        Input count of the build.
+    max_count : int
+        Largest ``count`` the board takes.
+    lost : bool
+        A byte of the frame was lost on the way (the board knows from its UART).
+
+    Returns
+    -------
+    Verdict
+        The error code is 0 when the frame is good.
+    """
+    token_bytes = 3 if pixels else 2
+    state, crc = "type", 0xFFFF
+    kind = seq = count = k = 0
+    bad_count = malformed = too_long = False
+    buf, tokens = [], []
+    for byte in frame:
+        crc = crc16(bytes([byte]), crc)
+        if state == "type":
+            kind, state = byte, "seq"
+        elif state == "seq":
+            seq = byte
+            state = {SAMPLE: "count_hi", INFO: "crc1"}.get(kind, "skip")
+        elif state == "count_hi":
+            count, state = byte << 8, "count_lo"
+        elif state == "count_lo":
+            count |= byte
+            if 1 <= count <= max_count:
+                state, k, buf = "payload", 0, []
+            else:
+                state, bad_count = "skip", True
+        elif state == "payload":
+            buf.append(byte)
+            if len(buf) < token_bytes:
+                continue
+            word = (buf[0] << 8) | buf[1]
+            index = word & _INDEX_MASK
+            last = k == count - 1
+            if pixels:
+                if index >= inputs:
+                    malformed = True
+                    if last:
+                        tokens.append((0, 0, 1))
+                else:
+                    tokens.append((index, buf[2], int(last)))
+            else:
+                eos = bool(word & _EOS_BIT)
+                if last:
+                    malformed |= not eos
+                    tokens.append((0, 1, 1))
+                elif eos:
+                    tokens.append((0, 1, 0))
+                elif index >= inputs:
+                    malformed = True
+                else:
+                    tokens.append((index, 0, 0))
+            buf = []
+            if last:
+                state = "crc1"
+            k += 1
+        elif state == "crc1":
+            state = "crc2"
+        elif state == "crc2":
+            state = "trail"
+        elif state == "trail":
+            too_long = True
+    if state == "payload" and tokens:
+        tokens.append((0, 0, 1) if pixels else (0, 1, 1))   # close the inference
+    if lost:
+        code = OVERRUN
+    elif crc != 0:
+        code = CHECKSUM
+    elif kind not in (SAMPLE, INFO):
+        code = TYPE
+    elif bad_count:
+        code = COUNT
+    elif state != "trail" or too_long:
+        code = LENGTH
+    elif malformed:
+        code = MALFORMED
+    else:
+        code = 0
+    return Verdict(seq=seq, code=code, has_result=bool(tokens),
+                   info=(kind == INFO and code == 0), tokens=tuple(tokens))

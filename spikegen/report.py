@@ -209,10 +209,8 @@ def summary(tree, verification=None):
                          f"{timing['achieved_mhz']} MHz achieved (target "
                          f"{timing['target_mhz']:g})")
     if tree.get("board"):
-        board = tree["board"]
-        lines.append(f"  board: {board['board']} ({board['part']}), "
-                     f"UART {board['baud']} baud, Vivado "
-                     f"{'ran' if board.get('vivado_ran') else 'project written (not run)'}")
+        from .boards import describe_build
+        lines.append("  " + describe_build(tree["board"]))
     if verification is not None:
         v = verification
         lines.append(f"  verify ({v['simulator']}): {v['samples']} samples, "

@@ -1,9 +1,15 @@
-"""Host side of the link protocol: encoding samples, decoding result frames."""
+"""Host side of the link protocol (version 1): payloads, framing, responses."""
+import random
+
 import numpy as np
 import pytest
 
-from spikegen.protocol import (MAX_INPUTS, RESULT_HEADER, decode_results, encode_result,
-                               encode_sample, encode_token, result_frame_size)
+from spikegen import protocol
+from spikegen.protocol import (MAX_INPUTS, RESPONSE_HEADER, ResponseParser, cobs_decode,
+                               cobs_encode, crc16, decode_responses, encode_error,
+                               encode_info, encode_pixels, encode_result, encode_sample,
+                               encode_token, info_request, request_frame, response_size,
+                               sample_frame)
 
 
 def test_encode_sample_example():
@@ -66,44 +72,145 @@ def test_encode_errors():
         encode_token(3, eos=True)
 
 
-def test_result_round_trip():
+def test_crc16():
+    assert crc16(b"123456789") == 0x29B1           # CRC-16/CCITT-FALSE check value
+    assert crc16(b"") == 0xFFFF
+    data = bytes(range(50))
+    assert crc16(data + crc16(data).to_bytes(2, "big")) == 0
+
+
+@pytest.mark.parametrize("data, encoded", [
+    (b"", b"\x01"),
+    (b"\x00", b"\x01\x01"),
+    (b"\x11\x22\x00\x33", b"\x03\x11\x22\x02\x33"),
+    (b"\x11\x00\x00", b"\x02\x11\x01\x01"),
+    (bytes(range(1, 255)), b"\xff" + bytes(range(1, 255)) + b"\x01"),
+    (bytes(range(1, 256)), b"\xff" + bytes(range(1, 255)) + b"\x02\xff"),
+])
+def test_cobs(data, encoded):
+    assert cobs_encode(data) == encoded
+    assert cobs_decode(encoded) == data
+
+
+def test_cobs_random_round_trip():
+    rng = random.Random(0)
+    for n in (0, 1, 253, 254, 255, 508, 1000):
+        data = bytes(rng.choice([0, rng.randrange(256)]) for _ in range(n))
+        encoded = cobs_encode(data)
+        assert 0 not in encoded
+        assert len(encoded) <= n + 1 + n // 254
+        assert cobs_decode(encoded) == data
+    with pytest.raises(ValueError, match="COBS data must not contain 0x00"):
+        cobs_decode(b"\x02\x00")
+    # a run cut short gives the bytes there are, as on the board
+    assert cobs_decode(b"\x05\x11\x22") == b"\x11\x22"
+
+
+def test_frames():
+    frame = sample_frame(7, encode_sample([[0, 1], [1, 0]]), 2)
+    assert frame[-1] == 0 and 0 not in frame[:-1]
+    raw = cobs_decode(frame[:-1])
+    assert raw[:4] == bytes([protocol.SAMPLE, 7, 0, 4])
+    assert crc16(raw) == 0
+    assert cobs_decode(info_request(255)[:-1])[:2] == bytes([protocol.INFO, 255])
+    with pytest.raises(ValueError, match=r"A sample frame carries 1 to 65535 whole tokens of "
+                                         r"2 bytes, not 3 bytes"):
+        sample_frame(0, b"abc", 2)
+    with pytest.raises(ValueError, match=r"Tokens are 2 \(events\) or 3 \(pixels\) bytes, "
+                                         r"not 4"):
+        sample_frame(0, b"abcd", 4)
+    with pytest.raises(ValueError, match=r"Request type and sequence number must be bytes, "
+                                         r"not 1, 256"):
+        request_frame(1, 256)
+    with pytest.raises(TypeError, match=r"Sequence number must be an integer, not '1'"):
+        request_frame(1, "1")
+
+
+def test_responses_round_trip():
     results = [(2, [1, 0, 70000, 5]), (0, [0, 0, 0, 0]), (3, [0xFFFF, 1, 2, 0x1234])]
-    data = b"".join(encode_result(cls, counts) for cls, counts in results)
-    assert len(data) == 3 * result_frame_size(4) == 30
-    assert data[:10] == bytes.fromhex("A5 02 0001 0000 FFFF 0005")
-    assert decode_results(data, 4) == [(cls, [min(c, 0xFFFF) for c in counts])
-                                       for cls, counts in results]
-    assert decode_results(b"", 4) == []
-    assert decode_results(bytearray(data[10:20]), 4) == [(0, [0, 0, 0, 0])]
+    data = b"".join(encode_result(10 + k, cls, counts) for k, (cls, counts) in
+                    enumerate(results))
+    data += encode_error(13, protocol.CHECKSUM)
+    data += encode_info(14, pixels=True, inputs=784, classes=4, rx_buffer=4096)
+    assert len(data) == 3 * response_size(protocol.RESULT, 4) + 6 + 13
+    got = decode_responses(data, 4)
+    assert [(r.kind, r.seq, r.cls, list(r.counts)) for r in got[:3]] == \
+        [("result", 10 + k, cls, [min(c, 0xFFFF) for c in counts])
+         for k, (cls, counts) in enumerate(results)]
+    assert (got[3].kind, got[3].seq, got[3].code) == ("error", 13, protocol.CHECKSUM)
+    assert got[4].info == {"version": 1, "pixels": True, "inputs": 784, "classes": 4,
+                           "rx_buffer": 4096}
+    assert decode_responses(b"", 4) == []
+
+
+def test_parser_in_pieces_and_resync():
+    good = [encode_result(k, k % 2, [k, 2 * k]) for k in range(6)]
+    damaged = bytearray(good[2])
+    damaged[4] ^= 1
+    stream = b"\x17\xa5" + good[0] + good[1] + bytes(damaged) + good[3] + b"\xa5\x01" \
+        + good[4] + good[5]
+    parser = ResponseParser(2)
+    got = []
+    for i in range(0, len(stream), 3):
+        got += parser.feed(stream[i:i + 3])
+    assert [r.seq for r in got] == [0, 1, 3, 4, 5]
+    assert parser.skipped == 2 + len(damaged) + 2
+    assert parser.pending == 0
 
 
 def test_decode_errors():
-    good = encode_result(1, [3, 4])
-    assert good[0] == RESULT_HEADER
-    with pytest.raises(ValueError, match=r"Bad result header byte 0x5A at offset 6; "
-                                         r"expected 0xA5"):
-        decode_results(good + b"\x5A" + good[1:], 2)
-    with pytest.raises(ValueError, match=r"Truncated result frame at offset 6: 4 of 6 bytes"):
-        decode_results(good + good[:4], 2)
-    with pytest.raises(ValueError, match=r"Class 2 at offset 1 out of range for 2 classes"):
-        decode_results(b"\xA5\x02" + good[2:], 2)
+    good = encode_result(1, 1, [3, 4])
+    assert good[0] == RESPONSE_HEADER
+    with pytest.raises(ValueError, match=r"1 bytes of 21 are not valid frames, 0 bytes cut "
+                                         r"short"):
+        decode_responses(good + b"\x5A" + good, 2)
+    with pytest.raises(ValueError, match=r"0 bytes of 14 are not valid frames, 4 bytes cut "
+                                         r"short"):
+        decode_responses(good + good[:4], 2)
+    # a class out of range does not check out either
+    bad = bytearray(good)
+    bad[3] = 2
+    bad[-2:] = crc16(bytes(bad[1:-2])).to_bytes(2, "big")
+    with pytest.raises(ValueError, match=r"10 bytes of 10 are not valid frames"):
+        decode_responses(bytes(bad), 2)
     with pytest.raises(ValueError, match=r"Class count must be between 1 and 256, not 0"):
-        decode_results(good, 0)
+        decode_responses(good, 0)
     with pytest.raises(TypeError, match=r"Class count must be an integer, not '2'"):
-        decode_results(good, "2")
-    with pytest.raises(TypeError, match=r"Result data must be bytes, not 'abc'"):
-        decode_results("abc", 2)
+        decode_responses(good, "2")
+    with pytest.raises(TypeError, match=r"Response data must be bytes, not 'abc'"):
+        decode_responses("abc", 2)
+    with pytest.raises(ValueError, match=r"Unknown response type 9"):
+        response_size(9, 2)
 
 
-def test_encode_result_errors():
+def test_encode_response_errors():
     with pytest.raises(ValueError, match=r"Class 2 out of range for 2 classes"):
-        encode_result(2, [0, 0])
+        encode_result(0, 2, [0, 0])
     with pytest.raises(ValueError, match=r"Spike counts must not be negative: \[0, -1\]"):
-        encode_result(0, [0, -1])
+        encode_result(0, 0, [0, -1])
+    with pytest.raises(ValueError, match=r"Unknown error code 9"):
+        encode_error(0, 9)
+
+
+def test_encode_pixels():
+    assert encode_pixels([0, 7, 0, 9]) == bytes([0, 1, 7, 0x80, 3, 9])
+    assert encode_pixels(np.zeros(5)) == bytes([0x80, 0, 0])
+    with pytest.raises(ValueError, match="Pixel values must be from 0 to 255"):
+        encode_pixels(np.array([0, 300]))
 
 
 def test_docs_example():
     # The worked example of docs/host-protocol.md.
-    assert encode_result(2, [1, 0, 70000, 5]) == bytes.fromhex("A5 02 0001 0000 FFFF 0005")
-    assert decode_results(bytes.fromhex("A5 02 0001 0000 FFFF 0005"), 4) == \
-        [(2, [1, 0, 65535, 5])]
+    payload = encode_sample([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]])
+    assert sample_frame(7, payload, 2) == bytes.fromhex(
+        "03 01 07 02 06 02 01 03 03 80 02 80 01 01 02 c0 03 ff 2a 00")
+    answer = bytes.fromhex("a5 01 07 02 00 01 00 00 ff ff 00 05 ba df")
+    assert encode_result(7, 2, [1, 0, 70000, 5]) == answer
+    [result] = decode_responses(answer, 4)
+    assert (result.seq, result.cls, result.counts) == (7, 2, (1, 0, 65535, 5))
+    assert encode_error(8, protocol.CHECKSUM) == bytes.fromhex("a5 02 08 02 0b 17")
+    assert info_request(0) == bytes.fromhex("02 02 03 7b 6d 00")
+    assert encode_info(0, pixels=False, inputs=64, classes=10, rx_buffer=1024) == \
+        bytes.fromhex("a5 03 00 01 00 00 40 00 0a 04 00 0d 48")
+    assert sample_frame(3, encode_pixels([0, 7, 0, 9]), 3) == bytes.fromhex(
+        "03 01 03 02 02 08 01 07 80 03 09 c7 87 00")

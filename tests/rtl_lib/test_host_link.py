@@ -1,17 +1,26 @@
 # amaranth: UnusedElaboratable=no
-"""HostLink against the host-side reference, spikegen.protocol."""
+"""The host link (protocol version 1) against the host-side reference, spikegen.protocol."""
 import random
 
 import numpy as np
 import pytest
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 import spikegen.protocol as protocol
 from rtl_lib.event import EventLayout, ResultLayout
-from rtl_lib.host_link import (MAX_CLASSES, MAX_INPUTS, RESULT_HEADER, HostLink,
-                               SerialAccelerator, accelerator_layouts)
+from rtl_lib.host_link import (MAX_CLASSES, MAX_COUNT, MAX_INPUTS, PROTOCOL_VERSION,
+                               RESPONSE_HEADER, CobsDecoder, FrameDecoder, HostLink,
+                               ResponseEncoder, SerialAccelerator, accelerator_layouts,
+                               crc16_next)
+from rtl_lib.rate_coder import PixelLayout
+
+from fake_accel import CountingAccel, decode_line, expected_result, line_levels
+
+
+# -- testbench pieces -------------------------------------------------------------------------
 
 
 def source(stream_, items, rng, p_valid):
@@ -27,7 +36,8 @@ def source(stream_, items, rng, p_valid):
     return testbench
 
 
-def sink(stream_, got, count, rng, p_ready, *, convert=lambda payload: payload, limit=100_000):
+def sink(stream_, got, count, rng, p_ready, *, convert=lambda payload: payload, limit=200_000,
+         on_item=None):
     """Testbench taking ``count`` items from ``stream_`` into ``got``, ready on a random share
     of cycles; checks that the producer obeys the stream rules."""
     async def testbench(ctx):
@@ -44,126 +54,350 @@ def sink(stream_, got, count, rng, p_ready, *, convert=lambda payload: payload, 
             held = item if valid and not ready else None
             if valid and ready:
                 got.append(item)
+                if on_item is not None:
+                    on_item(item)
         assert len(got) == count, f"got {len(got)} of {count} items"
     return testbench
 
 
-def event_tuple(payload):
-    return (payload.index, payload.eos, payload.last)
+def fake_result(tokens, classes, count_bits):
+    """A result that depends on every token of an inference, standing in for the network."""
+    top = (1 << count_bits) - 1
+    total = sum((k + 1) * sum(token) for k, token in enumerate(tokens))
+    counts = [(total * (j + 3) + len(tokens)) & top for j in range(classes)]
+    return total % classes, counts
 
 
-def expected_tokens(spikes):
-    """Tokens of a sample, from the definition rather than from encode_sample."""
-    tokens = []
-    for t, row in enumerate(spikes):
-        tokens += [(i, 0, 0) for i in range(len(row)) if row[i]]
-        tokens.append((0, 1, int(t == len(spikes) - 1)))
-    return tokens
+def link_model(items, *, pixels, inputs, classes, count_bits, rx_buffer=512):
+    """Tokens and response bytes of a HostLink fed ``items`` (byte, lost), from the
+    reference: frames split at 0x00, COBS-decoded, then :func:`protocol.board_parse`."""
+    tokens, out = [], bytearray()
+    segment, lost = [], False
+    for byte, flag in items:
+        lost |= bool(flag)
+        if byte:
+            segment.append(byte)
+            continue
+        frame = protocol.cobs_decode(bytes(segment))
+        segment, was_lost, lost = [], lost, False
+        if not frame:
+            continue
+        verdict = protocol.board_parse(frame, pixels=pixels, inputs=inputs, lost=was_lost)
+        tokens += verdict.tokens
+        if verdict.info:
+            out += protocol.encode_info(verdict.seq, pixels=pixels, inputs=inputs,
+                                        classes=classes, rx_buffer=rx_buffer)
+        elif verdict.has_result and verdict.code == 0:
+            cls, counts = fake_result(verdict.tokens, classes, count_bits)
+            out += protocol.encode_result(verdict.seq, cls,
+                                          [min(c, 0xFFFF) for c in counts])
+        else:
+            out += protocol.encode_error(verdict.seq, verdict.code)
+    return tokens, bytes(out)
 
 
-def run_events(dut, data, count, seed, p_valid, p_ready):
+def run_link(dut, items, *, pixels, classes, count_bits, n_tokens, n_bytes, seed,
+             p_valid=1.0, p_ready=1.0):
+    """Feed ``items`` to a HostLink; the results come from :func:`fake_result`."""
     rng = random.Random(seed)
-    got, errors = [], []
+    tokens, out, results, current = [], [], [], []
 
-    async def watch_err(ctx):
-        async for _, _, err in ctx.tick().sample(dut.err):
-            if err:
-                errors.append(err)
+    if pixels:
+        def convert(p):
+            return (p.index, p.value, p.last)
+    else:
+        def convert(p):
+            return (p.index, p.eos, p.last)
+
+    def on_token(token):
+        current.append(token)
+        if token[2]:
+            cls, counts = fake_result(current, classes, count_bits)
+            results.append({"cls": cls, "counts": counts})
+            current.clear()
+
+    async def result_source(ctx):
+        sent = 0
+        while True:
+            if sent == len(results):
+                await ctx.tick()
+                continue
+            ctx.set(dut.i_result.valid, 1)
+            ctx.set(dut.i_result.payload, results[sent])
+            await ctx.tick().until(dut.i_result.ready)
+            ctx.set(dut.i_result.valid, 0)
+            sent += 1
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i_bytes, list(data), rng, p_valid))
-    sim.add_testbench(sink(dut.o_events, got, count, rng, p_ready, convert=event_tuple))
-    sim.add_testbench(watch_err, background=True)
+    sim.add_testbench(source(dut.i_bytes, [{"data": b, "lost": int(l)} for b, l in items],
+                             rng, p_valid))
+    sim.add_testbench(sink(dut.o_events, tokens, n_tokens, rng, p_ready, convert=convert,
+                           on_item=on_token))
+    sim.add_testbench(sink(dut.o_bytes, out, n_bytes, rng, p_ready))
+    sim.add_testbench(result_source, background=True)
     sim.run()
-    return got, errors
+    return tokens, bytes(out)
 
 
-@pytest.mark.parametrize("n_inputs, p_valid, p_ready", [
-    (20, 1.0, 1.0),
-    (20, 0.5, 0.3),
-    (1, 0.7, 0.7),
-    (300, 1.0, 0.2),
-    (MAX_INPUTS, 0.8, 0.9),
-])
-def test_bytes_to_events(n_inputs, p_valid, p_ready):
-    rng = np.random.default_rng(n_inputs)
-    spikes = (rng.random((5, n_inputs)) < min(0.3, 8 / n_inputs)).astype(np.uint8)
-    spikes[2] = 0                   # a step without spikes
-    spikes[3, [0, -1]] = 1          # both ends of the index range
-    samples = [spikes, spikes[:1]]  # two inferences back to back, the second one step long
-    data = b"".join(protocol.encode_sample(s) for s in samples)
-    tokens = [token for s in samples for token in expected_tokens(s)]
-    dut = HostLink(EventLayout(n_inputs), ResultLayout(2, 4))
-    got, errors = run_events(dut, data, len(tokens), n_inputs, p_valid, p_ready)
-    assert got == tokens
-    assert errors == []
+def wire(frames):
+    """(byte, lost) items of whole frames, no byte lost."""
+    return [(byte, False) for frame in frames for byte in frame]
 
 
-def test_out_of_range_event_dropped():
-    n_inputs = 20
-    data = (protocol.encode_token(3) + protocol.encode_token(20) + protocol.encode_token(31)
-            + protocol.encode_token(19) + protocol.encode_token(eos=True, last=True))
-    dut = HostLink(EventLayout(n_inputs), ResultLayout(2, 4))
-    got, errors = run_events(dut, data, 3, 0, 1.0, 1.0)
-    assert got == [(3, 0, 0), (19, 0, 0), (0, 1, 1)]
-    assert len(errors) == 2
+def random_frames(rng, *, pixels, inputs, n, steps_max=5, junk=False):
+    """Request frames with random samples; with ``junk``, also info requests and frames the
+    board must refuse with a valid CRC (unknown type, bad count, bad index, bad length)."""
+    frames = []
+    for seq in range(n):
+        choice = rng.random() if junk else 1.0
+        if choice < 0.1:
+            frames.append(protocol.info_request(seq))
+        elif choice < 0.15:
+            frames.append(protocol.request_frame(rng.choice([0, 3, 0x7F]), seq, b"\x01\x02"))
+        elif choice < 0.2:
+            frames.append(protocol.request_frame(protocol.SAMPLE, seq, b"\x00\x00"))
+        elif choice < 0.25:
+            # a payload one byte short of its count
+            frames.append(protocol.request_frame(protocol.SAMPLE, seq, b"\x00\x02\x80\x00\x80"))
+        elif choice < 0.3:
+            bad = bytes([0x3F, 0xFF, 0x07]) if pixels else b"\x3f\xff"
+            payload = (protocol.encode_pixels(np.eye(inputs)[0] * 9) if pixels
+                       else protocol.encode_sample(np.zeros((1, inputs))))
+            payload = bad + payload
+            frames.append(protocol.sample_frame(seq, payload, 3 if pixels else 2))
+        elif pixels:
+            values = rng_pixels(rng, inputs)
+            frames.append(protocol.sample_frame(seq, protocol.encode_pixels(values), 3))
+        else:
+            steps = rng.randint(1, steps_max)
+            spikes = np.array([[rng.random() < 0.3 for _ in range(inputs)]
+                               for _ in range(steps)], dtype=np.uint8)
+            frames.append(protocol.sample_frame(seq, protocol.encode_sample(spikes), 2))
+    return frames
 
 
-@pytest.mark.parametrize("classes, count_bits, p_valid, p_ready", [
-    (3, 4, 1.0, 1.0),
-    (3, 16, 0.4, 0.5),
-    (10, 20, 1.0, 0.3),
-    (1, 1, 0.5, 1.0),
-    (2, 8, 0.3, 0.1),
-])
-def test_results_to_bytes(classes, count_bits, p_valid, p_ready):
-    rng = random.Random(classes * 100 + count_bits)
-    top = (1 << count_bits) - 1
-    results = [(0, [top] * classes), (classes - 1, [0] * classes)]
-    for _ in range(4):
-        counts = [rng.choice([0, 1, top, rng.randrange(top + 1)]) for _ in range(classes)]
-        results.append((rng.randrange(classes), counts))
-    items = [{"cls": cls, "counts": counts} for cls, counts in results]
+def rng_pixels(rng, inputs):
+    values = np.array([rng.randrange(256) if rng.random() < 0.3 else 0 for _ in range(inputs)])
+    return values
 
-    dut = HostLink(EventLayout(4), ResultLayout(classes, count_bits))
-    size = protocol.result_frame_size(classes)
+
+def corrupt(rng, items, n):
+    """``n`` random faults: a changed byte, a lost byte (flagged on the next one kept, as the
+    UART does), an extra byte, or a changed byte next to a 0x00 delimiter."""
+    items = list(items)
+    for _ in range(n):
+        i = rng.randrange(len(items) - 1)
+        fault = rng.choice(["flip", "zero", "lose", "insert"])
+        byte, lost = items[i]
+        if fault == "flip":
+            items[i] = (byte ^ (1 << rng.randrange(8)), lost)
+        elif fault == "zero":
+            items[i] = (0, lost)
+        elif fault == "lose":
+            del items[i]
+            items[i] = (items[i][0], True)
+        else:
+            items.insert(i, (rng.randrange(256), lost))
+    return items
+
+
+# -- components -------------------------------------------------------------------------------
+
+
+def test_crc16_matches_reference():
+    rng = random.Random(1)
+    data = bytes(rng.randrange(256) for _ in range(40))
+    m = Module()
+    crc, byte, nxt = Signal(16), Signal(8), Signal(16)
+    m.d.comb += nxt.eq(crc16_next(crc, byte))
+
+    async def testbench(ctx):
+        value = 0xFFFF
+        for b in data:
+            ctx.set(crc, value)
+            ctx.set(byte, b)
+            value = ctx.get(nxt)
+            assert value == protocol.crc16(bytes([b]), ctx.get(crc))
+        assert value == protocol.crc16(data)
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+    # CRC-16/CCITT-FALSE check value, and the zero residue the board relies on
+    assert protocol.crc16(b"123456789") == 0x29B1
+    assert protocol.crc16(data + protocol.crc16(data).to_bytes(2, "big")) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cobs_decoder(seed):
+    rng = random.Random(seed)
+    frames = [bytes(rng.choice([0, 0, rng.randrange(1, 256)]) for _ in range(n))
+              for n in (1, 5, 254, 255, 300, 600)]
+    frames.append(bytes(range(1, 256)) * 2)
+    items = [(b, 0) for f in frames for b in protocol.cobs_encode(f) + b"\x00"]
+    expected = []
+    for f in frames:
+        expected += [(b, 0, 0) for b in f] + [(0, 1, 0)]
+    dut = CobsDecoder()
     got = []
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i_result, items, rng, p_valid))
-    sim.add_testbench(sink(dut.o_bytes, got, size * len(results), rng, p_ready))
+    sim.add_testbench(source(dut.i, [{"data": b, "lost": l} for b, l in items], rng, 0.7))
+    sim.add_testbench(sink(dut.o, got, len(expected), rng, 0.6,
+                           convert=lambda p: (0, 1, p.lost) if p.end else (p.data, 0, 0)))
     sim.run()
+    assert got == expected
+    for f in frames:
+        assert protocol.cobs_decode(protocol.cobs_encode(f)) == f
+        assert 0 not in protocol.cobs_encode(f)
 
-    data = bytes(got)
-    assert data == b"".join(protocol.encode_result(cls, counts) for cls, counts in results)
-    assert protocol.decode_results(data, classes) == [
-        (cls, [min(c, 0xFFFF) for c in counts]) for cls, counts in results]
+
+# -- the link: bytes to tokens, verdicts and results to bytes ---------------------------------
 
 
-def test_both_directions_at_once():
-    spikes = np.array([[1, 0, 1, 1], [0, 1, 0, 0]], dtype=np.uint8)
-    data = protocol.encode_sample(spikes)
-    results = [(1, [7, 9]), (0, [15, 2])]
-    dut = HostLink(EventLayout(4), ResultLayout(2, 4))
-    rng = random.Random(5)
-    tokens, out = [], []
+@pytest.mark.parametrize("pixels, inputs, p_valid, p_ready", [
+    (False, 20, 1.0, 1.0),
+    (False, 20, 0.5, 0.3),
+    (False, 1, 0.7, 0.7),
+    (False, 300, 1.0, 0.2),
+    (True, 40, 1.0, 1.0),
+    (True, 40, 0.6, 0.4),
+])
+def test_good_frames(pixels, inputs, p_valid, p_ready):
+    rng = random.Random(inputs * 7 + int(pixels))
+    frames = random_frames(rng, pixels=pixels, inputs=inputs, n=6)
+    items = wire(frames)
+    classes, count_bits = 3, 4
+    tokens, expected = link_model(items, pixels=pixels, inputs=inputs, classes=classes,
+                                  count_bits=count_bits)
+    layout = PixelLayout(inputs) if pixels else EventLayout(inputs)
+    dut = HostLink(layout, ResultLayout(classes, count_bits))
+    got_tokens, got = run_link(dut, items, pixels=pixels, classes=classes,
+                               count_bits=count_bits, n_tokens=len(tokens),
+                               n_bytes=len(expected), seed=inputs, p_valid=p_valid,
+                               p_ready=p_ready)
+    assert got_tokens == tokens
+    assert got == expected
+    responses = protocol.decode_responses(got, classes)
+    assert [r.kind for r in responses] == ["result"] * 6
+    assert [r.seq for r in responses] == list(range(6))
+
+
+def test_tokens_follow_the_definition():
+    # The tokens of a sample, from the definition rather than from the model.
+    spikes = np.array([[1, 0, 1, 1], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=np.uint8)
+    frame = protocol.sample_frame(9, protocol.encode_sample(spikes), 2)
+    tokens, _ = link_model(wire([frame]), pixels=False, inputs=4, classes=2, count_bits=4)
+    assert tokens == [(0, 0, 0), (2, 0, 0), (3, 0, 0), (0, 1, 0), (0, 1, 0), (1, 0, 0),
+                      (0, 1, 1)]
+    pixels = protocol.sample_frame(3, protocol.encode_pixels([0, 7, 0, 9]), 3)
+    tokens, _ = link_model(wire([pixels]), pixels=True, inputs=4, classes=2, count_bits=4)
+    assert tokens == [(1, 7, 0), (3, 9, 1)]
+
+
+@pytest.mark.parametrize("pixels, seed", [(False, 0), (False, 1), (False, 2), (True, 3),
+                                          (True, 4)])
+def test_damaged_and_refused_frames(pixels, seed):
+    # Random faults on the line and frames the board must refuse: the hardware agrees with
+    # the reference on every token, every verdict and every byte sent back, and every frame
+    # the board saw gets exactly one answer.
+    rng = random.Random(seed)
+    inputs, classes, count_bits = 12, 3, 5
+    frames = random_frames(rng, pixels=pixels, inputs=inputs, n=14, junk=True)
+    items = corrupt(rng, [(0, False)] + wire(frames), 6)
+    tokens, expected = link_model(items, pixels=pixels, inputs=inputs, classes=classes,
+                                  count_bits=count_bits)
+    layout = PixelLayout(inputs) if pixels else EventLayout(inputs)
+    dut = HostLink(layout, ResultLayout(classes, count_bits))
+    got_tokens, got = run_link(dut, items, pixels=pixels, classes=classes,
+                               count_bits=count_bits, n_tokens=len(tokens),
+                               n_bytes=len(expected), seed=seed, p_valid=0.8, p_ready=0.7)
+    assert got_tokens == tokens
+    assert got == expected
+    kinds = [r.kind for r in protocol.decode_responses(got, classes)]
+    assert "error" in kinds and "result" in kinds
+
+
+def test_error_codes():
+    inputs = 4
+    sample = protocol.encode_sample(np.eye(inputs, dtype=np.uint8)[:2])
+    good = protocol.sample_frame(1, sample, 2)
+    raw = bytearray(protocol.cobs_decode(good[:-1]))
+    bad_crc = bytearray(raw)
+    bad_crc[5] ^= 0x40
+    cases = [
+        (protocol.cobs_encode(bad_crc) + b"\x00", protocol.CHECKSUM),
+        (protocol.request_frame(7, 2, b""), protocol.TYPE),
+        (protocol.request_frame(protocol.SAMPLE, 3, b"\x00\x00"), protocol.COUNT),
+        (protocol.request_frame(protocol.SAMPLE, 4, b"\x00\x01\x80"), protocol.LENGTH),
+        (protocol.request_frame(protocol.SAMPLE, 5, b"\x00\x01\xc0\x00\x55"), protocol.LENGTH),
+        (protocol.request_frame(protocol.SAMPLE, 6, b"\x00\x02\x00\x04\xc0\x00"),
+         protocol.MALFORMED),
+        (protocol.request_frame(protocol.SAMPLE, 7, b"\x00\x01\x00\x01"), protocol.MALFORMED),
+        (protocol.request_frame(protocol.INFO, 8, b"\x00"), protocol.LENGTH),
+    ]
+    for frame, code in cases:
+        verdict = protocol.board_parse(protocol.cobs_decode(frame[:-1]), pixels=False,
+                                       inputs=inputs)
+        assert verdict.code == code, (frame, verdict)
+    lost = protocol.board_parse(bytes(raw), pixels=False, inputs=inputs, lost=True)
+    assert lost.code == protocol.OVERRUN and lost.seq == 1 and lost.has_result
+    # the error frames the hardware sends for them
+    items = wire([frame for frame, _ in cases])
+    tokens, expected = link_model(items, pixels=False, inputs=inputs, classes=2, count_bits=4)
+    dut = HostLink(EventLayout(inputs), ResultLayout(2, 4))
+    got_tokens, got = run_link(dut, items, pixels=False, classes=2, count_bits=4,
+                               n_tokens=len(tokens), n_bytes=len(expected), seed=0)
+    assert got == expected
+    assert [(r.kind, r.code) for r in protocol.decode_responses(got, 2)] == \
+        [("error", code) for _, code in cases]
+
+
+def test_info_frame():
+    layout = PixelLayout(300)
+    dut = HostLink(layout, ResultLayout(10, 8), rx_buffer=1024)
+    items = wire([protocol.info_request(77)])
+    _, got = run_link(dut, items, pixels=True, classes=10, count_bits=8, n_tokens=0,
+                      n_bytes=protocol.response_size(protocol.INFO_RESPONSE, 10), seed=0)
+    [response] = protocol.decode_responses(got, 10)
+    assert response.kind == "info" and response.seq == 77
+    assert response.info == {"version": PROTOCOL_VERSION, "pixels": True, "inputs": 300,
+                             "classes": 10, "rx_buffer": 1024}
+
+
+@pytest.mark.parametrize("classes, count_bits", [(3, 4), (10, 20), (1, 1)])
+def test_result_frames(classes, count_bits):
+    # Counts wider than 16 bits saturate on the wire; every frame checks out.
+    rng = random.Random(classes)
+    top = (1 << count_bits) - 1
+    results = [(0, [top] * classes), (classes - 1, [0] * classes)]
+    for _ in range(3):
+        results.append((rng.randrange(classes), [rng.choice([0, 1, top, rng.randrange(top + 1)])
+                                                 for _ in range(classes)]))
+    dut = ResponseEncoder(ResultLayout(classes, count_bits))
+    verdicts = [{"seq": 200 + k, "code": 0, "has_result": 1, "info": 0}
+                for k in range(len(results))]
+    expected = b"".join(protocol.encode_result(200 + k, cls, counts)
+                        for k, (cls, counts) in enumerate(results))
+    got = []
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i_bytes, list(data), rng, 0.6))
-    sim.add_testbench(sink(dut.o_events, tokens, 6, rng, 0.6, convert=event_tuple))
+    sim.add_testbench(source(dut.i_verdict, verdicts, rng, 0.5))
     sim.add_testbench(source(dut.i_result, [{"cls": c, "counts": n} for c, n in results],
-                             rng, 0.6))
-    sim.add_testbench(sink(dut.o_bytes, out, 12, rng, 0.6))
+                             rng, 0.4))
+    sim.add_testbench(sink(dut.o_bytes, got, len(expected), rng, 0.5))
     sim.run()
-    assert tokens == expected_tokens(spikes)
-    assert protocol.decode_results(bytes(out), 2) == results
+    assert bytes(got) == expected
+    assert dut.result_frame_bytes == protocol.response_size(protocol.RESULT, classes)
 
 
 def test_constants_match_host_side():
-    assert RESULT_HEADER == protocol.RESULT_HEADER
+    assert RESPONSE_HEADER == protocol.RESPONSE_HEADER
+    assert PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
     assert MAX_INPUTS == protocol.MAX_INPUTS
     assert MAX_CLASSES == protocol.MAX_CLASSES
+    assert MAX_COUNT == protocol.MAX_COUNT
 
 
 def test_constructor_errors():
@@ -173,10 +407,23 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match=r"The host link carries at most 256 classes "
                                          r"\(1-byte class\), not 257"):
         HostLink(EventLayout(4), ResultLayout(257, 4))
-    with pytest.raises(TypeError, match=r"Event layout must be an EventLayout, not 8"):
+    with pytest.raises(TypeError, match=r"Input layout must be an EventLayout or a "
+                                        r"PixelLayout, not 8"):
         HostLink(8, ResultLayout(2, 4))
     with pytest.raises(TypeError, match=r"Result layout must be a ResultLayout, not 8"):
         HostLink(EventLayout(4), 8)
+    with pytest.raises(ValueError, match=r"The host link carries 8-bit pixels, not 4-bit"):
+        FrameDecoder(PixelLayout(4, 4))
+    with pytest.raises(ValueError, match=r"Largest token count must be at least 1 and at "
+                                         r"most 65535, not 0"):
+        FrameDecoder(EventLayout(4), max_count=0)
+    with pytest.raises(ValueError, match=r"Receive buffer size must be at least 1 and at "
+                                         r"most 65535, not 70000"):
+        HostLink(EventLayout(4), ResultLayout(2, 4), rx_buffer=70000)
+    with pytest.raises(ValueError, match=r"The info frame body is 8 bytes, not 3"):
+        ResponseEncoder(ResultLayout(2, 4), b"abc")
+    assert FrameDecoder(PixelLayout(40)).max_count == 40
+    assert FrameDecoder(EventLayout(40)).max_count == MAX_COUNT
 
 
 class _Accel(wiring.Component):
@@ -209,42 +456,92 @@ def test_accelerator_layouts():
         SerialAccelerator(accel, 8, blink_cycles=0)
     with pytest.raises(TypeError, match=r"Receive FIFO depth must be an integer, not '8'"):
         SerialAccelerator(accel, 8, rx_fifo_depth="8")
-    with pytest.raises(ValueError, match=r"Receive FIFO depth must be at least 1, not 0"):
+    with pytest.raises(ValueError, match=r"Receive FIFO depth must be from 1 to 65535, "
+                                         r"not 0"):
         SerialAccelerator(accel, 8, rx_fifo_depth=0)
     with pytest.raises(ValueError, match=r"UART divisor must be at least 4"):
         SerialAccelerator(accel, 2)
+    pixel_accel = _Accel({"i_pixels": In(stream.Signature(PixelLayout(5))),
+                          "o_result": Out(stream.Signature(result))})
+    assert SerialAccelerator(pixel_accel, 8).pixels
+    assert not SerialAccelerator(accel, 8).pixels
 
 
-@pytest.mark.parametrize("p_valid, p_ready", [(1.0, 1.0), (0.6, 0.4)])
-def test_bytes_to_pixels(p_valid, p_ready):
-    """On-chip input coding: three bytes per nonzero pixel, the last one marked."""
-    from rtl_lib.rate_coder import PixelLayout
+# -- the serial core: UART bits in, UART bits out ---------------------------------------------
 
-    rng = np.random.default_rng(3)
-    samples = rng.integers(0, 256, (3, 40))
-    samples[samples < 180] = 0
-    samples[1] = 0                  # a blank sample: pixel 0 with value 0
-    data = b"".join(protocol.encode_pixels(s) for s in samples)
-    expected = []
-    for s in samples:
-        index = np.flatnonzero(s)
-        if index.size == 0:
-            expected.append((0, 0, 1))
-        expected += [(int(i), int(s[i]), int(k == index.size - 1)) for k, i in enumerate(index)]
-    dut = HostLink(PixelLayout(40), ResultLayout(3, 4))
-    rng_ = random.Random(5)
-    got = []
+
+N_INPUTS, N_CLASSES, COUNT_BITS, DIVISOR = 12, 3, 4, 8
+
+
+def simulate_core(dut, rx, cycles):
+    """Drive ``rx`` (then an idle line) into a SerialAccelerator for ``cycles`` cycles; return
+    the ``tx``, ``cls``, ``activity`` and ``error`` of every cycle."""
+    trace = {"tx": [], "cls": [], "activity": [], "error": []}
+
+    async def testbench(ctx):
+        for cycle in range(cycles):
+            ctx.set(dut.rx, rx[cycle] if cycle < len(rx) else 1)
+            _, _, *values = await ctx.tick().sample(dut.tx, dut.cls, dut.activity, dut.error)
+            for key, value in zip(trace, values):
+                trace[key].append(value)
+
     sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i_bytes, list(data), rng_, p_valid))
-    sim.add_testbench(sink(dut.o_events, got, len(expected), rng_, p_ready,
-                           convert=lambda p: (p.index, p.value, p.last)))
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
     sim.run()
-    assert got == expected
+    return trace
 
 
-def test_encode_pixels_errors():
-    with pytest.raises(ValueError, match="Pixel values must be from 0 to 255"):
-        protocol.encode_pixels(np.array([0, 300]))
-    assert protocol.encode_pixels(np.zeros(5)) == bytes([0x80, 0, 0])
-    assert protocol.encode_pixels(np.array([0, 7, 0, 9])) == bytes([0, 1, 7, 0x80, 3, 9])
+def two_samples():
+    rng = np.random.default_rng(3)
+    samples = [rng.random((4, N_INPUTS)) < 0.3, np.zeros((2, N_INPUTS), dtype=bool)]
+    samples[1][:, [2, 5, 8]] = True     # class 2 wins the second sample
+    samples[0][:, 1] = True             # more than the 4-bit counter holds
+    samples[0][:, [4, 7, 10]] = True
+    return samples
+
+
+def frames_of(samples, first_seq=0):
+    return b"\x00" + b"".join(
+        protocol.sample_frame(first_seq + k, protocol.encode_sample(s.astype(np.uint8)), 2)
+        for k, s in enumerate(samples))
+
+
+@pytest.mark.parametrize("pause", [0, 1500])
+def test_core_end_to_end(pause):
+    # UART bits in, result frames out, through the core that every board top puts on its
+    # pins; with pauses of many byte times after each step, the receive FIFO keeps every byte.
+    samples = two_samples()
+    expected = [expected_result(s, N_CLASSES, COUNT_BITS) for s in samples]
+    assert [cls for cls, _ in expected] == [1, 2]
+
+    accel = CountingAccel(N_INPUTS, N_CLASSES, COUNT_BITS, pause=pause)
+    dut = SerialAccelerator(accel, DIVISOR, blink_cycles=4)
+    rx = line_levels(frames_of(samples, 40), DIVISOR)
+    frame_cycles = 10 * DIVISOR * protocol.response_size(protocol.RESULT, N_CLASSES)
+    steps = sum(len(s) for s in samples)
+    trace = simulate_core(dut, rx, len(rx) + steps * pause + 3 * frame_cycles)
+
+    responses = protocol.decode_responses(decode_line(trace["tx"], DIVISOR), N_CLASSES)
+    assert [(r.kind, r.seq, r.cls, list(r.counts)) for r in responses] == \
+        [("result", 40 + k, cls, counts) for k, (cls, counts) in enumerate(expected)]
+    assert trace["cls"][0] == 0 and trace["cls"][-1] == 2 and 1 in trace["cls"]
+    assert any(trace["activity"]) and not any(trace["error"])
+
+
+def test_core_reports_lost_bytes():
+    # Without room to buffer the bytes that arrive during a pause, some are lost: each frame
+    # still gets one answer, an error frame for the ones that lost bytes; none is dropped.
+    samples = two_samples() * 2
+    accel = CountingAccel(N_INPUTS, N_CLASSES, COUNT_BITS, pause=1500)
+    dut = SerialAccelerator(accel, DIVISOR, blink_cycles=4, rx_fifo_depth=4)
+    rx = line_levels(frames_of(samples), DIVISOR)
+    trace = simulate_core(dut, rx, len(rx) + 20 * 1500)
+    responses = protocol.decode_responses(decode_line(trace["tx"], DIVISOR), N_CLASSES)
+    assert any(trace["error"])
+    assert (protocol.ERROR, protocol.OVERRUN) in [(protocol.ERROR, r.code) for r in responses]
+    assert all(r.kind == "error" and r.code in protocol.TRANSIENT_ERRORS or r.kind == "result"
+               for r in responses)
+    # every sample answered once at most, in order; the last one at least
+    seqs = [r.seq for r in responses]
+    assert seqs == sorted(set(seqs)) and seqs[-1] == len(samples) - 1

@@ -86,6 +86,18 @@ def test_rx_baud_mismatch(mismatch):
     assert run_rx(16, levels) == (data, [])
 
 
+@pytest.mark.parametrize("divisor, mismatch", [(4, -0.02), (4, 0.0), (4, 0.02), (20, -0.02),
+                                               (20, 0.02), (33, -0.0101)])
+def test_rx_board_rates(divisor, mismatch):
+    # The boards' rates: 4 cycles per bit (iCEBreaker, 3 Mbaud at 12 MHz), 20 (ULX3S), 33
+    # (Arty, 1 % fast); the host's bridge within the 2 % the boards allow, at any phase.
+    data = random_bytes(40, divisor)
+    rng = random.Random(divisor)
+    gaps = [rng.choice([0, 0, 0.13, 0.37, 0.61, 0.89]) for _ in data]
+    levels = line_levels([frame_bits(b) for b in data], divisor * (1 + mismatch), gaps=gaps)
+    assert run_rx(divisor, levels) == (data, [])
+
+
 @pytest.mark.parametrize("divisor", [4, 9, 16])
 def test_rx_framing_error(divisor):
     frames = [frame_bits(0x3C), frame_bits(0x99, stop=0), frame_bits(0xC3)]

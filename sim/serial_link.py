@@ -1,0 +1,125 @@
+"""A simulated board on a pseudo-terminal: the host runtime talks to Verilator through it.
+
+:func:`simulated_board` builds the Verilog of a board core
+(:class:`rtl_lib.host_link.SerialAccelerator`) with Verilator, starts the cocotb bridge of
+:mod:`spikegen.sim.serial_link_tb` in the background, and hands the terminal's path to a
+client function, which opens it with pyserial exactly as it would open ``/dev/ttyUSB1``.
+"""
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .runner import SimulationError, _python_path, verilator_env
+
+
+__all__ = ["simulated_board", "CLOCK_NS"]
+
+
+#: Clock period of the simulation; cycle counts carry over to any board clock.
+CLOCK_NS = 10
+
+
+def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, faults=(),
+                    start_timeout=120.0, quiet=True):
+    """Simulate a board core on Verilator and run ``client(pty_path)`` against it.
+
+    Parameters
+    ----------
+    verilog_files : list of path
+        The Verilog of a top with ``clk``, ``rst``, ``rx`` and ``tx`` ports.
+    toplevel : str
+        Its module name.
+    work_dir : path
+        Build and run folder; the Verilator model is reused while the sources do not change.
+    client : callable
+        Called with the terminal's path; its return value is returned.
+    divisor : int
+        Clock cycles per UART bit of the core.
+    faults : iterable of str
+        ``"drop:N"`` or ``"flip:N"`` faults on host-to-board bytes (see the testbench).
+    start_timeout : float
+        Seconds to wait for the simulation to open its terminal.
+
+    Returns
+    -------
+    (object, dict)
+        The client's result, and what the line carried: ``host_to_board_bytes``,
+        ``board_to_host_bytes``, ``rx_busy_ns`` (time the host-to-board line was busy),
+        ``sim_ns`` (simulated time), ``clock_ns``, ``divisor``, ``faults``, and the seconds
+        spent building (``build_seconds``) and running (``run_seconds``).
+    """
+    from cocotb_tools.runner import get_runner
+
+    verilator_env()
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    pty_file = work_dir / "pty.txt"
+    stats_file = work_dir / "line.json"
+    for stale in (pty_file, Path(f"{pty_file}.done"), stats_file):
+        if stale.exists():
+            stale.unlink()
+    runner = get_runner("verilator")
+    started = time.monotonic()
+    stdout = sys.stdout
+    log = open(work_dir / "simulation.log", "w") if quiet else None
+    try:
+        if log is not None:
+            sys.stdout = log
+        runner.build(
+            sources=[str(Path(f).resolve()) for f in verilog_files],
+            hdl_toplevel=toplevel,
+            build_dir=str(work_dir / "verilator"),
+            build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"],
+            timescale=("1ns", "1ps"),
+            log_file=str(work_dir / "build.log") if quiet else None,
+        )
+    except Exception as exc:    # the runner raises plain exceptions for build failures
+        raise SimulationError(f"Verilator build failed ({exc}); see {work_dir}") from None
+    finally:
+        sys.stdout = stdout
+        if log is not None:
+            log.close()
+    built = time.monotonic()
+
+    failure = []
+
+    def simulate():
+        try:
+            runner.test(
+                hdl_toplevel=toplevel,
+                test_module="spikegen.sim.serial_link_tb",
+                build_dir=str(work_dir / "verilator"),
+                test_dir=str(work_dir),
+                extra_env={
+                    "SPIKEGEN_PTY_FILE": str(pty_file),
+                    "SPIKEGEN_DIVISOR": str(divisor),
+                    "SPIKEGEN_STATS": str(stats_file),
+                    "SPIKEGEN_FAULTS": ",".join(faults),
+                    "PYTHONPATH": _python_path(),
+                },
+                log_file=str(work_dir / "test.log") if quiet else None,
+            )
+        except BaseException as exc:    # a failing cocotb test ends with SystemExit
+            failure.append(exc)
+
+    thread = threading.Thread(target=simulate, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not pty_file.exists():
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise SimulationError(f"the simulation did not open its terminal; see "
+                                      f"{work_dir}/test.log")
+            time.sleep(0.05)
+        result = client(pty_file.read_text())
+    finally:
+        Path(f"{pty_file}.done").touch()
+        thread.join(timeout=start_timeout)
+    if failure or not stats_file.exists():
+        raise SimulationError(f"the simulation failed; see {work_dir}/test.log")
+    line = json.loads(stats_file.read_text())
+    line["build_seconds"] = round(built - started, 2)
+    line["run_seconds"] = round(time.monotonic() - built, 2)
+    return result, line

@@ -1,0 +1,211 @@
+"""Will the accelerator fit the board? Block RAM, logic and pins, estimated before synthesis.
+
+:func:`estimate` lists the memories of an accelerator behind its host link and counts the
+block RAMs they take in a family's own units (iCE40 EBR of 4 kbit, ECP5 DP16KD of 18 kbit,
+7-series RAMB36), and estimates the logic from a linear model fitted to Yosys runs of the
+digits network (``-P`` from 1 to all lanes, 4- and 8-bit weights, each input coding)::
+
+    LUTs ≈ c0 + c1·Σ lanes·membrane bits + c2·Σ lanes·weight bits
+           + c3·Σ lanes·accumulator bits + c4·[rate coder]
+
+where the sums run over the layers and the accumulator bits are those of a first layer fed
+pixel values directly. Memories too shallow for block RAM take flip-flops (iCE40) or LUT RAM
+(ECP5, 7-series), as Yosys maps them. The logic model is within 7 % of the runs it was fitted
+to, the block RAM count exact on all of them. :func:`check_fit` refuses a design whose
+estimate exceeds the part, and says what would fit.
+"""
+import math
+
+from .errors import SpikegenError
+
+
+__all__ = ["estimate", "check_fit", "memories", "block_rams"]
+
+
+# Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
+_BRAM_SHAPES = {
+    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+    # RAMB18 shapes; two make a RAMB36
+    "xc7": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+}
+_BRAM_PER_UNIT = {"ice40": 1, "ecp5": 1, "xc7": 2}
+# A memory with a write port or a FIFO of at least this depth goes to block RAM; shallower
+# ones take flip-flops (iCE40) or LUT RAM (ECP5, 7-series). Small read-only memories (the
+# biases) become logic, and FIFOs with an asynchronous read (the spike words) flip-flops.
+_MIN_BRAM_DEPTH = {"ice40": 5, "ecp5": 65, "xc7": 65}
+_MIN_ROM_DEPTH = 256
+
+# Logic model coefficients (c0 ... c4 of the module docstring) per family. iCE40: logic cells
+# after nextpnr's packing (carry-only and flip-flop-only cells included), fitted to eight place
+# and route runs on the iCEBreaker (1024-byte receive buffer); ECP5: LUT4s, a carry cell
+# counting two, and 7-series: LUTs, both fitted to Yosys 0.70 runs with a 512-byte receive
+# buffer (Vivado usually needs fewer LUTs than Yosys: the 7-series estimate errs on the safe
+# side). The weight-bit and membrane-bit terms are nearly collinear on these runs; their sum
+# is what the fit pins down.
+_LOGIC = {
+    "ice40": (2313.0, 1.83, 24.22, 10.01, 36.0),
+    "ecp5": (1546.0, 15.42, 0.0, 0.57, 205.0),
+    "xc7": (1652.0, 14.23, 12.82, 2.69, 280.0),
+}
+# Flip-flops: a fixed part and a part per lane bit (registers of the lanes and the weight row;
+# on the iCE40, shallow memories in flip-flops too). Fitted as the logic, within 20 %.
+_FFS = {"ice40": (1097.0, 0.85), "ecp5": (649.0, 1.05), "xc7": (1245.0, 2.13)}
+
+
+def _index_width(count):
+    return max(1, math.ceil(math.log2(count))) if count > 1 else 1
+
+
+def memories(qnet, *, rx_fifo_depth, weight_bits=None):
+    """The memories of the accelerator of ``qnet`` behind a host link with a receive buffer
+    of ``rx_fifo_depth`` bytes: a list of ``(name, depth, width, kind)``; ``kind`` is
+    ``"block"`` (asks for block RAM: the weights), ``"ram"`` (state, synchronous FIFOs),
+    ``"rom"`` (biases) or ``"async"`` (a FIFO read without a clock). ``weight_bits``, if
+    given, replaces the layers' weight widths (to see what fewer bits would take)."""
+    hw, coding = qnet.hardware, qnet.coding
+    out = []
+    for k, layer in enumerate(qnet.layers):
+        lanes = hw.lanes(layer.outputs)
+        groups = -(-layer.outputs // lanes)
+        mb, wb = layer.mem_format.bits, weight_bits or layer.weight_format.bits
+        direct = coding.kind == "direct" and k == 0
+        if direct:
+            acc = wb + coding.value_bits + 1 + _index_width(layer.inputs)
+            state_bits = mb + acc
+        else:
+            state_bits = mb + 1
+        out.append((f"layer{k}.weights", layer.inputs * groups, lanes * wb, "block"))
+        out.append((f"layer{k}.state", groups, lanes * state_bits, "ram"))
+        if layer.bias is not None:
+            out.append((f"layer{k}.bias", groups, lanes * mb, "rom"))
+        out.append((f"layer{k}.words", max(2, groups + 1),
+                    lanes + _index_width(groups) + 2, "async"))
+        if k + 1 < len(qnet.layers):
+            out.append((f"fifo{k}", hw.fifo_depth - 1, _index_width(layer.outputs) + 2,
+                        "ram"))
+    if coding.kind == "rate":
+        out.append(("rate_coder", qnet.inputs, _index_width(qnet.inputs) + coding.value_bits
+                    + 1, "ram"))
+    out.append(("rx_fifo", rx_fifo_depth - 1, 9, "ram"))
+    return out
+
+
+def block_rams(depth, width, family):
+    """Block RAMs of ``family`` (in its units) that hold ``depth`` words of ``width`` bits."""
+    blocks = min(math.ceil(depth / d) * math.ceil(width / w)
+                 for d, w in _BRAM_SHAPES[family])
+    return blocks / _BRAM_PER_UNIT[family]
+
+
+def _lane_sums(qnet):
+    hw, coding = qnet.hardware, qnet.coding
+    mem = weight = acc = 0
+    for k, layer in enumerate(qnet.layers):
+        lanes = hw.lanes(layer.outputs)
+        mem += lanes * layer.mem_format.bits
+        weight += lanes * layer.weight_format.bits
+        if coding.kind == "direct" and k == 0:
+            acc += lanes * (layer.weight_format.bits + coding.value_bits + 1
+                            + _index_width(layer.inputs))
+    return mem, weight, acc
+
+
+def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
+    """Resources of the accelerator of ``qnet`` behind a host link, in ``family``'s units.
+
+    Returns
+    -------
+    dict
+        ``family``, ``luts``, ``ffs``, ``bram`` (block RAM units, fractional for RAMB36),
+        ``ios`` (``pins``), and ``memories`` (each with its ``blocks``). ``weight_bits``, if
+        given, replaces the layers' weight widths in the block RAM count.
+    """
+    if family not in _BRAM_SHAPES:
+        raise ValueError(f"Unknown FPGA family {family!r}")
+    rows, bram = [], 0.0
+    for name, depth, width, kind in memories(qnet, rx_fifo_depth=rx_fifo_depth,
+                                             weight_bits=weight_bits):
+        in_bram = (kind == "block" or (kind == "ram" and depth >= _MIN_BRAM_DEPTH[family])
+                   or (kind == "rom" and depth >= _MIN_ROM_DEPTH))
+        blocks = block_rams(depth, width, family) if in_bram else 0
+        bram += blocks
+        rows.append({"name": name, "depth": depth, "width": width, "blocks": blocks})
+    mem, weight, acc = _lane_sums(qnet)
+    c0, c1, c2, c3, c4 = _LOGIC[family]
+    luts = c0 + c1 * mem + c2 * weight + c3 * acc + c4 * (qnet.coding.kind == "rate")
+    f0, f1 = _FFS[family]
+    ffs = f0 + f1 * (mem + weight + acc)
+    return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,
+            "ios": pins, "memories": rows}
+
+
+def _with_parallelism(qnet, parallelism):
+    from dataclasses import replace
+
+    return replace(qnet, hardware=replace(qnet.hardware, parallelism=parallelism))
+
+
+def check_fit(qnet, board):
+    """Refuse, before synthesis, an accelerator that does not fit ``board``'s part.
+
+    Returns
+    -------
+    dict
+        The estimate, with ``shares`` (each resource's share of the part).
+
+    Raises
+    ------
+    SpikegenError
+        Saying which resources do not fit and by how much, and what would: a value of ``-P``
+        that fits (the largest), fewer weight bits, or a board with a bigger part.
+    """
+    family = board.capacity.family
+    found = estimate(qnet, family, rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0)
+    try:
+        found["shares"] = board.check_fit(found)
+        return found
+    except ValueError as exc:
+        problem = str(exc)
+    advice = []
+    widest = max(layer.outputs for layer in qnet.layers)
+    current = qnet.hardware.parallelism or widest
+    for p in sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, widest}, reverse=True):
+        if p >= current:
+            continue
+        try:
+            board.check_fit(estimate(_with_parallelism(qnet, p), family,
+                                     rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0))
+        except ValueError:
+            continue
+        advice.append(f"-P {p} (estimated to fit)")
+        break
+    if found["bram"] > board.capacity.bram:
+        widest_weights = max(layer.weight_format.bits for layer in qnet.layers)
+        for bits in range(widest_weights - 1, 1, -1):
+            smaller = estimate(qnet, family, rx_fifo_depth=board.rx_fifo_depth,
+                               weight_bits=bits)
+            if smaller["bram"] <= board.capacity.bram:
+                advice.append(f"--weight-bits {bits} (its weights fit the block RAM)")
+                break
+        else:
+            advice.append("fewer --weight-bits")
+    from .boards import BOARDS
+
+    bigger = []
+    for other in BOARDS.values():
+        if other.name == board.name or other.capacity.family is None:
+            continue
+        try:
+            other().check_fit(estimate(qnet, other.capacity.family,
+                                       rx_fifo_depth=other.rx_fifo_depth,
+                                       pins=other.pins or 0))
+        except ValueError:
+            continue
+        bigger.append(other.name)
+    if bigger:
+        advice.append(f"or a bigger part ({', '.join(sorted(bigger))})")
+    if not advice:
+        advice.append("a smaller network")
+    raise SpikegenError(f"{problem} (estimated before synthesis); try "
+                        f"{', '.join(advice)}")
