@@ -83,7 +83,8 @@ class _ArtyA7Board(Board):
     # clock, UART (2), LEDs (4 + 2)
     pins = 9
 
-    def build(self, accel, build_dir, *, baud=None, clock_hz=None, run_vendor=None):
+    def build(self, accel, build_dir, *, baud=None, clock_hz=None, run_vendor=None,
+              extra_files=None):
         """Write the Vivado project of ``accel`` on this board, and run Vivado if present.
 
         The files (``spikegen.v``, ``spikegen.xdc``, ``spikegen.tcl`` and the
@@ -104,6 +105,9 @@ class _ArtyA7Board(Board):
         run_vendor : bool or None
             Run Vivado after writing the project; if ``None``, only when ``vivado`` is on
             ``PATH``.
+        extra_files : dict or None
+            More sources for the project (name -> text), e.g. the accelerator's VHDL when
+            ``accel`` is a black box that refers to it by name.
 
         Returns
         -------
@@ -124,7 +128,10 @@ class _ArtyA7Board(Board):
 
         top = ArtyTop(accel, divisor, clock_hz=clock.hz, rx_fifo_depth=self.rx_fifo_depth)
         # With do_build=False the platform ignores build_dir and returns the plan.
-        plan = self.platform().build(top, name="spikegen", do_build=False)
+        platform = self.platform()
+        for name, text in sorted((extra_files or {}).items()):
+            platform.add_file(name, text)
+        plan = platform.build(top, name="spikegen", do_build=False)
         build_dir = os.fspath(build_dir)
         if run_vendor:
             plan.execute_local(build_dir)

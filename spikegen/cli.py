@@ -95,6 +95,9 @@ def _add_build_options(p):
                    help="HDL of the accelerator core under hdl/ (default both)")
     h.add_argument("--vhdl-std", choices=("08", "93"), default="08",
                    help="VHDL standard of the VHDL output (default 08)")
+    h.add_argument("--board-hdl", choices=("verilog", "vhdl"), default="verilog",
+                   help="HDL of the accelerator inside the board project (vhdl: Vivado "
+                        "boards; the board top instantiates it by name)")
     h.add_argument("--coding", choices=("events", "rate", "direct"), default="events",
                    help="input coding: spike events from the host (default), rate coding "
                         "on chip from 8-bit pixels, or direct (current) pixel input")
@@ -119,6 +122,7 @@ def _build(args):
         coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
         clock_hz=None if args.clock_mhz is None else round(args.clock_mhz * 1e6),
+        board_hdl=args.board_hdl,
         vhdl_std=args.vhdl_std)
     result = build(options, log=_log)
     print(summary(result.report))

@@ -52,6 +52,7 @@ class BuildOptions:
     synth: "str | None" = None
     hdl: str = "both"
     vhdl_std: str = "08"
+    board_hdl: str = "verilog"
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,12 +183,29 @@ def board(b: Build) -> Build:
 
     # refuse a network that cannot fit before any synthesis runs
     fit = check_fit(b.qnet, target)
+    extra = {}
+    make = lambda: _assemble.accelerator(b.qnet)                    # noqa: E731
+    if b.options.board_hdl == "vhdl":
+        import inspect
+
+        if "extra_files" not in inspect.signature(target.build).parameters:
+            raise SpikegenError(f"--board-hdl vhdl needs a vendor flow that reads VHDL "
+                                f"(arty-a7); {target.name}'s open toolchain reads Verilog")
+        if b.options.hdl == "verilog":
+            raise SpikegenError("--board-hdl vhdl needs the VHDL: drop --hdl verilog")
+        from .blackbox import BlackBox
+
+        with open(os.path.join(b.options.out, "hdl", "vhdl", f"{TOP_NAME}.vhd")) as f:
+            extra["extra_files"] = {f"{TOP_NAME}.vhd": f.read()}
+        signature = _assemble.accelerator(b.qnet).signature
+        make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
+    elif b.options.board_hdl != "verilog":
+        raise SpikegenError(f"--board-hdl must be verilog or vhdl, not {b.options.board_hdl!r}")
     try:
         # a function, not a component: the board top instantiates its own accelerator (one
         # design elaborates once), and may rebuild it at a slower clock if timing fails
-        info = target.build(lambda: _assemble.accelerator(b.qnet),
-                            os.path.join(b.options.out, "board"), baud=b.options.baud,
-                            clock_hz=b.options.clock_hz)
+        info = target.build(make, os.path.join(b.options.out, "board"), baud=b.options.baud,
+                            clock_hz=b.options.clock_hz, **extra)
     except ValueError as exc:
         raise SpikegenError(f"board {target.name}: {exc}") from None
     info = dict(info)

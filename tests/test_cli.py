@@ -199,3 +199,18 @@ def test_emit_a_users_own_component(tmp_path, monkeypatch, capsys):
                               capture_output=True).returncode == 0
     assert main(["emit", "mydesign"]) == 1
     assert "must be MODULE:NAME" in capsys.readouterr().err
+
+
+def test_board_project_with_the_vhdl_core(tmp_path, small_net, capsys):
+    net, _ = small_net
+    out = tmp_path / "b"
+    assert main(["build", str(net), "--out", str(out), "--board-hdl", "vhdl"]) == 0
+    board = out / "board"
+    assert (board / "spikegen_top.vhd").read_bytes() == \
+        (out / "hdl" / "vhdl" / "spikegen_top.vhd").read_bytes()
+    verilog = (board / "spikegen.v").read_text()
+    assert "spikegen_top " in verilog and "module spikegen_top" not in verilog
+    assert 'add_files "spikegen_top.vhd"' in (board / "spikegen.tcl").read_text()
+    assert main(["build", str(net), "--out", str(tmp_path / "c"), "--board", "icebreaker",
+                 "--board-hdl", "vhdl"]) == 1
+    assert "needs a vendor flow that reads VHDL" in capsys.readouterr().err
