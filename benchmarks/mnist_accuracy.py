@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-images", type=int, default=None,
                    help="evaluate on the first N test images (default all)")
+    p.add_argument("--rtl-images", type=int, default=10000,
+                   help="test images simulated on Verilator (default all 10,000; 0: none)")
     p.add_argument("--no-table", dest="table", action="store_false",
                    help="skip the PTQ accuracy table across weight widths and steps")
     p.add_argument("--table-images", type=int, default=2000,
@@ -166,10 +168,8 @@ def main(argv=None):
     net_path = main_figures["path"]
 
     # -- RTL check -----------------------------------------------------------------------------
-    # The RTL regression goes here: build ``net_path`` with --coding args.coding and --steps
-    # args.steps, simulate it on ``test_inputs`` (the reference's inputs: 8-bit pixels for
-    # rate/direct, spike trains for events) with labels ``y_test``, and merge rtl_images,
-    # rtl_mismatched_images and rtl_images_per_second into ``results``.
+    if args.rtl_images:
+        results.update(rtl_check(net_path, test_inputs, y_test, args))
 
     if args.table:
         log("[table] post-training quantization of the float network")
@@ -196,6 +196,38 @@ def main(argv=None):
     return 0
 
 
+def rtl_check(net_path, inputs, labels, args):
+    """Build the 8-bit network as ``spikegen build`` does and simulate its Verilog on
+    Verilator (the regression harness) on the first ``--rtl-images`` test inputs; every
+    output spike is compared with the reference model."""
+    from spikegen.compiler import BuildOptions, build
+    from spikegen.verify import verify
+
+    count = min(args.rtl_images, len(labels))
+    work = os.path.join(args.out, "rtl")
+    os.makedirs(work, exist_ok=True)
+    data = os.path.join(work, "test.npz")
+    key = "spikes" if args.coding == "events" else "pixels"
+    np.savez(data, **{key: inputs[:count], "labels": labels[:count]})
+    log(f"[rtl] build and simulate {count} test images on Verilator")
+    t0 = time.perf_counter()
+    build(BuildOptions(source=net_path, out=os.path.join(work, "build"), board=None,
+                       hdl="verilog", weight_bits=args.weight_bits, coding=args.coding,
+                       steps=args.steps, eval=data, max_steps=max(255, args.steps)))
+    build_seconds = time.perf_counter() - t0
+    checked = verify(os.path.join(work, "build"), samples=count, log=log)
+    with np.load(os.path.join(work, "build", "sim", "verilator", "results.npz")) as result:
+        rtl_accuracy = float(np.mean(result["cls"] == labels[:count]))
+    return {"rtl_images": checked["samples"],
+            "rtl_mismatched_images": checked["mismatched_samples"],
+            "rtl_mismatched_spikes": checked["mismatched_spikes"],
+            "rtl_accuracy": rtl_accuracy,
+            "rtl_images_per_second": checked["samples_per_second"],
+            "rtl_simulation_seconds": checked["simulation_seconds"],
+            "rtl_cycles_per_inference": checked["cycles_per_inference"],
+            "build_seconds": round(build_seconds, 1)}
+
+
 def summary(results, variants):
     """The printed table."""
     lines = [f"MNIST 784-{results['shape'][1]}-10, {results['coding']} coding, "
@@ -212,6 +244,12 @@ def summary(results, variants):
                  f"{100 * (results['reference_accuracy'] - results['float_accuracy']):+.2f} "
                  f"points; training {results['train_seconds']:.0f} s, "
                  f"total {results['seconds']:.0f} s")
+    if "rtl_images" in results:
+        lines.append(f"RTL (Verilator): {results['rtl_images']} images, "
+                     f"{results['rtl_mismatched_images']} differ from the reference, accuracy "
+                     f"{100 * results['rtl_accuracy']:.2f} %, "
+                     f"{results['rtl_images_per_second']:.1f} images/s "
+                     f"({results['rtl_cycles_per_inference']:.0f} cycles per inference)")
     return "\n".join(lines)
 
 
