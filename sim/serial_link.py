@@ -22,13 +22,14 @@ CLOCK_NS = 10
 
 
 def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, faults=(),
-                    start_timeout=120.0, quiet=True):
-    """Simulate a board core on Verilator and run ``client(pty_path)`` against it.
+                    start_timeout=120.0, quiet=True, simulator="verilator"):
+    """Simulate a board core on Verilator (or GHDL) and run ``client(pty_path)`` against it.
 
     Parameters
     ----------
     verilog_files : list of path
-        The Verilog of a top with ``clk``, ``rst``, ``rx`` and ``tx`` ports.
+        The Verilog of a top with ``clk``, ``rst``, ``rx`` and ``tx`` ports (its VHDL with
+        ``simulator="ghdl"``).
     toplevel : str
         Its module name.
     work_dir : path
@@ -52,7 +53,6 @@ def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, fault
     """
     from cocotb_tools.runner import get_runner
 
-    verilator_env()
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     pty_file = work_dir / "pty.txt"
@@ -60,6 +60,22 @@ def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, fault
     for stale in (pty_file, Path(f"{pty_file}.done"), stats_file):
         if stale.exists():
             stale.unlink()
+    env = {
+        "SPIKEGEN_PTY_FILE": str(pty_file),
+        "SPIKEGEN_DIVISOR": str(divisor),
+        "SPIKEGEN_STATS": str(stats_file),
+        "SPIKEGEN_FAULTS": ",".join(faults),
+    }
+    if simulator == "ghdl":
+        from .ghdl import run_cocotb
+
+        def simulate_ghdl():
+            run_cocotb(verilog_files, toplevel, "spikegen.sim.serial_link_tb", work_dir,
+                       extra_env=env, quiet=quiet)
+
+        return _serve(simulate_ghdl, client, work_dir, pty_file, stats_file, start_timeout,
+                      time.monotonic(), time.monotonic())
+    verilator_env()
     runner = get_runner("verilator")
     started = time.monotonic()
     stdout = sys.stdout
@@ -83,24 +99,28 @@ def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, fault
             log.close()
     built = time.monotonic()
 
+    def simulate_verilator():
+        runner.test(
+            hdl_toplevel=toplevel,
+            test_module="spikegen.sim.serial_link_tb",
+            build_dir=str(work_dir / "verilator"),
+            test_dir=str(work_dir),
+            extra_env={**env, "PYTHONPATH": _python_path()},
+            log_file=str(work_dir / "test.log") if quiet else None,
+        )
+
+    return _serve(simulate_verilator, client, work_dir, pty_file, stats_file, start_timeout,
+                  started, built)
+
+
+def _serve(run_simulation, client, work_dir, pty_file, stats_file, start_timeout, started,
+           built):
+    """Run the simulation in a thread, hand its terminal to ``client``, collect the line."""
     failure = []
 
     def simulate():
         try:
-            runner.test(
-                hdl_toplevel=toplevel,
-                test_module="spikegen.sim.serial_link_tb",
-                build_dir=str(work_dir / "verilator"),
-                test_dir=str(work_dir),
-                extra_env={
-                    "SPIKEGEN_PTY_FILE": str(pty_file),
-                    "SPIKEGEN_DIVISOR": str(divisor),
-                    "SPIKEGEN_STATS": str(stats_file),
-                    "SPIKEGEN_FAULTS": ",".join(faults),
-                    "PYTHONPATH": _python_path(),
-                },
-                log_file=str(work_dir / "test.log") if quiet else None,
-            )
+            run_simulation()
         except BaseException as exc:    # a failing cocotb test ends with SystemExit
             failure.append(exc)
 

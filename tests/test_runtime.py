@@ -2,6 +2,7 @@
 simulated on Verilator behind a pseudo-terminal."""
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -222,7 +223,7 @@ def digits_net(tmp_path_factory):
     return path
 
 
-def board_build(net, out, coding, *, board="icebreaker", samples):
+def board_build(net, out, coding, *, board="icebreaker", samples, simulator="verilator"):
     """A build directory as ``spikegen build --board <board>`` writes it, but with the build
     plan only (no bitstream), and the Verilog of the board's core for simulation."""
     from spikegen.assemble import accelerator
@@ -240,17 +241,27 @@ def board_build(net, out, coding, *, board="icebreaker", samples):
     write_json(out / "report.json", tree)
     core = SerialAccelerator(accelerator(result.qnet), info["divisor"],
                              rx_fifo_depth=info["rx_fifo_depth"])
-    source = out / "serial_top.v"
-    source.write_text(verilog(core, name="serial_top"))
+    if simulator == "ghdl":
+        from spikegen.emit import vhdl
+        source = out / "serial_top.vhd"
+        source.write_text(vhdl(core, name="serial_top"))
+    else:
+        source = out / "serial_top.v"
+        source.write_text(verilog(core, name="serial_top"))
     return info, source
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("coding, samples, faults", [
-    ("direct", 60, ("flip:1500", "drop:4000")),
-    ("events", 5, ()),
+@pytest.mark.parametrize("coding, samples, faults, simulator", [
+    ("direct", 60, ("flip:1500", "drop:4000"), "verilator"),
+    ("events", 5, (), "verilator"),
+    # the same testbench on the VHDL: GHDL is slower, so a few samples
+    pytest.param("direct", 3, ("flip:100",), "ghdl", marks=pytest.mark.ghdl),
 ])
-def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, faults):
+def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, faults,
+                                         simulator):
+    if simulator == "ghdl" and shutil.which("ghdl") is None:
+        pytest.skip("ghdl is not installed (scripts/setup.sh installs it)")
     # The real runtime opens the pseudo-terminal with pyserial; the cocotb bridge moves the
     # bytes bit by bit onto the UART pins of the board core (UART, receive buffer, host link,
     # the digits accelerator) and back. Every result equals the reference model's; the
@@ -258,7 +269,7 @@ def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, 
     from spikegen.sim.serial_link import simulated_board
 
     out = tmp_path / coding
-    info, source = board_build(digits_net, out, coding, samples=samples)
+    info, source = board_build(digits_net, out, coding, samples=samples, simulator=simulator)
     bar = io.StringIO()
     events = []
 
@@ -267,7 +278,8 @@ def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, 
                    progress=ProgressBar(bar, every=0), log=events.append)
 
     result, line = simulated_board([source], "serial_top", tmp_path / "sim", client,
-                                   divisor=info["divisor"], faults=faults)
+                                   divisor=info["divisor"], faults=faults,
+                                   simulator=simulator)
     assert result["samples"] == samples
     assert result["mismatched_samples"] == 0
     assert result["accuracy"] == result["reference_accuracy"]
