@@ -151,19 +151,24 @@ def _verify(args):
 
 
 def _train(args):
-    import torch
+    from . import datasets
+    from .train import save_network, train_network
 
-    from . import data
-    from .train import train
-
-    if args.dataset != "digits":
-        raise SpikegenError(f"unknown dataset {args.dataset!r}; available: digits")
-    dataset = data.digits()
-    model = train(dataset, hidden=tuple(args.hidden), steps=args.steps, beta=args.beta,
-                  epochs=args.epochs, seed=args.seed, progress=_log)
+    try:
+        dataset = datasets.get(args.dataset)
+    except (KeyError, ValueError) as exc:
+        raise SpikegenError(str(exc)) from None
+    model, metrics = train_network(
+        dataset, hidden=tuple(args.hidden), coding=args.coding, steps=args.steps,
+        beta=args.beta, epochs=args.epochs, qat_epochs=args.qat_epochs,
+        weight_bits=args.weight_bits, augment=args.augment, seed=args.seed, progress=_log)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.save(model.state_dict(), args.out)
-    print(f"wrote {args.out} (state_dict of {model.__class__.__name__})")
+    save_network(model, args.out)
+    shown = {k: v for k, v in metrics.items() if "accuracy" in k}
+    print(f"wrote {args.out} ({'-'.join(map(str, metrics.get('shape', [])))}"
+          f"{', ' if metrics.get('shape') else ''}{args.coding} coding, {args.steps} steps, "
+          f"{args.weight_bits}-bit fine-tuned){'; ' if shown else ''}"
+          + ", ".join(f"{k} {100 * v:.2f} %" for k, v in sorted(shown.items())))
 
 
 def _demo(args):
@@ -315,13 +320,22 @@ def _parser():
     p.add_argument("--out", "-o", default="-", help="output file (default: standard output)")
     p.set_defaults(func=_emit)
 
-    p = sub.add_parser("train", help="train a small LIF network with snnTorch")
-    p.add_argument("--dataset", default="digits", help="digits (default)")
+    p = sub.add_parser("train", help="train a LIF network with snnTorch, then fine-tune it "
+                                     "with the hardware's exact fixed-point arithmetic")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (default), mnist5k, or mnist-idx:DIR")
     p.add_argument("--hidden", type=_positive_int, nargs="+", default=[32],
                    help="hidden layer sizes (default 32)")
+    p.add_argument("--coding", choices=("events", "rate", "direct"), default="direct",
+                   help="the input coding the network will be built with (default direct)")
     p.add_argument("--steps", type=_positive_int, default=16)
     p.add_argument("--beta", type=_fraction, default=0.9)
-    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--epochs", type=_positive_int, default=30, help="float epochs")
+    p.add_argument("--qat-epochs", type=_natural, default=5,
+                   help="quantization-aware fine-tuning epochs (default 5)")
+    p.add_argument("--weight-bits", type=_positive_int, default=8)
+    p.add_argument("--augment", action="store_true",
+                   help="random affine distortions of 28x28 images (small data sets)")
     p.add_argument("--seed", type=_natural, default=0)
     p.add_argument("--out", "-o", default="net.pt")
     p.set_defaults(func=_train)

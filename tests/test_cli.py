@@ -214,3 +214,13 @@ def test_board_project_with_the_vhdl_core(tmp_path, small_net, capsys):
     assert main(["build", str(net), "--out", str(tmp_path / "c"), "--board", "icebreaker",
                  "--board-hdl", "vhdl"]) == 1
     assert "needs a vendor flow that reads VHDL" in capsys.readouterr().err
+
+
+def test_train_writes_a_network_that_builds(tmp_path, capsys):
+    net = tmp_path / "net.pt"
+    assert main(["train", "--epochs", "2", "--qat-epochs", "1", "--hidden", "8", "--steps", "4",
+                 "--out", str(net)]) == 0
+    assert "direct coding, 4 steps, 8-bit fine-tuned" in capsys.readouterr().out
+    assert spikegen.load(net).shape == (64, 8, 10)
+    assert main(["build", str(net), "--out", str(tmp_path / "b"), "--board", "none",
+                 "--coding", "direct", "--steps", "4", "--hdl", "verilog"]) == 0
