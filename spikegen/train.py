@@ -149,9 +149,11 @@ def _check_options(coding=None, steps=None, hidden=None, **counts):
         raise SpikegenError(f"--hidden must be one or more positive layer sizes, "
                             f"not {hidden!r}")
     for label, value in counts.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SpikegenError(f"--{label.replace('_', '-')} must be a non-negative "
-                                f"integer, not {value!r}")
+        least = 1 if label == "batch" else 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            kind = "positive" if least else "non-negative"
+            raise SpikegenError(f"--{label.replace('_', '-')} must be a {kind} integer, "
+                                f"not {value!r}")
 
 
 def _training_data(dataset, augment):

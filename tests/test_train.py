@@ -87,6 +87,7 @@ def test_augmentation():
     (dict(steps=0), r"--steps must be a positive integer, not 0"),
     (dict(hidden=()), r"--hidden must be one or more positive layer sizes, not \(\)"),
     (dict(qat_epochs=-1), r"--qat-epochs must be a non-negative integer, not -1"),
+    (dict(batch=0), r"--batch must be a positive integer, not 0"),
 ])
 def test_option_errors(digits, options, message):
     with pytest.raises(SpikegenError, match=message):
