@@ -164,7 +164,7 @@ def _train(args):
         weight_bits=args.weight_bits, augment=args.augment, seed=args.seed, progress=_log)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     save_network(model, args.out)
-    shown = {k: v for k, v in metrics.items() if "accuracy" in k}
+    shown = {k: v for k, v in metrics.items() if "accuracy" in k and v is not None}
     print(f"wrote {args.out} ({'-'.join(map(str, metrics.get('shape', [])))}"
           f"{', ' if metrics.get('shape') else ''}{args.coding} coding, {args.steps} steps, "
           f"{args.weight_bits}-bit fine-tuned){'; ' if shown else ''}"
