@@ -5,8 +5,12 @@ import numpy as np
 __all__ = ["to_snntorch", "run_float"]
 
 
-def to_snntorch(net):
-    """An ``nn.Sequential`` of ``nn.Linear`` and ``snntorch.Leaky`` equal to ``net``."""
+def to_snntorch(net, *, spike_grad=None):
+    """An ``nn.Sequential`` of ``nn.Linear`` and ``snntorch.Leaky`` equal to ``net``.
+
+    Weights are stored as float32 (what :func:`spikegen.save` writes); ``spike_grad`` is the
+    Leaky layers' surrogate gradient (snnTorch's default when ``None``), for further training.
+    """
     import snntorch
     import torch
     from torch import nn
@@ -21,7 +25,7 @@ def to_snntorch(net):
         n = layer.neuron
         modules += [linear, snntorch.Leaky(beta=n.beta, threshold=n.threshold,
                                            reset_mechanism=n.reset, reset_delay=n.reset_delay,
-                                           init_hidden=True)]
+                                           init_hidden=True, spike_grad=spike_grad)]
     return nn.Sequential(*modules)
 
 

@@ -83,19 +83,9 @@ def module_from_network(net, *, slope=25.0):
     Weights are stored as float32 (what :func:`spikegen.save` writes); the Leaky layers use a
     fast-sigmoid surrogate so the module can be trained further.
     """
-    modules = []
-    for layer in net.layers:
-        linear = nn.Linear(layer.inputs, layer.outputs, bias=layer.bias is not None)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.asarray(layer.weight, dtype=np.float32)))
-            if layer.bias is not None:
-                linear.bias.copy_(torch.from_numpy(np.asarray(layer.bias, dtype=np.float32)))
-        n = layer.neuron
-        modules += [linear, snntorch.Leaky(beta=n.beta, threshold=n.threshold,
-                                           reset_mechanism=n.reset, reset_delay=n.reset_delay,
-                                           init_hidden=True,
-                                           spike_grad=surrogate.fast_sigmoid(slope))]
-    return nn.Sequential(*modules)
+    from .floatmodel import to_snntorch
+
+    return to_snntorch(net, spike_grad=surrogate.fast_sigmoid(slope))
 
 
 def _ste(exact, stand_in):
