@@ -3,30 +3,85 @@
 Two families:
 
 * the **float** network as it was trained (:class:`Network` of :class:`DenseLayer`, neuron
-  parameters in :class:`LIF`), produced by the loaders;
+  parameters in :class:`LIF` or :class:`CubaLIF`), produced by the loaders;
 * the **quantized** network that hardware and reference model compute
   (:class:`QNetwork` of :class:`QDenseLayer`, formats in :class:`FixedFormat`, neuron
-  arithmetic in :class:`QLIF`), produced by :func:`spikegen.quantize.quantize`.
+  arithmetic in :class:`QLIF` or :class:`QCubaLIF`), produced by
+  :func:`spikegen.quantize.quantize`.
 
-The arithmetic of a quantized layer (all integers, membrane saturating to ``mem_format``;
-``sat`` clamps to the membrane range)::
+Neuron parameters (``threshold``, ``beta``, ``alpha`` and their quantized ``threshold``,
+``decay``, ``syn_decay``) are each either one value for the whole layer or an array of shape
+``(outputs,)``, one value per neuron. The IR keeps them canonical: a per-neuron array whose
+values are all equal is stored as that one value, so equal networks have equal JSON.
 
-    start of step t:  r     = mem[t-1] > theta                      (mem[-1] = 0)
-                      m     = sat(leak(R(mem[t-1], r)) + bias - (r * theta if subtract))
-                              with R(x, r) = 0 if (reset == "zero" and r) else x
-    each input spike i of step t, in ascending i:
-                      m     = sat(m + (w[:, i] << shift))
-    end of step t:    spike = m > theta
-                      without reset delay:  subtract: m = sat(m - (spike - r) * theta)
-                                            zero:     m = 0 if spike and not r,
-                                                          sat(2 m) if r and not spike
-                      mem[t] = m
+**Inputs of a layer.** A layer's input at step ``t`` is the concatenation ``[x_t, spk_{t-1}]``
+of the previous layer's spikes and, for a recurrent layer only, its own spikes of the
+previous step (``spk_{-1} = 0``), with the weight matrix ``[W, V]``: ``weight`` (outputs,
+inputs) then ``recurrent`` (outputs, outputs). Index ``i < inputs`` is input ``i``, index
+``inputs + j`` is the layer's own neuron ``j``. A one-to-one recurrence (snnTorch
+``all_to_all=False``) is a diagonal ``V``.
 
-    leak(x) = x - ((x * decay + 2**(decay_bits - 1)) >> decay_bits)    (>> floors)
+**Event grouping.** The active inputs of a step (``x_t[i] = 1`` or ``spk_{t-1}[j] = 1``) are
+taken in ascending concatenated index and split into consecutive groups of
+``E = HardwareConfig.events_per_cycle`` events (the last group of a step may be smaller). The
+weights of a group are summed exactly, and the sum is added to the accumulating state with a
+single saturating add, ``acc = sat(acc + sum(w[:, i] << shift for i in group))``. ``E = 1``
+adds one event at a time. Saturating adds do not commute, so order and grouping are part of
+the definition; the groups depend on each sample's own active set.
 
-which is snnTorch's ``Leaky`` update (``mem = beta * mem + input - reset * threshold``, strict
-``mem > threshold``, ``reset`` taken from the previous membrane) with
-``beta = 1 - decay / 2**decay_bits``.
+**Integer arithmetic of one quantized layer**, in the order the hardware implements it (all
+integers; ``sat_m`` clamps to ``mem_format``, ``sat_s`` to ``syn_format``; ``>>`` floors;
+``r`` and every neuron parameter are per neuron)::
+
+    leak(x, d) = x - ((x * d + 2**(decay_bits - 1)) >> decay_bits)     (d = decay or syn_decay)
+    r          = mem[t-1] > theta                                        (mem[-1] = 0)
+    R(x)       = 0 if (reset == "zero" and r) else x
+
+  QLIF (the events accumulate into the membrane):
+    start of step:  m = sat_m(leak(R(mem[t-1]), decay) + bias - (r * theta if subtract))
+    each group:     m = sat_m(m + sum(group))
+    end of step:    m = 0 if (reset == "zero_all" and r)
+
+  QCubaLIF (the events accumulate into the synaptic current, then the membrane takes it):
+    start of step:  s = sat_s(leak(syn[t-1], syn_decay) + bias)            (syn[-1] = 0)
+    each group:     s = sat_s(s + sum(group))
+    end of step:    m = sat_m(leak(R(mem[t-1]), decay) + s - (r * theta if subtract))
+                    m = 0 if (reset == "zero_all" and r)
+                    syn[t] = s
+
+  then, both models, end of step:
+                    spike = m > theta
+                    without reset delay:  subtract:        m = sat_m(m - (spike - r) * theta)
+                                          zero, zero_all:  m = 0 if spike and not r,
+                                                               sat_m(2 m) if r and not spike
+                    mem[t] = m
+
+``bias`` is replaced by the ``direct`` coding's input current (:func:`spikegen.reference.
+direct_current`) in a first layer fed with pixel values. ``m`` and ``s`` are the only state
+besides ``r``, ``mem`` and the previous spikes; the sums inside one ``sat`` are exact (the
+hardware needs ``log2(E)`` guard bits in the group adder and two in the end-of-step adder).
+
+This is snnTorch 1.0's arithmetic, with ``beta = 1 - decay / 2**decay_bits`` and ``alpha = 1
+- syn_decay / 2**decay_bits``: ``Leaky`` (``mem = beta mem + I - r theta``), ``Synaptic``
+(``syn = alpha syn + I``, ``mem = beta mem + syn - r theta``), ``RLeaky`` and ``RSynaptic``
+(``I`` includes ``V spk[t-1]``, plus the recurrent ``nn.Linear``'s bias folded into
+``bias``); spikes are strict (``mem > threshold``) and ``r`` is taken from the previous
+membrane. The reset modes:
+
+* ``subtract``: subtract the threshold in the step after a spike (snnTorch's default);
+* ``zero``: the carried membrane is zeroed in the step after a spike, the step's input still
+  counts (snnTorch ``Leaky(reset_mechanism="zero")``);
+* ``zero_all``: the membrane is 0 for the whole step after a spike, its input ignored (how
+  snnTorch's ``Synaptic``, ``RLeaky`` and ``RSynaptic`` implement ``reset_mechanism="zero"``;
+  the synaptic current is not reset);
+* ``none``: no reset.
+
+**Readout.** ``readout="spikes"``: the class is the output neuron with the most spikes over
+the inference. ``readout="membrane"``: the class is the output neuron with the largest
+membrane ``mem[T-1]`` at the last step (a leaky-integrator output layer, NIR ``LI`` or
+``CubaLI``, or a last snnTorch layer whose membrane is read); ties go to the lowest index in
+both cases. A leaky integrator is an LIF (or CubaLIF) with ``reset="none"``: its spikes do not
+change its state and nothing reads them.
 """
 from dataclasses import dataclass, field, fields
 
@@ -34,14 +89,15 @@ import numpy as np
 
 
 __all__ = [
-    "RESETS", "LIF", "DenseLayer", "Network",
-    "FixedFormat", "QLIF", "QDenseLayer", "QNetwork", "HardwareConfig", "InputCoding",
-    "CODINGS",
+    "RESETS", "READOUTS", "LIF", "CubaLIF", "DenseLayer", "Network",
+    "FixedFormat", "QLIF", "QCubaLIF", "QDenseLayer", "QNetwork", "HardwareConfig",
+    "InputCoding", "CODINGS", "per_neuron", "is_uniform",
     "to_json", "from_json",
 ]
 
 
-RESETS = ("subtract", "zero", "none")
+RESETS = ("subtract", "zero", "zero_all", "none")
+READOUTS = ("spikes", "membrane")
 
 
 def _check_reset(reset):
@@ -49,33 +105,145 @@ def _check_reset(reset):
         raise ValueError(f"Reset mechanism must be one of {', '.join(RESETS)}, not {reset!r}")
 
 
+def _check_readout(readout):
+    if readout not in READOUTS:
+        raise ValueError(f"Readout must be one of {', '.join(READOUTS)}, not {readout!r}")
+
+
+def per_neuron(value, *, integer=False, label="parameter"):
+    """The canonical form of a neuron parameter: a Python scalar, or a read-only 1-D array
+    whose values are not all equal."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iubf":
+        raise TypeError(f"{label} must be a number or an array of numbers, not {value!r}")
+    if array.ndim > 1 or array.size == 0:
+        raise ValueError(f"{label} must be a scalar or a 1-D array, not shape {array.shape}")
+    flat = array.reshape(-1)
+    if integer:
+        if flat.dtype.kind == "f" and not np.all(flat == np.rint(flat)):
+            raise ValueError(f"{label} must be integers, not {value!r}")
+        flat = flat.astype(np.int64)
+    else:
+        flat = flat.astype(np.float64)
+    if array.ndim == 0 or np.all(flat == flat[0]):
+        return int(flat[0]) if integer else float(flat[0])
+    flat = flat.copy()
+    flat.setflags(write=False)
+    return flat
+
+
+def is_uniform(*values):
+    """True when every parameter given is one value for the whole layer."""
+    return all(not isinstance(v, np.ndarray) for v in values)
+
+
+def _count(value):
+    return None if not isinstance(value, np.ndarray) else value.shape[0]
+
+
+class _ArrayFields:
+    """Equality of dataclasses whose fields may be numpy arrays (per-neuron parameters)."""
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                        and np.array_equal(a, b)):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None
+
+    def _normalise(self, names, integer):
+        for name in names:
+            object.__setattr__(self, name, per_neuron(getattr(self, name), integer=integer,
+                                                      label=name.capitalize()))
+
+    def neuron_count(self):
+        """Neurons implied by the per-neuron parameters (``None`` if all are scalars)."""
+        counts = {_count(getattr(self, f.name)) for f in fields(self)} - {None}
+        if len(counts) > 1:
+            raise ValueError(f"Per-neuron parameters have different lengths {sorted(counts)}")
+        return counts.pop() if counts else None
+
+
 # ---------------------------------------------------------------------------------- float IR
 
 
-@dataclass(frozen=True)
-class LIF:
+@dataclass(frozen=True, eq=False)
+class LIF(_ArrayFields):
     """Leaky integrate-and-fire neuron parameters of a layer, as trained (floats).
 
-    ``mem[t] = beta * mem[t-1] + I[t] - reset[t] * threshold``; ``spike = mem > threshold``.
+    ``mem[t] = beta * mem[t-1] + I[t] - r[t] * threshold``; ``spike = mem > threshold``
+    (snnTorch ``Leaky``; ``RLeaky`` when the layer is recurrent). ``beta`` and ``threshold``
+    are scalars or per-neuron arrays. ``beta = 1`` is integrate-and-fire.
     """
-    beta: float
-    threshold: float = 1.0
+    beta: "float | np.ndarray"
+    threshold: "float | np.ndarray" = 1.0
     reset: str = "subtract"
     reset_delay: bool = True
 
     def __post_init__(self):
         _check_reset(self.reset)
+        self._normalise(("beta", "threshold"), integer=False)
+
+
+@dataclass(frozen=True, eq=False)
+class CubaLIF(_ArrayFields):
+    """Current-based LIF neuron parameters (snnTorch ``Synaptic``/``RSynaptic``, NIR
+    ``CubaLIF``), as trained.
+
+    ``syn[t] = alpha * syn[t-1] + I[t]``; ``mem[t] = beta * mem[t-1] + syn[t] - r[t] *
+    threshold``; ``spike = mem > threshold``.
+    """
+    alpha: "float | np.ndarray"
+    beta: "float | np.ndarray"
+    threshold: "float | np.ndarray" = 1.0
+    reset: str = "subtract"
+    reset_delay: bool = True
+
+    def __post_init__(self):
+        _check_reset(self.reset)
+        self._normalise(("alpha", "beta", "threshold"), integer=False)
+
+
+def _check_layer(layer, kind):
+    if layer.weight.ndim != 2:
+        raise ValueError(f"Weight must be 2-D (outputs, inputs), not shape {layer.weight.shape}")
+    outputs = layer.weight.shape[0]
+    if layer.bias is not None and np.shape(layer.bias) != (outputs,):
+        raise ValueError(f"Bias must have shape ({outputs},), not {np.shape(layer.bias)}")
+    if layer.recurrent is not None and np.shape(layer.recurrent) != (outputs, outputs):
+        raise ValueError(f"Recurrent weights must have shape ({outputs}, {outputs}), "
+                         f"not {np.shape(layer.recurrent)}")
+    if not isinstance(layer.neuron, kind):
+        raise TypeError(f"Neuron must be one of {', '.join(k.__name__ for k in kind)}, "
+                        f"not {type(layer.neuron).__name__}")
+    count = layer.neuron.neuron_count()
+    if count is not None and count != outputs:
+        raise ValueError(f"Per-neuron parameters have {count} values for {outputs} neurons")
 
 
 @dataclass(frozen=True, eq=False)
 class DenseLayer:
-    """A fully connected layer followed by LIF neurons: ``I = weight @ s + bias``.
+    """A fully connected layer followed by LIF or CubaLIF neurons.
 
-    ``weight`` has shape (outputs, inputs); ``bias`` is ``None`` or shape (outputs,).
+    ``I[t] = weight @ x[t] + recurrent @ spk[t-1] + bias``. ``weight`` has shape (outputs,
+    inputs); ``bias`` is ``None`` or shape (outputs,); ``recurrent`` is ``None`` (feed-forward)
+    or the (outputs, outputs) matrix of the layer's feedback (diagonal for one-to-one).
     """
     weight: np.ndarray
     bias: "np.ndarray | None"
-    neuron: LIF
+    neuron: "LIF | CubaLIF"
+    recurrent: "np.ndarray | None" = None
+
+    def __post_init__(self):
+        _check_layer(self, (LIF, CubaLIF))
 
     @property
     def inputs(self):
@@ -88,9 +256,14 @@ class DenseLayer:
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """A feed-forward chain of dense LIF layers; the last layer's spike counts give the class."""
+    """A chain of dense layers; ``readout`` says how the class is read from the last one
+    (see the module docstring)."""
     layers: tuple
     name: str = "net"
+    readout: str = "spikes"
+
+    def __post_init__(self):
+        _check_readout(self.readout)
 
     @property
     def inputs(self):
@@ -130,19 +303,36 @@ class FixedFormat:
         return f"s{self.bits}.{self.frac}"
 
 
-@dataclass(frozen=True)
-class QLIF:
-    """Integer LIF arithmetic: threshold in membrane LSBs, ``beta = 1 - decay/2**decay_bits``."""
-    threshold: int
-    decay: int
+def _check_decay(label, decay, decay_bits):
+    if not np.all((0 <= np.asarray(decay)) & (np.asarray(decay) <= (1 << decay_bits))):
+        raise ValueError(f"{label} must be in [0, 2**decay_bits], not {decay}")
+
+
+def _shift_of(decay):
+    if isinstance(decay, np.ndarray):
+        return None
+    if decay > 0 and decay & (decay - 1) == 0:
+        return decay.bit_length() - 1
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class QLIF(_ArrayFields):
+    """Integer LIF arithmetic: threshold in membrane LSBs, ``beta = 1 - decay/2**decay_bits``.
+
+    ``threshold`` and ``decay`` are integers or per-neuron integer arrays; one ``decay_bits``
+    per layer. The update is in the module docstring.
+    """
+    threshold: "int | np.ndarray"
+    decay: "int | np.ndarray"
     decay_bits: int
     reset: str = "subtract"
     reset_delay: bool = True
 
     def __post_init__(self):
         _check_reset(self.reset)
-        if not 0 <= self.decay <= (1 << self.decay_bits):
-            raise ValueError(f"Decay must be in [0, 2**decay_bits], not {self.decay}")
+        self._normalise(("threshold", "decay"), integer=True)
+        _check_decay("Decay", self.decay, self.decay_bits)
 
     @property
     def beta(self):
@@ -150,25 +340,85 @@ class QLIF:
 
     @property
     def decay_shift(self):
-        """``k`` when ``decay == 2**k`` (the leak is a shift), else ``None``."""
-        if self.decay > 0 and self.decay & (self.decay - 1) == 0:
-            return self.decay.bit_length() - 1
-        return None
+        """``k`` when ``decay == 2**k`` for the whole layer (the leak is a shift), else
+        ``None``."""
+        return _shift_of(self.decay)
+
+    @property
+    def uniform(self):
+        return is_uniform(self.threshold, self.decay)
+
+
+@dataclass(frozen=True, eq=False)
+class QCubaLIF(_ArrayFields):
+    """Integer current-based LIF: the synaptic current decays by ``alpha = 1 -
+    syn_decay/2**decay_bits``, the membrane by ``beta = 1 - decay/2**decay_bits``.
+
+    The current lives in the layer's ``syn_format``; the update is in the module docstring.
+    """
+    threshold: "int | np.ndarray"
+    decay: "int | np.ndarray"
+    syn_decay: "int | np.ndarray"
+    decay_bits: int
+    reset: str = "subtract"
+    reset_delay: bool = True
+
+    def __post_init__(self):
+        _check_reset(self.reset)
+        self._normalise(("threshold", "decay", "syn_decay"), integer=True)
+        _check_decay("Decay", self.decay, self.decay_bits)
+        _check_decay("Synaptic decay", self.syn_decay, self.decay_bits)
+
+    @property
+    def beta(self):
+        return 1.0 - self.decay / (1 << self.decay_bits)
+
+    @property
+    def alpha(self):
+        return 1.0 - self.syn_decay / (1 << self.decay_bits)
+
+    @property
+    def decay_shift(self):
+        return _shift_of(self.decay)
+
+    @property
+    def syn_decay_shift(self):
+        return _shift_of(self.syn_decay)
+
+    @property
+    def uniform(self):
+        return is_uniform(self.threshold, self.decay, self.syn_decay)
 
 
 @dataclass(frozen=True, eq=False)
 class QDenseLayer:
-    """A quantized dense LIF layer.
+    """A quantized dense layer.
 
-    ``weight`` (outputs, inputs) in LSBs of ``weight_format``; it is added to the membrane
-    shifted left by ``shift = mem_format.frac - weight_format.frac``. ``bias`` (or ``None``)
-    is in membrane LSBs.
+    ``weight`` (outputs, inputs) and ``recurrent`` (outputs, outputs, or ``None``) are in LSBs
+    of ``weight_format``; they are added to the accumulating state (the membrane for
+    :class:`QLIF`, the synaptic current for :class:`QCubaLIF`) shifted left by ``shift =
+    mem_format.frac - weight_format.frac``. ``bias`` (or ``None``) is in LSBs of that state.
+    ``syn_format`` is the synaptic current's format (:class:`QCubaLIF` only; same ``frac`` as
+    the membrane).
     """
     weight: np.ndarray
     bias: "np.ndarray | None"
     weight_format: FixedFormat
     mem_format: FixedFormat
-    neuron: QLIF
+    neuron: "QLIF | QCubaLIF"
+    recurrent: "np.ndarray | None" = None
+    syn_format: "FixedFormat | None" = None
+
+    def __post_init__(self):
+        _check_layer(self, (QLIF, QCubaLIF))
+        if isinstance(self.neuron, QCubaLIF):
+            if self.syn_format is None:
+                raise ValueError("A QCubaLIF layer needs a syn_format")
+            if self.syn_format.frac != self.mem_format.frac:
+                raise ValueError(f"Synaptic current format {self.syn_format} must have the "
+                                 f"membrane's fraction bits ({self.mem_format.frac})")
+        elif self.syn_format is not None:
+            raise ValueError("Only a QCubaLIF layer has a syn_format")
 
     @property
     def inputs(self):
@@ -182,18 +432,31 @@ class QDenseLayer:
     def shift(self):
         return self.mem_format.frac - self.weight_format.frac
 
+    @property
+    def acc_format(self):
+        """The format of the state the input events accumulate into."""
+        return self.syn_format if self.syn_format is not None else self.mem_format
+
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """Architecture choices that do not change the arithmetic.
+    """Architecture choices that do not change the arithmetic, except ``events_per_cycle``.
 
     ``parallelism``: neurons updated per cycle in every layer (capped at the layer's size);
     ``max_steps``: time steps per inference the spike counters hold without saturating;
-    ``fifo_depth``: spike-event tokens buffered between consecutive layers.
+    ``fifo_depth``: spike-event tokens buffered between consecutive layers;
+    ``events_per_cycle``: input events a layer takes per cycle, ``E``; each group of ``E``
+    events is one saturating add (see "Event grouping" in the module docstring).
     """
     parallelism: int = 0
     max_steps: int = 255
     fifo_depth: int = 64
+    events_per_cycle: int = 1
+
+    def __post_init__(self):
+        e = self.events_per_cycle
+        if not isinstance(e, int) or isinstance(e, bool) or e < 1:
+            raise ValueError(f"Events per cycle must be a positive integer, not {e!r}")
 
     def lanes(self, outputs):
         return outputs if self.parallelism <= 0 else min(self.parallelism, outputs)
@@ -230,12 +493,19 @@ class InputCoding:
 
 @dataclass(frozen=True, eq=False)
 class QNetwork:
-    """The quantized network: what the reference model and the hardware compute."""
+    """The quantized network: what the reference model and the hardware compute.
+
+    ``readout`` as for :class:`Network`.
+    """
     layers: tuple
     name: str = "net"
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     notes: tuple = ()
     coding: InputCoding = field(default_factory=InputCoding)
+    readout: str = "spikes"
+
+    def __post_init__(self):
+        _check_readout(self.readout)
 
     @property
     def inputs(self):
@@ -253,8 +523,8 @@ class QNetwork:
 # ---------------------------------------------------------------------------- serialisation
 
 _REGISTRY = {cls.__name__: cls for cls in (
-    LIF, DenseLayer, Network, FixedFormat, QLIF, QDenseLayer, QNetwork, HardwareConfig,
-    InputCoding)}
+    LIF, CubaLIF, DenseLayer, Network, FixedFormat, QLIF, QCubaLIF, QDenseLayer, QNetwork,
+    HardwareConfig, InputCoding)}
 
 
 def to_json(obj):

@@ -1,28 +1,39 @@
 """The bit-exact reference model: integer numpy, vectorised over a batch.
 
-This module *defines* the arithmetic the hardware implements (see :mod:`spikegen.ir` for the
-equations). Every width, rounding and saturation step here has a counterpart in
-:mod:`rtl_lib.lif`, and the tests compare the two spike for spike and membrane for membrane.
+This module *defines* the arithmetic the hardware implements; the equations, the order of
+the updates, the event grouping and the reset modes are in :mod:`spikegen.ir`'s docstring.
+Every width, rounding and saturation step here has a counterpart in :mod:`rtl_lib`, and the
+tests compare the two spike for spike and membrane for membrane.
 
-Input spikes within a time step are integrated one at a time in ascending input index, each
-addition saturating. Saturating additions do not commute, so the order is part of the
-definition; the fast path below adds the whole step at once only when it can prove that no
-intermediate sum leaves the membrane range, which gives the same result.
+Input events within a time step (the previous layer's spikes, then a recurrent layer's own
+spikes of the previous step) are integrated in ascending concatenated index, in groups of
+``events_per_cycle``, each group's sum added with one saturating add. Saturating additions do
+not commute, so order and grouping are part of the definition; the fast path below adds the
+whole step at once only when it can prove that no partial sum leaves the range (then neither
+order nor grouping matter), and the slow path follows each sample's own groups.
+
+:func:`simulate` returns a :class:`SimResult`: the last layer's spikes, their counts, its
+membranes at the last step and the predicted class (by spike count, or by the final membrane
+for ``readout="membrane"``).
 """
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .ir import QDenseLayer, QNetwork
+from .ir import QCubaLIF, QDenseLayer, QNetwork
 
 
-__all__ = ["LayerTrace", "SimResult", "leak", "layer_initial_state", "direct_current",
-           "input_spikes", "simulate", "step_layer"]
+__all__ = ["LayerState", "LayerTrace", "SimResult", "leak", "layer_initial_state",
+           "direct_current", "input_spikes", "simulate", "step_layer"]
 
 
 def leak(mem, decay, decay_bits):
-    """``mem - round(mem * (1 - beta))``, rounding half up, with ``1 - beta = decay/2**bits``."""
-    if decay == 0:
+    """``mem - round(mem * (1 - beta))``, rounding half up, with ``1 - beta = decay/2**bits``.
+
+    ``decay`` is an integer or a per-neuron array broadcast along the last axis.
+    """
+    if np.all(np.asarray(decay) == 0):
         return mem
     return mem - ((mem * decay + (1 << (decay_bits - 1))) >> decay_bits)
 
@@ -31,76 +42,143 @@ def _sat(x, fmt):
     return np.clip(x, fmt.min, fmt.max)
 
 
+class LayerState(NamedTuple):
+    """A layer's state at the start of a step, after the start-of-step update.
+
+    ``acc``: the value the step's events accumulate into (the membrane of a ``QLIF`` layer,
+    the synaptic current of a ``QCubaLIF`` layer); ``r``: the reset flags of the step;
+    ``mem``: the previous step's membrane (``QCubaLIF`` only); ``spk``: the previous step's
+    spikes (recurrent layers only). Each is (batch, outputs).
+    """
+    acc: np.ndarray
+    r: np.ndarray
+    mem: "np.ndarray | None" = None
+    spk: "np.ndarray | None" = None
+
+
 def layer_initial_state(layer: QDenseLayer, batch=1, current=None):
-    """Membrane at the start of step 0 and the reset flag ``r`` used in step 0."""
+    """The state at the start of step 0 (every membrane, current and spike zero)."""
     zero = np.zeros((batch, layer.outputs), dtype=np.int64)
-    return _start_of_step(layer, zero, current)
+    spk = None if layer.recurrent is None else zero.astype(np.uint8)
+    return _start_of_step(layer, zero, zero, spk, current)
 
 
 def direct_current(layer: QDenseLayer, pixels, value_bits=8):
     """Input current of a first layer fed directly with pixel values (``direct`` coding).
 
-    ``x = value / 2**value_bits``; in membrane LSBs, rounding half up, plus the bias, saturated
-    to the membrane range: ``sat(((value @ W.T) << shift + 2**(value_bits-1)) >> value_bits
-    + bias)``. It is added to the membrane in every step, in place of the bias.
+    ``x = value / 2**value_bits``; in LSBs of the accumulating state (membrane, or synaptic
+    current for ``QCubaLIF``), rounding half up, plus the bias, saturated to that state's
+    range: ``sat(((value @ W.T) << shift + 2**(value_bits-1)) >> value_bits + bias)``. It is
+    added in every step, in place of the bias.
     """
     acc = np.asarray(pixels, dtype=np.int64) @ layer.weight.T.astype(np.int64)
     current = ((acc << layer.shift) + (1 << (value_bits - 1))) >> value_bits
     if layer.bias is not None:
         current = current + layer.bias[None, :]
-    return _sat(current, layer.mem_format)
+    return _sat(current, layer.acc_format)
 
 
-def _start_of_step(layer, mem, current=None):
+def _start_of_step(layer, mem, syn, spk, current=None):
     n = layer.neuron
     r = mem > n.threshold
-    if n.reset == "zero":
-        base = np.where(r, 0, mem)
-    else:
-        base = mem
+    drive = current if current is not None else layer.bias
+    if isinstance(n, QCubaLIF):
+        s = leak(syn, n.syn_decay, n.decay_bits)
+        if drive is not None:
+            s = s + drive
+        return LayerState(_sat(s, layer.syn_format), r, mem, spk)
+    base = np.where(r, 0, mem) if n.reset == "zero" else mem
     m = leak(base, n.decay, n.decay_bits)
-    if current is not None:
-        m = m + current
-    elif layer.bias is not None:
-        m = m + layer.bias[None, :]
+    if drive is not None:
+        m = m + drive
     if n.reset == "subtract":
         m = m - r * n.threshold
-    return _sat(m, layer.mem_format), r
+    return LayerState(_sat(m, layer.mem_format), r, None, spk)
 
 
-def _integrate(layer, m, spikes_t, w_shifted, w_pos, w_neg):
-    """Add the weights of the active inputs in ascending input order, saturating each time."""
-    fmt = layer.mem_format
-    s = spikes_t.astype(np.int64)
-    up = m + s @ w_pos.T
-    down = m + s @ w_neg.T
+def _integrate(fmt, acc, events, w_shifted, events_per_cycle):
+    """Add the weights of the active events in ascending index, ``events_per_cycle`` at a
+    time, each group with one saturating add. Returns the sums and the saturated adds."""
+    s = events.astype(np.int64)
+    up = acc + s @ np.maximum(w_shifted, 0).T
+    down = acc + s @ np.minimum(w_shifted, 0).T
     safe = np.all((up <= fmt.max) & (down >= fmt.min), axis=1)
-    out = m + s @ w_shifted.T
-    unsafe_rows = np.flatnonzero(~safe)
+    out = acc + s @ w_shifted.T
+    rows = np.flatnonzero(~safe)
+    if not rows.size:
+        return out, 0
+    active = events[rows].astype(bool)
+    counts = active.sum(axis=1)
+    e = events_per_cycle
+    slots = -(-int(counts.max()) // e) * e
+    # per row, the active indices in ascending order, padded with a zero column
+    order = np.argsort(~active, axis=1, kind="stable")[:, :slots]
+    if order.shape[1] < slots:
+        order = np.pad(order, ((0, 0), (0, slots - order.shape[1])))
+    order = np.where(np.arange(slots)[None, :] < counts[:, None], order, active.shape[1])
+    columns = np.vstack([w_shifted.T, np.zeros((1, w_shifted.shape[0]), dtype=np.int64)])
+    mm = acc[rows].copy()
     saturations = 0
-    if unsafe_rows.size:
-        mm = m[unsafe_rows].copy()
-        active = spikes_t[unsafe_rows].astype(bool)
-        for i in np.flatnonzero(active.any(axis=0)):
-            rows = active[:, i]
-            total = mm[rows] + w_shifted[:, i][None, :]
-            saturations += int(np.count_nonzero((total > fmt.max) | (total < fmt.min)))
-            mm[rows] = _sat(total, fmt)
-        out[unsafe_rows] = mm
+    for start in range(0, slots, e):
+        total = mm + columns[order[:, start:start + e]].sum(axis=1)
+        busy = (start < counts)[:, None]
+        saturations += int(np.count_nonzero(busy & ((total > fmt.max) | (total < fmt.min))))
+        mm = _sat(total, fmt)
+    out[rows] = mm
     return out, saturations
 
 
-def step_layer(layer: QDenseLayer, state, spikes_t, current=None):
+def _step(layer, state, spikes_t, current, events_per_cycle):
+    n = layer.neuron
+    fmt = layer.mem_format
+    batch = state.acc.shape[0]
+    weight = layer.weight.astype(np.int64)
+    if layer.recurrent is not None:
+        if spikes_t is None:
+            spikes_t = np.zeros((batch, layer.inputs), dtype=np.uint8)
+        spikes_t = np.concatenate([spikes_t, state.spk], axis=1)
+        weight = np.concatenate([weight, layer.recurrent.astype(np.int64)], axis=1)
+    acc, saturations = state.acc, 0
+    if spikes_t is not None:
+        acc, saturations = _integrate(layer.acc_format, acc, spikes_t,
+                                      weight << layer.shift, events_per_cycle)
+    r = state.r
+    syn = None
+    if isinstance(n, QCubaLIF):
+        syn = acc
+        base = np.where(r, 0, state.mem) if n.reset == "zero" else state.mem
+        m = leak(base, n.decay, n.decay_bits) + syn
+        if n.reset == "subtract":
+            m = m - r * n.threshold
+        m = _sat(m, fmt)
+    else:
+        m = acc
+    if n.reset == "zero_all":
+        m = np.where(r, 0, m)
+    spk = m > n.threshold
+    if not n.reset_delay:
+        if n.reset == "subtract":
+            m = _sat(m - (spk.astype(np.int64) - r) * n.threshold, fmt)
+        elif n.reset in ("zero", "zero_all"):
+            m = np.where(spk & ~r, 0, np.where(r & ~spk, _sat(2 * m, fmt), m))
+    spk = spk.astype(np.uint8)
+    following = _start_of_step(layer, m, syn, spk if layer.recurrent is not None else None,
+                               current)
+    return spk, m, syn, following, saturations
+
+
+def step_layer(layer: QDenseLayer, state, spikes_t, current=None, events_per_cycle=1):
     """Advance one layer by one time step.
 
     Parameters
     ----------
-    state : tuple ``(m, r)``
-        Membrane at the start of the step (after leak, bias and delayed reset) and the reset
-        flags of the step, each of shape (batch, outputs).
+    state : LayerState
+        From :func:`layer_initial_state` or the previous call.
     spikes_t : array (batch, inputs) of 0/1, or None (no input events: ``direct`` coding)
     current : array (batch, outputs) or None
         Added every step in place of the bias (``direct`` coding, :func:`direct_current`).
+    events_per_cycle : int
+        The event grouping ``E`` (:class:`spikegen.ir.HardwareConfig`).
 
     Returns
     -------
@@ -108,29 +186,19 @@ def step_layer(layer: QDenseLayer, state, spikes_t, current=None):
         Output spikes and membrane of the step (snnTorch's ``spk``, ``mem``), the state for
         the next step and the number of saturated additions.
     """
-    n = layer.neuron
-    fmt = layer.mem_format
-    w_shifted = layer.weight.astype(np.int64) << layer.shift
-    m, r = state
-    saturations = 0
-    if spikes_t is not None:
-        m, saturations = _integrate(layer, m, spikes_t, w_shifted,
-                                    np.maximum(w_shifted, 0), np.minimum(w_shifted, 0))
-    spk = m > n.threshold
-    if not n.reset_delay:
-        if n.reset == "subtract":
-            m = _sat(m - (spk.astype(np.int64) - r) * n.threshold, fmt)
-        elif n.reset == "zero":
-            m = np.where(spk & ~r, 0, np.where(r & ~spk, _sat(2 * m, fmt), m))
-    return spk.astype(np.uint8), m, _start_of_step(layer, m, current), saturations
+    spk, m, _, following, saturations = _step(layer, state, spikes_t, current,
+                                              events_per_cycle)
+    return spk, m, following, saturations
 
 
 @dataclass(frozen=True, eq=False)
 class LayerTrace:
-    """Per-layer record of a simulation: spikes and membranes of shape (batch, steps, n)."""
+    """Per-layer record of a simulation: spikes and membranes of shape (batch, steps, n), and
+    the synaptic currents of a ``QCubaLIF`` layer (else ``None``)."""
     spikes: np.ndarray
     mem: np.ndarray
     saturations: int
+    syn: "np.ndarray | None" = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,13 +206,16 @@ class SimResult:
     """Output of :func:`simulate`.
 
     ``spikes`` (batch, steps, outputs) are the last layer's spikes, ``counts`` their sums over
-    time, ``predicted`` the class (largest count, lowest index on a tie); ``layers`` holds a
+    time, ``membrane`` (batch, outputs) the last layer's membranes after the last step, and
+    ``predicted`` the class: the largest count (``readout="spikes"``) or the largest final
+    membrane (``readout="membrane"``), the lowest index on a tie. ``layers`` holds a
     :class:`LayerTrace` per layer when recorded.
     """
     spikes: np.ndarray
     counts: np.ndarray
     predicted: np.ndarray
     layers: tuple = ()
+    membrane: "np.ndarray | None" = None
 
     @property
     def saturations(self):
@@ -188,8 +259,8 @@ def simulate(net: QNetwork, inputs, *, record=False):
 
     ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding, and
     pixel values (batch, inputs) of 0..255 for ``rate`` and ``direct`` coding (see
-    :class:`spikegen.ir.InputCoding`). With ``record=True`` every layer's spikes and
-    membranes are kept in ``result.layers``.
+    :class:`spikegen.ir.InputCoding`). With ``record=True`` every layer's spikes, membranes
+    (and synaptic currents) are kept in ``result.layers``.
     """
     coding = net.coding
     x = input_spikes(net, inputs)
@@ -200,22 +271,28 @@ def simulate(net: QNetwork, inputs, *, record=False):
         batch, steps = pixels.shape[0], coding.steps
     else:
         batch, steps = x.shape[0], x.shape[1]
+    grouping = net.hardware.events_per_cycle
     traces = []
     for k, layer in enumerate(net.layers):
         layer_current = current if k == 0 else None
         state = layer_initial_state(layer, batch, layer_current)
         out = np.zeros((batch, steps, layer.outputs), dtype=np.uint8)
         mem = np.zeros((batch, steps, layer.outputs), dtype=np.int64) if record else None
+        syn = (np.zeros((batch, steps, layer.outputs), dtype=np.int64)
+               if record and isinstance(layer.neuron, QCubaLIF) else None)
+        last = np.zeros((batch, layer.outputs), dtype=np.int64)
         saturations = 0
         for t in range(steps):
-            spk, m, state, sat = step_layer(layer, state, None if x is None else x[:, t],
-                                            layer_current)
+            spk, last, s, state, sat = _step(layer, state, None if x is None else x[:, t],
+                                             layer_current, grouping)
             out[:, t] = spk
             saturations += sat
             if record:
-                mem[:, t] = m
-        traces.append(LayerTrace(out, mem, saturations))
+                mem[:, t] = last
+                if syn is not None:
+                    syn[:, t] = s
+        traces.append(LayerTrace(out, mem, saturations, syn))
         x = out
     counts = x.sum(axis=1, dtype=np.int64)
-    predicted = np.argmax(counts, axis=1)
-    return SimResult(x, counts, predicted, tuple(traces) if record else ())
+    predicted = np.argmax(last if net.readout == "membrane" else counts, axis=1)
+    return SimResult(x, counts, predicted, tuple(traces) if record else (), membrane=last)
