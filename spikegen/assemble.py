@@ -4,13 +4,32 @@ from rtl_lib.fc_layer import FCLayer
 from rtl_lib.lif import LIFParams
 from rtl_lib.rate_coder import DirectCoder, RateCoder
 
-from .ir import QDenseLayer, QNetwork
+from .errors import SpikegenError
+from .ir import QDenseLayer, QLIF, QNetwork
 
 
 __all__ = ["layer_component", "accelerator", "count_bits"]
 
 
+def _unbuildable(layer: QDenseLayer):
+    """What the hardware cannot build yet in this layer, or ``None``."""
+    n = layer.neuron
+    if not isinstance(n, QLIF):
+        return f"{type(n).__name__} neurons"
+    if layer.recurrent is not None:
+        return "recurrent weights"
+    if not n.uniform:
+        return "per-neuron thresholds or betas that differ"
+    if n.reset == "zero_all":
+        return "the zero_all reset (snnTorch's zero reset of Synaptic/RLeaky/RSynaptic)"
+    return None
+
+
 def lif_params(layer: QDenseLayer):
+    missing = _unbuildable(layer)
+    if missing is not None:
+        raise SpikegenError(f"the hardware cannot build {missing} yet; spikegen simulate runs "
+                            "such networks on the reference model only")
     n = layer.neuron
     return LIFParams(mem_bits=layer.mem_format.bits, threshold=n.threshold, decay=n.decay,
                      decay_bits=n.decay_bits, reset=n.reset, reset_delay=n.reset_delay,
@@ -29,6 +48,10 @@ def count_bits(net: QNetwork):
 def accelerator(net: QNetwork):
     """The :class:`rtl_lib.accelerator.Accelerator` that computes ``net``."""
     hw, coding = net.hardware, net.coding
+    if net.readout != "spikes":
+        raise SpikegenError("the hardware cannot build a membrane readout (leaky-integrator "
+                            "output layer) yet; spikegen simulate runs it on the reference "
+                            "model only")
     direct = coding.kind == "direct"
     layers = [layer_component(layer, hw.lanes(layer.outputs),
                               coding.value_bits if direct and k == 0 else None)

@@ -4,10 +4,28 @@ Files are always opened with ``torch.load(..., weights_only=True)``: tensors, nu
 strings and containers only, never code. Two contents are accepted:
 
 (a) the ``state_dict`` of a network alternating ``nn.Linear`` (with or without bias) and
-    ``snntorch.Leaky``, e.g. ``nn.Sequential(Linear, Leaky, Linear, Leaky)``. snnTorch keeps
-    ``beta``, ``threshold``, ``reset_mechanism_val`` and ``graded_spikes_factor`` as buffers,
-    so topology and neuron parameters come from the keys (in the state_dict's order) and the
-    shapes. The reset delay is not in a state_dict: it is an option (snnTorch's default, on).
+    snnTorch neuron layers, e.g. ``nn.Sequential(Linear, Leaky, Linear, Synaptic)``. snnTorch
+    keeps ``beta``, ``threshold``, ``reset_mechanism_val`` and ``graded_spikes_factor`` as
+    buffers (or parameters, with ``learn_beta``...), so topology and neuron parameters come
+    from the keys (in the state_dict's order) and the shapes:
+
+    ============================  ==========================================================
+    keys of the neuron module     layer
+    ============================  ==========================================================
+    beta, threshold, ...          ``Leaky`` -> ``LIF``
+    + alpha                       ``Synaptic`` -> ``CubaLIF``
+    + recurrent.weight/.bias      ``RLeaky(all_to_all=True)`` -> ``LIF``, ``recurrent`` the
+                                  ``nn.Linear(N, N)``'s weight, its bias added to the bias
+    + V (and recurrent.V)         ``RLeaky(all_to_all=False)`` -> ``LIF``, ``recurrent =
+                                  diag(V)``
+    + alpha + recurrent...        ``RSynaptic`` -> ``CubaLIF`` with ``recurrent`` as above
+    ============================  ==========================================================
+
+    ``beta``, ``alpha`` and ``threshold`` may be scalars or per-neuron tensors. snnTorch's
+    ``zero`` reset becomes ``zero`` for ``Leaky`` and ``zero_all`` for the others (see
+    :mod:`spikegen.ir`). The reset delay is not in a state_dict: it is an option (snnTorch's
+    default, on), and so is the readout (a last layer read as a membrane looks the same as
+    one read as spikes).
 (b) spikegen's own self-describing checkpoint, written by :func:`save`.
 """
 import math
@@ -19,13 +37,13 @@ import zipfile
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import LIF, DenseLayer, Network
+from .ir import READOUTS, LIF, CubaLIF, DenseLayer, Network
 
 
 __all__ = ["load", "save", "ACCEPTED"]
 
 
-ACCEPTED = ("a state_dict of nn.Linear + snntorch.Leaky layers "
+ACCEPTED = ("a state_dict of nn.Linear + snnTorch Leaky/Synaptic/RLeaky/RSynaptic layers "
             "(torch.save(model.state_dict(), path)), a spikegen.save() checkpoint, "
             "or a NIR graph (nir.write)")
 
@@ -34,8 +52,10 @@ CHECKPOINT_VERSION = 1
 
 _RESET_NAMES = {0: "subtract", 1: "zero", 2: "none"}
 _LINEAR_KEYS = {"weight", "bias"}
-_LEAKY_KEYS = {"beta", "threshold", "reset_mechanism_val", "graded_spikes_factor"}
-_LEAKY_OPTIONAL = {"mem"}   # older snnTorch releases kept the (empty) state as a buffer
+_RECURRENT_CHILD = {"weight", "bias", "V"}
+_NEURON_KEYS = {"beta", "threshold", "reset_mechanism_val", "graded_spikes_factor", "alpha",
+                "V", "recurrent.weight", "recurrent.bias", "recurrent.V"}
+_STATE_BUFFERS = {"mem", "syn", "spk"}   # older snnTorch releases kept the (empty) state
 
 
 def _fail(path, message):
@@ -99,22 +119,121 @@ def _scalar(path, key, array, outputs):
     if not np.all(array == array.flat[0]):
         raise SpikegenError(
             f"{path}: entry {key!r} has {len(np.unique(array))} different per-neuron values; "
-            "this version of spikegen needs one value per layer (retrain with a scalar "
-            f"{key.rsplit('.', 1)[-1]})")
+            f"spikegen needs one value per layer for {key.rsplit('.', 1)[-1]}")
     return float(array.flat[0])
 
 
+def _param(path, key, array, outputs):
+    """A neuron parameter: a scalar, or one value per neuron (shape (outputs,))."""
+    if array.size == 1:
+        return float(array.reshape(()))
+    if array.shape != (outputs,):
+        _fail(path, f"entry {key!r} has shape {tuple(array.shape)}, expected a scalar or "
+                    f"({outputs},)")
+    return array.astype(np.float64)
+
+
 def _group(path, state):
+    """``[(prefix, {leaf: key})]`` in the state_dict's order; an RLeaky's or RSynaptic's
+    ``recurrent`` child is merged into its parent as leaves ``recurrent.weight`` etc."""
     groups = []
     for key in state:
         if not isinstance(key, str):
             _fail(path, f"it has a non-string key {key!r}")
         prefix, _, leaf = key.rpartition(".")
-        if groups and groups[-1][0] == prefix:
+        if groups and prefix == _join(groups[-1][0], "recurrent") \
+                and leaf in _RECURRENT_CHILD:
+            groups[-1][1][f"recurrent.{leaf}"] = key
+        elif groups and groups[-1][0] == prefix:
             groups[-1][1][leaf] = key
         else:
             groups.append((prefix, {leaf: key}))
     return groups
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _kind(names):
+    cuba = "alpha" in names
+    recurrent = "V" in names or any(n.startswith("recurrent.") for n in names)
+    return {(False, False): "Leaky", (True, False): "Synaptic",
+            (False, True): "RLeaky", (True, True): "RSynaptic"}[cuba, recurrent]
+
+
+def _recurrent(path, where, kind, leaves, arrays, outputs):
+    """The (outputs, outputs) feedback matrix and the bias it adds (or ``None``)."""
+    if "V" in leaves:                                        # all_to_all=False: x * V
+        if any(n in leaves for n in ("recurrent.weight", "recurrent.bias")):
+            _fail(path, f"{where} ({kind}) has both V and a recurrent nn.Linear")
+        v = arrays["V"]
+        if v.size != 1 and v.shape != (outputs,):
+            _fail(path, f"{leaves['V']!r} has shape {tuple(v.shape)}, expected a scalar or "
+                        f"({outputs},)")
+        return np.diag(np.broadcast_to(v.reshape(-1), (outputs,)).astype(np.float64)), None
+    if "recurrent.weight" not in leaves:
+        _fail(path, f"{where} ({kind}) has a recurrent.bias without a recurrent.weight")
+    weight = arrays["recurrent.weight"]
+    if weight.shape != (outputs, outputs):
+        raise SpikegenError(
+            f"{path}: {leaves['recurrent.weight']!r} has shape {tuple(weight.shape)}; "
+            f"spikegen reads all-to-all recurrence as nn.Linear({outputs}, {outputs}) "
+            "(a convolutional RLeaky/RSynaptic is not supported)")
+    bias = arrays.get("recurrent.bias")
+    if bias is not None and bias.shape != (outputs,):
+        _fail(path, f"{leaves['recurrent.bias']!r} has shape {tuple(bias.shape)}, expected "
+                    f"({outputs},)")
+    return weight.astype(np.float64), bias
+
+
+def _neuron_layer(path, prefix, leaves, state, pending, reset_delay):
+    names = set(leaves)
+    where = f"module {prefix!r}" if prefix else "the top module"
+    kind = _kind(names)
+    if pending is None:
+        _fail(path, f"{where} is an snntorch.{kind} without an nn.Linear before it")
+    missing = {"beta", "threshold", "reset_mechanism_val"} - names
+    if missing:
+        _fail(path, f"{where} lacks {', '.join(sorted(missing))}")
+    weight, bias = pending
+    outputs = weight.shape[0]
+    arrays = {leaf: _as_array(path, key, state[key]) for leaf, key in leaves.items()
+              if leaf not in _STATE_BUFFERS}
+    beta = _param(path, leaves["beta"], arrays["beta"], outputs)
+    threshold = _param(path, leaves["threshold"], arrays["threshold"], outputs)
+    mechanism = int(_scalar(path, leaves["reset_mechanism_val"],
+                            arrays["reset_mechanism_val"], outputs))
+    if mechanism not in _RESET_NAMES:
+        _fail(path, f"{leaves['reset_mechanism_val']!r} is {mechanism}, "
+                    "expected 0 (subtract), 1 (zero) or 2 (none)")
+    if "graded_spikes_factor" in arrays:
+        graded = _scalar(path, leaves["graded_spikes_factor"],
+                         arrays["graded_spikes_factor"], outputs)
+        if graded != 1.0:
+            raise SpikegenError(
+                f"{path}: {leaves['graded_spikes_factor']!r} is {graded}; spikegen "
+                "builds binary spikes (graded_spikes_factor=1.0)")
+    reset = _RESET_NAMES[mechanism]
+    if reset == "zero" and kind != "Leaky":
+        reset = "zero_all"          # Synaptic, RLeaky, RSynaptic zero the whole step
+    if kind == "RSynaptic" and reset_delay is False:
+        raise SpikegenError(
+            f"{path}: {where} is an RSynaptic, which ignores reset_delay=False in snnTorch "
+            "1.0 (it behaves as reset_delay=True); load it without --no-reset-delay")
+    delay = True if reset_delay is None else bool(reset_delay)
+    recurrent = None
+    if kind.startswith("R"):
+        recurrent, extra = _recurrent(path, where, kind, leaves, arrays, outputs)
+        if extra is not None:
+            bias = extra if bias is None else bias + extra
+    if "alpha" in arrays:
+        alpha = _param(path, leaves["alpha"], arrays["alpha"], outputs)
+        neuron = CubaLIF(alpha=alpha, beta=beta, threshold=threshold, reset=reset,
+                         reset_delay=delay)
+    else:
+        neuron = LIF(beta=beta, threshold=threshold, reset=reset, reset_delay=delay)
+    return DenseLayer(weight, bias, neuron, recurrent)
 
 
 def _from_state_dict(path, state, reset_delay):
@@ -125,7 +244,7 @@ def _from_state_dict(path, state, reset_delay):
         where = f"module {prefix!r}" if prefix else "the top module"
         if names <= _LINEAR_KEYS and "weight" in names:
             if pending is not None:
-                _fail(path, f"{where} is a second nn.Linear without an snntorch.Leaky "
+                _fail(path, f"{where} is a second nn.Linear without an snnTorch neuron layer "
                             "in between")
             weight = _as_array(path, leaves["weight"], state[leaves["weight"]])
             if weight.ndim != 2 or weight.dtype.kind != "f":
@@ -143,42 +262,29 @@ def _from_state_dict(path, state, reset_delay):
                         f"{path}: shape mismatch: {leaves['bias']!r} has shape "
                         f"{tuple(bias.shape)}, expected ({weight.shape[0]},)")
             pending = (weight, bias)
-        elif names & _LEAKY_KEYS and names <= _LEAKY_KEYS | _LEAKY_OPTIONAL:
-            if pending is None:
-                _fail(path, f"{where} is an snntorch.Leaky without an nn.Linear before it")
-            missing = {"beta", "threshold", "reset_mechanism_val"} - names
-            if missing:
-                _fail(path, f"{where} lacks {', '.join(sorted(missing))}")
-            weight, bias = pending
-            outputs = weight.shape[0]
-            arrays = {leaf: _as_array(path, key, state[key]) for leaf, key in leaves.items()
-                      if leaf != "mem"}
-            beta = _scalar(path, leaves["beta"], arrays["beta"], outputs)
-            threshold = _scalar(path, leaves["threshold"], arrays["threshold"], outputs)
-            mechanism = int(_scalar(path, leaves["reset_mechanism_val"],
-                                    arrays["reset_mechanism_val"], outputs))
-            if mechanism not in _RESET_NAMES:
-                _fail(path, f"{leaves['reset_mechanism_val']!r} is {mechanism}, "
-                            "expected 0 (subtract), 1 (zero) or 2 (none)")
-            if "graded_spikes_factor" in arrays:
-                graded = _scalar(path, leaves["graded_spikes_factor"],
-                                 arrays["graded_spikes_factor"], outputs)
-                if graded != 1.0:
-                    raise SpikegenError(
-                        f"{path}: {leaves['graded_spikes_factor']!r} is {graded}; spikegen "
-                        "builds binary spikes (graded_spikes_factor=1.0)")
-            neuron = LIF(beta=beta, threshold=threshold, reset=_RESET_NAMES[mechanism],
-                         reset_delay=True if reset_delay is None else bool(reset_delay))
-            layers.append(DenseLayer(weight, bias, neuron))
+        elif names & _NEURON_KEYS and names <= _NEURON_KEYS | _STATE_BUFFERS:
+            layers.append(_neuron_layer(path, prefix, leaves, state, pending, reset_delay))
             pending = None
         else:
             keys = ", ".join(repr(leaves[leaf]) for leaf in sorted(leaves))
-            _fail(path, f"unknown keys {keys} (neither nn.Linear nor snntorch.Leaky)")
+            _fail(path, f"unknown keys {keys} (neither nn.Linear nor an snnTorch Leaky, "
+                        "Synaptic, RLeaky or RSynaptic)")
     if pending is not None:
-        _fail(path, "the last nn.Linear has no snntorch.Leaky after it")
+        _fail(path, "the last nn.Linear has no snnTorch neuron layer after it")
     if not layers:
         _fail(path, "it holds no layers")
     return layers
+
+
+def _checkpoint_param(path, label, value, outputs):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return _param(path, label, _as_array(path, label, value), outputs)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or not math.isfinite(value):
+        _fail(path, f"{label} is not a finite number or tensor")
+    return float(value)
 
 
 def _from_checkpoint(path, obj, reset_delay):
@@ -193,32 +299,42 @@ def _from_checkpoint(path, obj, reset_delay):
         where = f"checkpoint layer {index}"
         try:
             weight = _as_array(path, f"layers[{index}].weight", entry["weight"])
+            if weight.ndim != 2:
+                _fail(path, f"{where} weight has shape {tuple(weight.shape)}, expected 2-D")
+            outputs = weight.shape[0]
             bias = entry.get("bias")
             if bias is not None:
                 bias = _as_array(path, f"layers[{index}].bias", bias)
-            values = [entry["beta"], entry["threshold"]]
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                _fail(path, f"{where} has a non-finite or non-numeric beta/threshold")
+            recurrent = entry.get("recurrent")
+            if recurrent is not None:
+                recurrent = _as_array(path, f"layers[{index}].recurrent", recurrent)
+            params = {label: _checkpoint_param(path, f"{where} {label}", entry[label], outputs)
+                      for label in ("beta", "threshold")}
+            if entry.get("alpha") is not None:
+                params["alpha"] = _checkpoint_param(path, f"{where} alpha", entry["alpha"],
+                                                    outputs)
             delay = entry["reset_delay"] if reset_delay is None else bool(reset_delay)
-            neuron = LIF(beta=float(entry["beta"]), threshold=float(entry["threshold"]),
-                         reset=entry["reset"], reset_delay=bool(delay))
+            kind = CubaLIF if "alpha" in params else LIF
+            neuron = kind(reset=entry["reset"], reset_delay=bool(delay), **params)
         except (KeyError, TypeError, AttributeError) as exc:
             _fail(path, f"{where} is malformed ({type(exc).__name__}: {exc})")
         except ValueError as exc:
             _fail(path, f"{where}: {exc}")
-        if weight.ndim != 2:
-            _fail(path, f"{where} weight has shape {tuple(weight.shape)}, expected 2-D")
         if layers and weight.shape[1] != layers[-1].outputs:
             raise SpikegenError(f"{path}: shape mismatch: {where} takes {weight.shape[1]} "
                                 f"inputs but the layer before it has {layers[-1].outputs}")
-        if bias is not None and bias.shape != (weight.shape[0],):
+        if bias is not None and bias.shape != (outputs,):
             raise SpikegenError(f"{path}: shape mismatch: {where} bias has shape "
-                                f"{tuple(bias.shape)}, expected ({weight.shape[0]},)")
-        layers.append(DenseLayer(weight, bias, neuron))
+                                f"{tuple(bias.shape)}, expected ({outputs},)")
+        if recurrent is not None and recurrent.shape != (outputs, outputs):
+            raise SpikegenError(f"{path}: shape mismatch: {where} recurrent weights have "
+                                f"shape {tuple(recurrent.shape)}, expected ({outputs}, "
+                                f"{outputs})")
+        layers.append(DenseLayer(weight, bias, neuron, recurrent))
     return layers
 
 
-def load(path, *, reset_delay=None, name=None, dt=None, reset=None):
+def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None):
     """Load a trained network as a float :class:`~spikegen.ir.Network`.
 
     Parameters
@@ -232,6 +348,12 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None):
         For a NIR file (``nir.write``; see :mod:`spikegen.nir_frontend`): the time step of the
         discretisation (default snnTorch's 1e-4) and the reset mechanism (default ``zero``,
         NIR's reset to ``v_reset``).
+    readout : str or None
+        ``"spikes"`` (the class is the output with the most spikes) or ``"membrane"`` (the
+        largest final membrane of the last layer, for a network whose last snnTorch layer is
+        read as a membrane). A state_dict does not record it: ``None`` means ``"spikes"``. A
+        NIR graph ending in ``LI``/``CubaLI`` is read as ``"membrane"``; a checkpoint records
+        it.
 
     Raises
     ------
@@ -241,10 +363,13 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None):
     path = os.fspath(path)
     from .nir_frontend import DEFAULT_DT, is_nir_file, load_nir
 
+    if readout is not None and readout not in READOUTS:
+        raise SpikegenError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
     if is_nir_file(path):
         return load_nir(path, dt=DEFAULT_DT if dt is None else dt,
                         reset=reset or "zero",
-                        reset_delay=True if reset_delay is None else reset_delay, name=name)
+                        reset_delay=True if reset_delay is None else reset_delay, name=name,
+                        readout=readout)
     if dt is not None or reset is not None:
         raise SpikegenError(f"{path}: --dt and --reset apply to NIR files only; a state_dict "
                             "records its own reset mechanism")
@@ -254,11 +379,15 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None):
     if obj.get("format") == CHECKPOINT_FORMAT:
         layers = _from_checkpoint(path, obj, reset_delay)
         name = name or obj.get("name") or "net"
+        readout = readout or obj.get("readout") or "spikes"
+        if readout not in READOUTS:
+            _fail(path, f"the checkpoint's readout {readout!r} is not one of "
+                        f"{', '.join(READOUTS)}")
     else:
         layers = _from_state_dict(path, obj, reset_delay)
     if name is None:
         name = os.path.splitext(os.path.basename(path))[0] or "net"
-    return Network(tuple(layers), name=str(name))
+    return Network(tuple(layers), name=str(name), readout=readout or "spikes")
 
 
 def _layers_of_module(module):
@@ -308,19 +437,38 @@ def save(model, path, *, name=None):
     """
     import torch
 
+    readout = "spikes"
     if isinstance(model, Network):
-        layers = [{
-            "weight": torch.from_numpy(np.array(layer.weight, dtype=np.float32)),
-            "bias": None if layer.bias is None
-                    else torch.from_numpy(np.array(layer.bias, dtype=np.float32)),
-            "beta": float(layer.neuron.beta), "threshold": float(layer.neuron.threshold),
-            "reset": layer.neuron.reset, "reset_delay": bool(layer.neuron.reset_delay),
-        } for layer in model.layers]
+        layers = [_checkpoint_entry(layer) for layer in model.layers]
         name = name or model.name
+        readout = model.readout
     elif isinstance(model, torch.nn.Module):
         layers = _layers_of_module(model)
     else:
         raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
                         f"not {type(model).__name__}")
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "name": name or "net", "layers": layers}, os.fspath(path))
+                "name": name or "net", "layers": layers, "readout": readout}, os.fspath(path))
+
+
+def _checkpoint_entry(layer):
+    import torch
+
+    def value(x):
+        if isinstance(x, np.ndarray):
+            return torch.from_numpy(np.array(x, dtype=np.float32))
+        return float(x)
+
+    n = layer.neuron
+    entry = {
+        "weight": torch.from_numpy(np.array(layer.weight, dtype=np.float32)),
+        "bias": None if layer.bias is None
+                else torch.from_numpy(np.array(layer.bias, dtype=np.float32)),
+        "beta": value(n.beta), "threshold": value(n.threshold),
+        "reset": n.reset, "reset_delay": bool(n.reset_delay),
+    }
+    if isinstance(n, CubaLIF):
+        entry["alpha"] = value(n.alpha)
+    if layer.recurrent is not None:
+        entry["recurrent"] = torch.from_numpy(np.array(layer.recurrent, dtype=np.float32))
+    return entry

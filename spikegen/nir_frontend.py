@@ -1,30 +1,57 @@
 """Reading NIR graphs (the Neuromorphic Intermediate Representation, ``nir`` on PyPI).
 
-NIR nodes are continuous-time. A leaky integrate-and-fire node ``LIF(tau, r, v_leak,
-v_threshold, v_reset)`` obeys ``tau dv/dt = (v_leak - v) + r I``; spikegen discretises it with
-forward Euler at the time step ``dt``, as the NIR documentation specifies::
+NIR nodes are continuous-time; spikegen discretises them with forward Euler at the time step
+``dt``, as the NIR documentation specifies (all parameters may be scalars or per neuron):
 
-    v[t] = (1 - dt/tau) v[t-1] + (dt/tau) v_leak + (dt/tau) r I[t]
+=========================  =================================================================
+NIR node                   spikegen layer (after the ``Affine``/``Linear`` node before it)
+=========================  =================================================================
+``LIF(tau, r, v_leak,      ``LIF``: ``v[t] = (1 - dt/tau) v[t-1] + (dt/tau) v_leak + (dt r /
+v_threshold, v_reset)``    tau) I[t]``: ``beta = 1 - dt/tau``, the input gain ``dt r/tau``
+                           folded into the weight rows and bias, ``(dt/tau) v_leak`` a
+                           constant added to the bias
+``IF(r, v_threshold,       ``LIF`` with ``beta = 1`` and input gain ``r``
+v_reset)``
+``CubaLIF(tau_syn,         ``CubaLIF``: ``I[t] = (1 - dt/tau_syn) I[t-1] + (dt w_in/tau_syn)
+tau_mem, r, v_leak,        S[t]``, ``v[t] = (1 - dt/tau_mem) v[t-1] + (dt r/tau_mem) I[t]``:
+v_threshold, v_reset,      ``alpha = 1 - dt/tau_syn``, ``beta = 1 - dt/tau_mem``, both gains
+w_in)``                    folded into the weight rows (the current is kept pre-scaled by
+                           ``dt r/tau_mem``); the membrane takes the current of the same step,
+                           as snnTorch's ``Synaptic`` does; ``v_leak`` must be 0
+``LI(tau, r, v_leak)``     ``LIF`` with ``reset="none"``, ``threshold=0``, as the last layer
+                           with ``readout="membrane"``
+``CubaLI(...)``            ``CubaLIF`` likewise
+``Threshold(threshold)``   after ``LI``/``CubaLI``: makes it spiking (``reset="none"``); after
+                           a weight node: a stateless layer, ``LIF(beta=0, reset="none")``
+``Affine``, ``Linear``     the weights (and bias) of the next layer
+``Scale``                  folded into the weights: before them (columns) or after (rows)
+``Flatten``, ``Input``,    nothing
+``Output``
+recurrent edge             a neuron node ``n`` with an ``Affine``/``Linear`` node whose only
+                           input and only output are ``n`` (how snnTorch exports ``RLeaky`` and
+                           ``RSynaptic``): the layer's ``recurrent`` weights (times the input
+                           gain), an ``Affine`` bias added to the layer's bias
+=========================  =================================================================
 
-so ``beta = 1 - dt/tau``, the input current is scaled by ``dt r / tau`` (folded into the
-weights and bias of the ``Affine``/``Linear`` node before it) and ``(dt/tau) v_leak`` is a
-constant input added every step (folded into the bias). ``IF(r, v_threshold, v_reset)``
-integrates without leak: ``v[t] = v[t-1] + r I[t]`` (beta = 1). snnTorch exports with
-``dt = 1e-4``, ``tau = dt / (1 - beta)`` and ``r = tau / dt``, so its networks map back to
-their own beta and a unit input gain.
+Spikes are strict (``v > v_threshold``). snnTorch exports with ``dt = 1e-4``, ``tau = dt / (1
+- beta)``, ``r = tau / dt`` (``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``), so its
+networks map back to their own beta and alpha and unit gains; values within 1e-5 of those are
+snapped to them (float32 exports turn 1.0 into 0.99999997).
 
 NIR does not record the reset mechanism: ``reset`` (``zero``, NIR's reset to ``v_reset``,
-which must then be 0; or ``subtract``, snnTorch's default) and ``reset_delay`` are options
-and the report says which were used. This version reads feed-forward chains of ``Input``,
-``Affine``/``Linear``, ``Scale``, ``Flatten`` and ``LIF``/``IF`` nodes ending in ``Output``;
-any other node, or a recurrent edge, is refused with a message naming it.
+which must then be 0; or ``subtract``, snnTorch's default) and ``reset_delay`` are options and
+the report says which were used. ``zero`` follows snnTorch's layer of the same shape:
+``zero`` for a feed-forward ``LIF``/``IF`` (``Leaky``), ``zero_all`` for ``CubaLIF`` and
+recurrent layers (``Synaptic``, ``RLeaky``, ``RSynaptic``; see :mod:`spikegen.ir`). The graph
+must be a chain from ``Input`` to ``Output`` apart from recurrent edges; any other node or
+topology is refused with a one-line message naming the node.
 """
 import os
 
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import LIF, DenseLayer, Network
+from .ir import LIF, CubaLIF, DenseLayer, Network
 
 
 __all__ = ["load_nir", "DEFAULT_DT", "is_nir_file"]
@@ -33,7 +60,10 @@ __all__ = ["load_nir", "DEFAULT_DT", "is_nir_file"]
 #: snnTorch's export time step.
 DEFAULT_DT = 1e-4
 
-_SUPPORTED = "Input, Output, Affine, Linear, Scale, Flatten, LIF, IF"
+_SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, LIF, IF, CubaLIF, LI, CubaLI, "
+              "Threshold")
+_NEURONS = ("LIF", "IF", "CubaLIF", "LI", "CubaLI")
+_WEIGHTS = ("Affine", "Linear")
 
 
 def is_nir_file(path):
@@ -45,28 +75,83 @@ def is_nir_file(path):
         return False
 
 
-def _snap(value, target, tolerance=1e-5):
+def _snap(values, target, tolerance=1e-5):
     """Exports in float32 turn 1.0 into 0.99999997: take values that close as exact."""
-    return target if abs(value - target) <= tolerance * max(1.0, abs(target)) else value
+    values = np.asarray(values, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    return np.where(np.abs(values - target) <= tolerance * np.maximum(1.0, np.abs(target)),
+                    target, values)
 
 
-def _uniform(path, node_name, label, values, count):
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
+def _param(path, node_name, label, value, count):
+    """A node parameter as a float array of ``count`` values (a scalar is broadcast)."""
+    values = np.asarray(value, dtype=np.float64).reshape(-1)
     if values.size not in (1, count):
         raise SpikegenError(f"{path}: node {node_name!r}: {label} has {values.size} values "
                             f"for {count} neurons")
-    if not np.all(values == values[0]):
-        raise SpikegenError(f"{path}: node {node_name!r}: per-neuron {label} values differ; "
-                            "this version of spikegen needs one value per layer")
-    return float(values[0])
+    if not np.all(np.isfinite(values)):
+        raise SpikegenError(f"{path}: node {node_name!r}: {label} is not finite")
+    return np.broadcast_to(values, (count,)).copy()
 
 
-def _chain(path, graph):
-    """Node names from the input to the output, refusing branches and recurrent edges."""
-    successors = {}
+def _flatten(path, graph):
+    """Nodes and edges with nested graphs inlined (``outer.inner`` names)."""
+    import nir
+
+    nodes, edges = {}, []
+    entry, exit_ = {}, {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            inner_nodes, inner_edges = _flatten(path, node)
+            ins = [n for n, v in inner_nodes.items() if type(v).__name__ == "Input"]
+            outs = [n for n, v in inner_nodes.items() if type(v).__name__ == "Output"]
+            if len(ins) != 1 or len(outs) != 1:
+                raise SpikegenError(f"{path}: nested graph {name!r} needs one Input and one "
+                                    "Output node")
+            for n, v in inner_nodes.items():
+                if n not in (ins[0], outs[0]):
+                    nodes[f"{name}.{n}"] = v
+            entry[name] = [f"{name}.{t}" for s, t in inner_edges if s == ins[0]]
+            exit_[name] = [f"{name}.{s}" for s, t in inner_edges if t == outs[0]]
+            edges += [(f"{name}.{s}", f"{name}.{t}") for s, t in inner_edges
+                      if s != ins[0] and t != outs[0]]
+        else:
+            nodes[name] = node
     for source, target in graph.edges:
+        for s in exit_.get(source, [source]):
+            for t in entry.get(target, [target]):
+                edges.append((s, t))
+    return nodes, edges
+
+
+def _recurrent_edges(nodes, edges):
+    """``{neuron: weight node}`` for weight nodes whose only input and only output is the same
+    neuron node, and the edges without those loops."""
+    preds, succs = {}, {}
+    for s, t in edges:
+        succs.setdefault(s, []).append(t)
+        preds.setdefault(t, []).append(s)
+    loops = {}
+    for name, node in nodes.items():
+        if type(node).__name__ in _WEIGHTS and preds.get(name) == succs.get(name) \
+                and len(preds.get(name, [])) == 1 \
+                and type(nodes[preds[name][0]]).__name__ in _NEURONS:
+            neuron = preds[name][0]
+            if neuron in loops:
+                raise SpikegenError(f"node {neuron!r} has two recurrent weight nodes "
+                                    f"({loops[neuron]!r}, {name!r})")
+            loops[neuron] = name
+    loop_nodes = set(loops.values())
+    kept = [(s, t) for s, t in edges if s not in loop_nodes and t not in loop_nodes]
+    return loops, kept
+
+
+def _chain(path, nodes, edges):
+    """Node names from the input to the output, refusing branches and other cycles."""
+    successors = {}
+    for source, target in edges:
         successors.setdefault(source, []).append(target)
-    inputs = [name for name, node in graph.nodes.items() if type(node).__name__ == "Input"]
+    inputs = [name for name, node in nodes.items() if type(node).__name__ == "Input"]
     if len(inputs) != 1:
         raise SpikegenError(f"{path}: expected one Input node, found {len(inputs)}")
     order, seen = [inputs[0]], {inputs[0]}
@@ -76,20 +161,19 @@ def _chain(path, graph):
             break
         if len(nxt) > 1:
             raise SpikegenError(f"{path}: node {order[-1]!r} feeds {len(nxt)} nodes; "
-                                "spikegen reads feed-forward chains")
+                                "spikegen reads feed-forward chains with recurrent edges "
+                                "through one Affine or Linear node")
         if nxt[0] in seen:
             raise SpikegenError(f"{path}: recurrent edge {order[-1]!r} -> {nxt[0]!r}; "
-                                "recurrent layers are not supported yet")
+                                "spikegen reads recurrence only as a neuron node's output "
+                                "fed back to it through one Affine or Linear node")
         order.append(nxt[0])
         seen.add(nxt[0])
-    if len(order) != len(graph.nodes):
-        stray = sorted(set(graph.nodes) - seen)
-        raise SpikegenError(f"{path}: nodes not on the input-to-output chain: "
-                            f"{', '.join(map(repr, stray))}")
-    return order
+    return order, seen
 
 
-def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None):
+def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None,
+             readout=None):
     """Read a NIR file into spikegen's float IR (see the module docstring)."""
     try:
         import nir
@@ -104,16 +188,33 @@ def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None):
     except Exception as exc:     # h5py and nir raise many types for a damaged file
         raise SpikegenError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
                             f"{exc})") from None
+    try:
+        nodes, edges = _flatten(path, graph)
+        loops, edges = _recurrent_edges(nodes, edges)
+    except SpikegenError as exc:
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise SpikegenError(f"{path}: {exc}") from None
+    order, seen = _chain(path, nodes, edges)
+    stray = sorted(set(nodes) - seen - set(loops.values()))
+    if stray:
+        raise SpikegenError(f"{path}: nodes not on the input-to-output chain: "
+                            f"{', '.join(map(repr, stray))}")
 
     layers = []
     weight = bias = None
     in_scale = None
-    for node_name in _chain(path, graph):
-        node = graph.nodes[node_name]
+    integrator = None       # the name of an LI/CubaLI node whose output is a membrane
+    for node_name in order:
+        node = nodes[node_name]
         kind = type(node).__name__
         if kind in ("Input", "Output", "Flatten"):
             continue
-        if kind in ("Affine", "Linear"):
+        if integrator is not None and kind != "Threshold":
+            raise SpikegenError(f"{path}: node {integrator!r} ({type(nodes[integrator]).__name__}"
+                                f") feeds node {node_name!r}; a leaky integrator has no "
+                                "spikes, so it must be the last layer (or feed a Threshold)")
+        if kind in _WEIGHTS:
             if weight is not None:
                 raise SpikegenError(f"{path}: node {node_name!r}: two weight nodes in a row")
             weight = np.asarray(node.weight, dtype=np.float64)
@@ -134,49 +235,126 @@ def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None):
                 weight = weight * scale[:, None]
                 bias = None if bias is None else bias * scale
             continue
-        if kind not in ("LIF", "IF"):
+        if kind == "Threshold":
+            if integrator is not None:
+                last = layers[-1]
+                count = last.outputs
+                threshold = _param(path, node_name, "threshold", node.threshold, count)
+                cls = type(last.neuron)
+                params = {"alpha": last.neuron.alpha} if cls is CubaLIF else {}
+                layers[-1] = DenseLayer(last.weight, last.bias, cls(
+                    beta=last.neuron.beta, threshold=threshold, reset="none",
+                    reset_delay=bool(reset_delay), **params), last.recurrent)
+                integrator = None
+                continue
+            if weight is None:
+                raise SpikegenError(f"{path}: node {node_name!r} (Threshold) follows neither "
+                                    "a weight node nor an LI/CubaLI node")
+            threshold = _param(path, node_name, "threshold", node.threshold, weight.shape[0])
+            layers.append(DenseLayer(weight, bias, LIF(beta=0.0, threshold=threshold,
+                                                       reset="none",
+                                                       reset_delay=bool(reset_delay))))
+            weight = bias = None
+            continue
+        if kind not in _NEURONS:
             raise SpikegenError(f"{path}: node {node_name!r} is a {kind}, which spikegen does "
-                                f"not support yet (supported: {_SUPPORTED})")
+                                f"not support (supported: {_SUPPORTED})")
         if weight is None:
             raise SpikegenError(f"{path}: node {node_name!r} ({kind}) has no Affine or "
                                 "Linear node before it")
-        count = weight.shape[0]
-        r = _uniform(path, node_name, "r", node.r, count)
-        threshold = _uniform(path, node_name, "v_threshold", node.v_threshold, count)
-        v_reset = _uniform(path, node_name, "v_reset", getattr(node, "v_reset", 0.0), count)
-        if reset == "zero" and v_reset != 0.0:
-            raise SpikegenError(f"{path}: node {node_name!r} resets to v_reset={v_reset:g}; "
-                                "spikegen resets to 0 (or use --reset subtract)")
-        if kind == "LIF":
-            tau = _uniform(path, node_name, "tau", node.tau, count)
-            v_leak = _uniform(path, node_name, "v_leak", node.v_leak, count)
-            if not tau > 0:
-                raise SpikegenError(f"{path}: node {node_name!r}: tau must be positive")
-            beta = 1.0 - dt / tau
-            gain = dt * r / tau
-            constant = dt / tau * v_leak
-        else:
-            beta, gain, constant = 1.0, r, 0.0
-        beta = _snap(beta, round(beta, 6))
-        gain = _snap(gain, 1.0)
-        if not 0.0 <= beta <= 1.0:
-            raise SpikegenError(f"{path}: node {node_name!r}: dt={dt:g} and tau={tau:g} give "
-                                f"beta={beta:g}, outside [0, 1]; check --dt")
-        w = weight * gain
-        b = None if bias is None else bias * gain
-        if constant != 0.0:
-            b = (np.zeros(count) if b is None else b) + constant
-        layers.append(DenseLayer(w, b, LIF(beta=beta, threshold=threshold, reset=reset,
-                                           reset_delay=bool(reset_delay))))
+        layers.append(_neuron_layer(path, node_name, node, kind, weight, bias,
+                                    nodes.get(loops.get(node_name)), loops.get(node_name),
+                                    dt, reset, reset_delay))
+        if kind in ("LI", "CubaLI"):
+            integrator = node_name
         weight = bias = None
     if weight is not None:
-        raise SpikegenError(f"{path}: the last weight node has no LIF or IF node after it")
+        raise SpikegenError(f"{path}: the last weight node has no neuron node after it")
     if not layers:
         raise SpikegenError(f"{path}: the graph holds no layers")
     for before, after in zip(layers, layers[1:]):
         if after.inputs != before.outputs:
             raise SpikegenError(f"{path}: shape mismatch: a layer with {after.inputs} inputs "
                                 f"follows one with {before.outputs} neurons")
+    if integrator is not None:
+        if readout == "spikes":
+            raise SpikegenError(f"{path}: the network ends in {integrator!r}, a leaky "
+                                "integrator without spikes; read it as a membrane")
+        readout = "membrane"
     if name is None:
         name = os.path.splitext(os.path.basename(os.fspath(path)))[0] or "net"
-    return Network(tuple(layers), name=name)
+    return Network(tuple(layers), name=name, readout=readout or "spikes")
+
+
+def _neuron_layer(path, node_name, node, kind, weight, bias, rec_node, rec_name, dt, reset,
+                  reset_delay):
+    count = weight.shape[0]
+
+    def param(label, default=None):
+        value = getattr(node, label, default)
+        return _param(path, node_name, label, default if value is None else value, count)
+
+    def positive(label):
+        values = param(label)
+        if not np.all(values > 0):
+            raise SpikegenError(f"{path}: node {node_name!r}: {label} must be positive")
+        return values
+
+    spiking = kind in ("LIF", "IF", "CubaLIF")
+    cuba = kind in ("CubaLIF", "CubaLI")
+    threshold = param("v_threshold") if spiking else 0.0
+    if spiking:
+        v_reset = param("v_reset", 0.0)
+        if reset == "zero" and np.any(v_reset != 0.0):
+            raise SpikegenError(f"{path}: node {node_name!r} resets to v_reset="
+                                f"{float(v_reset[v_reset != 0][0]):g}; spikegen resets to 0 "
+                                "(or use --reset subtract)")
+    alpha = None
+    constant = 0.0
+    if kind == "IF":
+        beta, gain = np.ones(count), param("r")
+    else:
+        tau = positive("tau_mem" if cuba else "tau")
+        beta = 1.0 - dt / tau
+        gain = dt * param("r") / tau
+        v_leak = param("v_leak")
+        if cuba:
+            if np.any(v_leak != 0.0):
+                raise SpikegenError(f"{path}: node {node_name!r} ({kind}) has a nonzero v_leak, "
+                                    "which spikegen does not support for a synaptic current")
+            tau_syn = positive("tau_syn")
+            alpha = _snap(1.0 - dt / tau_syn, np.round(1.0 - dt / tau_syn, 6))
+            gain = _snap(dt * param("w_in", 1.0) / tau_syn, 1.0) * _snap(gain, 1.0)
+        constant = dt / tau * v_leak
+    beta = _snap(beta, np.round(beta, 6))
+    gain = _snap(gain, 1.0)
+    for label, values in (("beta", beta), ("alpha", alpha)):
+        if values is not None and not np.all((0.0 <= values) & (values <= 1.0)):
+            raise SpikegenError(f"{path}: node {node_name!r}: dt={dt:g} gives {label} "
+                                f"{float(values.min()):g}, outside [0, 1]; check --dt")
+    w = weight * gain[:, None]
+    b = None if bias is None else bias * gain
+    if np.any(constant != 0.0):
+        b = (np.zeros(count) if b is None else b) + constant
+    recurrent = None
+    if rec_node is not None:
+        matrix = np.asarray(rec_node.weight, dtype=np.float64)
+        if matrix.shape != (count, count):
+            raise SpikegenError(f"{path}: node {rec_name!r}: recurrent weights of shape "
+                                f"{matrix.shape}, expected ({count}, {count})")
+        recurrent = matrix * gain[:, None]
+        if type(rec_node).__name__ == "Affine":
+            extra = np.asarray(rec_node.bias, dtype=np.float64).reshape(-1) * gain
+            b = extra if b is None else b + extra
+    if not spiking:
+        mode = "none"
+    elif reset == "zero" and (cuba or recurrent is not None):
+        mode = "zero_all"
+    else:
+        mode = reset
+    if cuba:
+        neuron = CubaLIF(alpha=alpha, beta=beta, threshold=threshold, reset=mode,
+                         reset_delay=bool(reset_delay))
+    else:
+        neuron = LIF(beta=beta, threshold=threshold, reset=mode, reset_delay=bool(reset_delay))
+    return DenseLayer(w, b, neuron, recurrent)

@@ -178,6 +178,14 @@ class QATNetwork(nn.Module):
     def __init__(self, net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
                  coding=None, slope=25.0, weight_limits=None):
         super().__init__()
+        for index, layer in enumerate(net.layers):
+            if (type(layer.neuron) is not LIF or layer.recurrent is not None
+                    or isinstance(layer.neuron.beta, np.ndarray)
+                    or isinstance(layer.neuron.threshold, np.ndarray)
+                    or layer.neuron.reset == "zero_all" or net.readout != "spikes"):
+                raise SpikegenError(
+                    f"layer {index}: quantization-aware training supports feed-forward LIF "
+                    "layers with one beta and threshold per layer and a spike-count readout")
         self.coding = coding or InputCoding()
         self.options = dict(weight_bits=weight_bits, beta_bits=beta_bits,
                             mem_frac_bits=mem_frac_bits, mem_bits=mem_bits)

@@ -7,8 +7,14 @@ leak keeps precision below the weight LSB):
 * weights: signed ``weight_bits`` integers, ``e`` the largest exponent at which the largest
   weight still fits (round to nearest, ties to even);
 * threshold and bias: rounded to the membrane grid ``2**-(e + mem_frac_bits)``;
-* beta: ``1 - decay / 2**beta_bits`` with ``decay`` an integer, so ``beta = 1 - 2**-k`` is a
-  shift in hardware. Any value that changes is recorded in ``QNetwork.notes``;
+* recurrent weights share the feed-forward weights' format (``e`` is chosen from both);
+* beta (and a CubaLIF's alpha): ``1 - decay / 2**beta_bits`` with ``decay`` an integer, so
+  ``beta = 1 - 2**-k`` is a shift in hardware;
+* per-neuron thresholds, betas and alphas are rounded neuron by neuron. Any value that
+  changes is recorded in ``QNetwork.notes`` (one note per rounded value);
+* synaptic current (CubaLIF): the membrane's fraction bits; width from a range analysis of
+  one step from zero (the sums of positive and of negative weights, plus the bias), so one
+  step of input never saturates it; ``syn_bits`` (or ``mem_bits``) overrides it;
 * membrane width: range analysis of one time step from the threshold (the largest sum of
   positive weights, bias and threshold above; negative weights, bias and one subtracted
   threshold below), so a single step never saturates; ``mem_bits`` overrides it, and
@@ -19,7 +25,8 @@ import math
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import FixedFormat, HardwareConfig, InputCoding, QDenseLayer, QLIF, QNetwork
+from .ir import (CubaLIF, FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
+                 QNetwork)
 
 
 __all__ = ["quantize", "weight_exponent", "membrane_bits"]
@@ -48,17 +55,34 @@ def weight_exponent(weight, weight_bits):
 
 
 def membrane_bits(weight_shifted, bias, threshold):
-    """Width for which one time step starting at or below the threshold cannot saturate."""
+    """Width for which one time step starting at or below the threshold cannot saturate.
+
+    ``threshold`` is a scalar or per-neuron array; ``weight_shifted`` holds every weight of
+    the layer (feed-forward and recurrent) in membrane LSBs.
+    """
+    lo, hi = _step_range(weight_shifted, bias)
+    return _membrane_bits_from(lo, hi, threshold)
+
+
+def _step_range(weight_shifted, bias):
+    """Per neuron, the lowest and highest sum of one step's inputs and bias."""
     pos = np.maximum(weight_shifted, 0).sum(axis=1)
     neg = np.minimum(weight_shifted, 0).sum(axis=1)
     b = np.zeros(weight_shifted.shape[0], dtype=np.int64) if bias is None else bias
-    hi = int(np.max(max(threshold, 0) + pos + np.maximum(b, 0)))
-    lo = int(np.min(neg + np.minimum(b, 0) - abs(threshold)))
-    return _bits_for(min(lo, -abs(threshold) - 1), max(hi, abs(threshold) + 1))
+    return neg + np.minimum(b, 0), pos + np.maximum(b, 0)
+
+
+def _membrane_bits_from(lo, hi, threshold):
+    threshold = np.broadcast_to(np.asarray(threshold, dtype=np.int64), np.shape(hi))
+    top = int(np.max(np.maximum(threshold, 0) + hi)) if np.size(hi) else 0
+    bottom = int(np.min(lo - np.abs(threshold))) if np.size(lo) else 0
+    peak = int(np.max(np.abs(threshold))) if threshold.size else 0
+    return _bits_for(min(bottom, -peak - 1), max(top, peak + 1))
 
 
 def neuron_threshold(layer):
-    return layer.neuron.threshold
+    """The largest threshold magnitude of a layer (float IR)."""
+    return float(np.max(np.abs(layer.neuron.threshold)))
 
 
 def _check_bits(label, value, lo, hi):
@@ -66,29 +90,71 @@ def _check_bits(label, value, lo, hi):
         raise SpikegenError(f"{label} must be an integer from {lo} to {hi}, not {value!r}")
 
 
+def _where(index, neuron, per):
+    return f"layer {index} neuron {neuron}" if per else f"layer {index}"
+
+
+def _round_threshold(index, threshold, frac, notes):
+    values = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
+    built = np.rint(values * 2.0 ** frac).astype(np.int64)
+    per = values.size > 1
+    for j in np.flatnonzero(built * 2.0 ** -frac != values):
+        notes.append(f"{_where(index, j, per)}: threshold {values[j]:g} -> "
+                     f"{built[j] * 2.0 ** -frac:g} ({built[j]} LSB of 2^-{frac})")
+    return built if per else int(built[0])
+
+
+def _round_decay(index, label, value, bits, notes):
+    """``1 - value`` as ``decay / 2**bits``, per neuron; clamps to [0, 1] as snnTorch does."""
+    values = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    per = values.size > 1
+    clamped = np.clip(values, 0.0, 1.0)
+    for j in np.flatnonzero(clamped != values):
+        notes.append(f"{_where(index, j, per)}: {label} {values[j]:g} clamped to "
+                     f"{clamped[j]:g} (as snnTorch clamps it)")
+    decay = (1 << bits) - np.rint(clamped * (1 << bits)).astype(np.int64)
+    built = 1.0 - decay / (1 << bits)
+    for j in np.flatnonzero(built != clamped):
+        notes.append(f"{_where(index, j, per)}: {label} {clamped[j]:.6g} -> {built[j]:.6g} "
+                     f"({(1 << bits) - decay[j]}/2^{bits}, error {built[j] - clamped[j]:+.2g})")
+    return decay if per else int(decay[0])
+
+
 def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
-             hardware=None, coding=None):
-    """Quantize a float :class:`~spikegen.ir.Network` to a :class:`~spikegen.ir.QNetwork`."""
+             syn_bits=None, hardware=None, coding=None):
+    """Quantize a float :class:`~spikegen.ir.Network` to a :class:`~spikegen.ir.QNetwork`.
+
+    ``mem_bits`` fixes the membrane width (default: range analysis); ``syn_bits`` the
+    synaptic current's width of :class:`~spikegen.ir.CubaLIF` layers (default ``mem_bits``
+    when given, else range analysis). ``beta_bits`` is the ``decay_bits`` of both beta and
+    alpha.
+    """
     _check_bits("--weight-bits", weight_bits, 2, 16)
     _check_bits("--beta-bits", beta_bits, 1, 16)
     _check_bits("--mem-frac-bits", mem_frac_bits, 0, 16)
     if mem_bits is not None:
         _check_bits("--mem-bits", mem_bits, 2, 40)
+    if syn_bits is not None:
+        _check_bits("syn_bits", syn_bits, 2, 40)
+    elif mem_bits is not None:
+        syn_bits = mem_bits
     hardware = hardware or HardwareConfig()
     notes = []
     layers = []
     for index, layer in enumerate(net.layers):
-        e = weight_exponent(layer.weight, weight_bits)
+        every = layer.weight if layer.recurrent is None else np.concatenate(
+            [layer.weight, layer.recurrent], axis=1)
+        e = weight_exponent(every, weight_bits)
         if mem_bits is not None:
             # a narrow membrane must still hold the threshold: coarsen the scale if needed
             top_mem = (1 << (mem_bits - 1)) - 1
             lowered = e
-            while lowered > -64 and abs(neuron_threshold(layer)) * 2.0 ** (
+            while lowered > -64 and neuron_threshold(layer) * 2.0 ** (
                     lowered + mem_frac_bits) > top_mem - 0.5:
                 lowered -= 1
-            peak = float(np.max(np.abs(layer.weight))) if layer.weight.size else 0.0
+            peak = float(np.max(np.abs(every))) if every.size else 0.0
             if lowered != e and np.rint(peak * 2.0 ** lowered) == 0:
-                needed_bits = _bits_for(0, int(np.rint(abs(neuron_threshold(layer))
+                needed_bits = _bits_for(0, int(np.rint(neuron_threshold(layer)
                                                        * 2.0 ** (e + mem_frac_bits))) + 1)
                 raise SpikegenError(
                     f"--mem-bits {mem_bits} cannot hold layer {index}'s threshold without "
@@ -101,53 +167,72 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
         frac = e + mem_frac_bits
         top = (1 << (weight_bits - 1)) - 1
         weight = np.clip(np.rint(layer.weight * 2.0 ** e), -top - 1, top).astype(np.int64)
+        recurrent = None
+        if layer.recurrent is not None:
+            recurrent = np.clip(np.rint(layer.recurrent * 2.0 ** e), -top - 1,
+                                top).astype(np.int64)
 
         neuron = layer.neuron
-        threshold = int(np.rint(neuron.threshold * 2.0 ** frac))
-        if threshold * 2.0 ** -frac != neuron.threshold:
-            notes.append(f"layer {index}: threshold {neuron.threshold:g} -> "
-                         f"{threshold * 2.0 ** -frac:g} ({threshold} LSB of 2^-{frac})")
-        beta = neuron.beta
-        if not 0.0 <= beta <= 1.0:
-            clamped = min(max(beta, 0.0), 1.0)
-            notes.append(f"layer {index}: beta {beta:g} clamped to {clamped:g} "
-                         "(as snnTorch clamps it)")
-            beta = clamped
-        decay = (1 << beta_bits) - int(np.rint(beta * (1 << beta_bits)))
-        qbeta = 1.0 - decay / (1 << beta_bits)
-        if qbeta != beta:
-            notes.append(f"layer {index}: beta {beta:.6g} -> {qbeta:.6g} "
-                         f"({(1 << beta_bits) - decay}/2^{beta_bits}, error {qbeta - beta:+.2g})")
+        cuba = isinstance(neuron, CubaLIF)
+        threshold = _round_threshold(index, neuron.threshold, frac, notes)
+        decay = _round_decay(index, "beta", neuron.beta, beta_bits, notes)
+        syn_decay = _round_decay(index, "alpha", neuron.alpha, beta_bits, notes) if cuba \
+            else None
 
         bias = None
         if layer.bias is not None:
             bias = np.rint(layer.bias * 2.0 ** frac).astype(np.int64)
 
-        shifted = weight << mem_frac_bits
-        needed = membrane_bits(shifted, bias, threshold)
+        shifted = (weight if recurrent is None
+                   else np.concatenate([weight, recurrent], axis=1)) << mem_frac_bits
+        lo, hi = _step_range(shifted, bias)
+        needed = _membrane_bits_from(lo, hi, threshold)
         bits = needed if mem_bits is None else mem_bits
         fmt = FixedFormat(bits=bits, frac=frac)
-        if not fmt.min <= threshold <= fmt.max:
+        thresholds = np.atleast_1d(threshold)
+        outside = (thresholds < fmt.min) | (thresholds > fmt.max)
+        if np.any(outside):
+            peak = int(np.max(np.abs(thresholds[outside])))
             raise SpikegenError(
-                f"--mem-bits {bits} cannot hold layer {index}'s threshold ({threshold} LSB); "
-                f"use --mem-bits {_bits_for(-abs(threshold), abs(threshold) + 1)} or more, "
+                f"--mem-bits {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
+                f"use --mem-bits {_bits_for(-peak, peak + 1)} or more, "
                 "or fewer --mem-frac-bits")
         if mem_bits is not None and mem_bits < needed:
             notes.append(f"layer {index}: membrane {mem_bits} bits (range analysis asks "
                          f"{needed}); sums beyond it saturate")
+        syn_fmt = None
+        if cuba:
+            syn_needed = _bits_for(int(np.min(lo, initial=0)), int(np.max(hi, initial=0)))
+            syn_fmt = FixedFormat(bits=syn_needed if syn_bits is None else syn_bits,
+                                  frac=frac)
+            if syn_bits is not None and syn_bits < syn_needed:
+                notes.append(f"layer {index}: synaptic current {syn_bits} bits (range "
+                             f"analysis asks {syn_needed}); sums beyond it saturate")
+        acc_fmt = syn_fmt or fmt
         if bias is not None:
-            clipped = np.clip(bias, fmt.min, fmt.max)
+            clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
             if np.any(clipped != bias):
+                what = "synaptic current" if cuba else "membrane"
                 notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
-                             "to the membrane range")
+                             f"to the {what} range")
             bias = clipped
-        qneuron = QLIF(threshold=threshold, decay=decay, decay_bits=beta_bits,
-                       reset=neuron.reset, reset_delay=neuron.reset_delay)
+        if cuba:
+            qneuron = QCubaLIF(threshold=threshold, decay=decay, syn_decay=syn_decay,
+                               decay_bits=beta_bits, reset=neuron.reset,
+                               reset_delay=neuron.reset_delay)
+        else:
+            qneuron = QLIF(threshold=threshold, decay=decay, decay_bits=beta_bits,
+                           reset=neuron.reset, reset_delay=neuron.reset_delay)
         layers.append(QDenseLayer(weight=weight, bias=bias,
                                   weight_format=FixedFormat(bits=weight_bits, frac=e),
-                                  mem_format=fmt, neuron=qneuron))
+                                  mem_format=fmt, neuron=qneuron, recurrent=recurrent,
+                                  syn_format=syn_fmt))
     return QNetwork(layers=tuple(layers), name=net.name, hardware=hardware, notes=tuple(notes),
-                    coding=coding or InputCoding())
+                    coding=coding or InputCoding(), readout=net.readout)
+
+
+def _plain(value):
+    return value.tolist() if isinstance(value, np.ndarray) else value
 
 
 def quantization_error(net, qnet):
@@ -161,9 +246,9 @@ def quantization_error(net, qnet):
             "weight_rms_error": float(np.sqrt(np.mean(err ** 2))),
             "weight_max_error": float(np.max(np.abs(err))),
             "weight_rms_error_relative": float(np.sqrt(np.mean(err ** 2)) / peak),
-            "threshold": layer.neuron.threshold,
-            "threshold_built": qlayer.neuron.threshold * qlayer.mem_format.lsb,
-            "beta": layer.neuron.beta,
-            "beta_built": qlayer.neuron.beta,
+            "threshold": _plain(layer.neuron.threshold),
+            "threshold_built": _plain(qlayer.neuron.threshold * qlayer.mem_format.lsb),
+            "beta": _plain(layer.neuron.beta),
+            "beta_built": _plain(qlayer.neuron.beta),
         })
     return rows

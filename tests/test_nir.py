@@ -64,10 +64,11 @@ def test_dt_changes_beta(tmp_path):
 def test_unsupported_node_is_named(tmp_path):
     graph = nir.NIRGraph.from_list(
         nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3)),
-        nir.LI(tau=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3)))
-    nir.write(str(tmp_path / "li.nir"), graph)
-    with pytest.raises(SpikegenError, match="is a LI, which spikegen does not support yet"):
-        spikegen.load(tmp_path / "li.nir")
+        nir.Delay(delay=np.ones(3)))
+    nir.write(str(tmp_path / "delay.nir"), graph)
+    with pytest.raises(SpikegenError, match="node 'delay' is a Delay, which spikegen does not "
+                                            "support"):
+        spikegen.load(tmp_path / "delay.nir")
 
 
 def test_damaged_file(tmp_path):
