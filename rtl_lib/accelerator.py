@@ -3,13 +3,29 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .event import EventLayout, ResultLayout
+from .event import EventGroupLayout, EventLayout, ResultLayout
 from .event_fifo import EventFIFO
 from .fc_layer import FCLayer
 from .readout import SpikeCounter
 
 
 __all__ = ["Accelerator"]
+
+
+def _connect_events(m, source, sink):
+    """Connect a one-event stream to a layer's input: directly, or as one-event beats of an
+    :class:`~rtl_lib.event.EventGroupLayout` (the layer pairs them itself)."""
+    if not isinstance(sink.payload.shape(), EventGroupLayout):
+        wiring.connect(m, source, sink)
+        return
+    m.d.comb += [
+        sink.valid.eq(source.valid),
+        source.ready.eq(sink.ready),
+        sink.payload.index[0].eq(source.payload.index),
+        sink.payload.count.eq(~source.payload.eos),
+        sink.payload.eos.eq(source.payload.eos),
+        sink.payload.last.eq(source.payload.last),
+    ]
 
 
 class Accelerator(wiring.Component):
@@ -36,7 +52,9 @@ class Accelerator(wiring.Component):
     Members
     -------
     i_events : In(stream.Signature(EventLayout(inputs)))
-        Input spike events and end-of-step tokens (``i_pixels`` instead with a frontend).
+        Input spike events and end-of-step tokens (``i_pixels`` instead with a frontend);
+        beats of :class:`~rtl_lib.event.EventGroupLayout` when the first layer takes two
+        events per cycle.
     o_spikes : Out(stream.Signature(EventLayout(classes)))
         The output layer's spike events and end-of-step tokens (tie ``ready`` high if unused).
     o_result : Out(stream.Signature(ResultLayout(classes, count_bits)))
@@ -72,12 +90,12 @@ class Accelerator(wiring.Component):
         else:
             m.submodules.frontend = self.frontend
             wiring.connect(m, wiring.flipped(self.i_pixels), self.frontend.i_pixels)
-            wiring.connect(m, self.frontend.o_events, self.layers[0].i_events)
+            _connect_events(m, self.frontend.o_events, self.layers[0].i_events)
         for k, (before, after) in enumerate(zip(self.layers, self.layers[1:])):
             queue = EventFIFO(before.outputs, self.fifo_depth)
             m.submodules[f"fifo{k}"] = queue
             wiring.connect(m, before.o_events, queue.i)
-            wiring.connect(m, queue.o, after.i_events)
+            _connect_events(m, queue.o, after.i_events)
         m.submodules.readout = readout = SpikeCounter(self.layers[-1].outputs, self.count_bits)
         wiring.connect(m, self.layers[-1].o_events, readout.i_events)
         wiring.connect(m, readout.o_spikes, wiring.flipped(self.o_spikes))

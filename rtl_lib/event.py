@@ -18,7 +18,8 @@ from amaranth.lib import data
 from amaranth.utils import ceil_log2
 
 
-__all__ = ["EventLayout", "ValueEventLayout", "ResultLayout", "index_width", "pack_event"]
+__all__ = ["EventLayout", "EventGroupLayout", "ValueEventLayout", "ResultLayout", "index_width",
+           "pack_event", "pack_group"]
 
 
 def index_width(count):
@@ -34,6 +35,26 @@ class EventLayout(data.StructLayout):
         self.count = count
         super().__init__({
             "index": unsigned(index_width(count)),
+            "eos":   unsigned(1),
+            "last":  unsigned(1),
+        })
+
+
+class EventGroupLayout(data.StructLayout):
+    """A beat of up to ``events`` spike events: ``{index[events], count, eos, last}``.
+
+    The input of a layer that integrates several events per cycle. ``count`` (1 to
+    ``events``) of the ``index`` entries are events, in ascending order from entry 0; an
+    end-of-step beat has ``eos`` set and carries no event. Packed LSB first: ``index[0]``,
+    ``index[1]``, ..., ``count``, ``eos``, ``last``.
+    """
+    def __init__(self, count, events):
+        if not isinstance(events, int) or events < 1:
+            raise TypeError(f"Events per beat must be a positive integer, not {events!r}")
+        self.count, self.events = count, events
+        super().__init__({
+            "index": data.ArrayLayout(unsigned(index_width(count)), events),
+            "count": unsigned(events.bit_length()),
             "eos":   unsigned(1),
             "last":  unsigned(1),
         })
@@ -79,3 +100,21 @@ def pack_event(count, index=0, *, eos=False, last=False):
     if not 0 <= index < (1 << w):
         raise ValueError(f"Event index {index} out of range for {count} neurons")
     return index | (int(eos) << w) | (int(last) << (w + 1))
+
+
+def pack_group(count, events, indices=(), *, eos=False, last=False):
+    """Integer value of an :class:`EventGroupLayout` beat: up to ``events`` ascending
+    ``indices``, or an end-of-step beat (``eos``, no indices)."""
+    w = index_width(count)
+    indices = [int(i) for i in indices]
+    if eos == bool(indices) or len(indices) > events:
+        raise ValueError(f"A beat carries 1 to {events} events or an end of step, "
+                         f"not {len(indices)} events with eos={eos}")
+    word = 0
+    for k, index in enumerate(indices):
+        if not 0 <= index < (1 << w):
+            raise ValueError(f"Event index {index} out of range for {count} neurons")
+        word |= index << (k * w)
+    base = events * w
+    cb = events.bit_length()
+    return word | (len(indices) << base) | (int(eos) << (base + cb)) | (int(last) << (base + cb + 1))

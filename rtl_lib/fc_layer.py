@@ -4,7 +4,8 @@ from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .event import EventLayout, ValueEventLayout
+from .event import EventGroupLayout, EventLayout, ValueEventLayout
+from .event_packer import EventPacker
 from .lif import DirectLIFLane, LIFLane, LIFParams
 
 
@@ -53,7 +54,8 @@ class FCLayer(wiring.Component):
     o_events : Out(stream.Signature(EventLayout(outputs)))
         Output spike events and end-of-step tokens.
     """
-    def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None):
+    def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None,
+                 events=1):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
@@ -83,6 +85,12 @@ class FCLayer(wiring.Component):
             raise TypeError(f"Value width must be a positive integer or None, "
                             f"not {value_bits!r}")
         self.value_bits = value_bits
+        if events not in (1, 2):
+            raise ValueError(f"Events per cycle must be 1 or 2 (the ports of a block RAM), "
+                             f"not {events!r}")
+        if events > 1 and value_bits:
+            raise ValueError("A layer fed with input values takes one value per cycle")
+        self.events = events
         # direct input: an exact accumulator of value * weight over all inputs
         self.acc_bits = (weight_bits + value_bits + 1 + max(1, ceil_log2(self.inputs))
                          if value_bits else 0)
@@ -92,11 +100,21 @@ class FCLayer(wiring.Component):
                                      attrs={"ram_style": "block"})
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
         #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
-        #: membrane at the start of the next step and its reset flag.
-        self.state = memory.Memory(shape=self.lanes * self.lane_state_bits, depth=self.groups,
-                                   init=self.state_image())
-        in_layout = (EventLayout(self.inputs) if value_bits is None
-                     else ValueEventLayout(self.inputs, value_bits))
+        #: membrane at the start of the next step and its reset flag. A memory of ``groups``
+        #: words, or with one group (fully parallel) the register ``state_reg``.
+        if self.groups == 1:
+            self.state, self.state_reg = None, Signal(self.lanes * self.lane_state_bits,
+                                                      init=self.state_image()[0])
+        else:
+            self.state = memory.Memory(shape=self.lanes * self.lane_state_bits,
+                                       depth=self.groups, init=self.state_image())
+            self.state_reg = None
+        if value_bits is not None:
+            in_layout = ValueEventLayout(self.inputs, value_bits)
+        elif events > 1:
+            in_layout = EventGroupLayout(self.inputs, events)
+        else:
+            in_layout = EventLayout(self.inputs)
         super().__init__({
             "i_events": In(stream.Signature(in_layout)),
             "o_events": Out(stream.Signature(EventLayout(self.outputs))),
@@ -155,21 +173,28 @@ class FCLayer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, P, G = self.params, self.lanes, self.groups
+        p, P, G, E = self.params, self.lanes, self.groups, self.events
         mb, wb = p.mem_bits, self.weight_bits
 
         m.submodules.weights = weights = self.weights
-        w_rd = weights.read_port()
-        m.submodules.state = state = self.state
-        s_wr = state.write_port()
-        s_rd = state.read_port(transparent_for=(s_wr,))
-        if self.bias is not None:
+        w_rds = [weights.read_port() for _ in range(E)]
+        sw = self.lane_state_bits
+        if G == 1:
+            # fully parallel: the state is a register, read and written by the execute stage
+            state_reg = self.state_reg
+            s_rd = s_wr = None
+        else:
+            m.submodules.state = state = self.state
+            s_wr = state.write_port()
+            s_rd = state.read_port(transparent_for=(s_wr,))
+        if self.bias is not None and G > 1:
             m.submodules.biases = biases = memory.Memory(
                 shape=P * mb, depth=G, init=self.bias_image())
             b_rd = biases.read_port()
             bias_data = b_rd.data
         else:
-            b_rd, bias_data = None, Const(0, P * mb)
+            b_rd = None
+            bias_data = Const(0 if self.bias is None else self.bias_image()[0], P * mb)
 
         # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
         gw = max(1, ceil_log2(G))
@@ -177,15 +202,24 @@ class FCLayer(wiring.Component):
         m.submodules.words = words = fifo.SyncFIFO(width=P + gw + 2, depth=depth)
 
         # -- stage 1: issue one group of the token at the head of the input ----------------
+        source = self.i_events
+        if E > 1:
+            # pairs are formed by position in the step, whatever beats the producer sent
+            m.submodules.packer = packer = EventPacker(self.inputs)
+            wiring.connect(m, wiring.flipped(self.i_events), packer.i)
+            source = packer.o
         group = Signal(range(G)) if G > 1 else Const(0, 1)
-        token = self.i_events.payload
-        # stage 2 ("fetch"): the weight row leaves block RAM and is registered in the fabric
-        # (block RAM outputs are slow and spread over the die); the state and bias of the
-        # group are read. Stage 3 ("execute", the s2_ signals): the lanes compute and write
-        # back. The state read of one op and the write of the op before it share a cycle; the
-        # transparent read port hands over the new value, so back-to-back ops need no stall.
+        token = source.payload
+        indices = [token.index[k] for k in range(E)] if E > 1 else [token.index]
+        # stage 2 ("fetch"): the weight rows leave block RAM and are registered in the
+        # fabric (block RAM outputs are slow and spread over the die); the state and bias of
+        # the group are read. Stage 3 ("execute", the s2_ signals): the lanes compute and
+        # write back. The state read of one op and the write of the op before it share a
+        # cycle; the transparent read port hands over the new value, so back-to-back ops
+        # need no stall.
         f_valid, f_step, f_last, f_final = Signal(), Signal(), Signal(), Signal()
         f_group = Signal(gw)
+        f_pair = Signal()
         s2_valid = Signal()
         s2_step = Signal()
         s2_last = Signal()
@@ -194,13 +228,13 @@ class FCLayer(wiring.Component):
         room = Signal()
         m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
         issue = Signal()
-        m.d.comb += issue.eq(self.i_events.valid & (~token.eos | room))
+        m.d.comb += issue.eq(source.valid & (~token.eos | room))
         final = group == G - 1
 
-        m.d.comb += [
-            w_rd.addr.eq(token.index * G + group),
-            s_rd.addr.eq(f_group),
-        ]
+        for port, index in zip(w_rds, indices):
+            m.d.comb += port.addr.eq(index * G + group)
+        if s_rd is not None:
+            m.d.comb += s_rd.addr.eq(f_group)
         if b_rd is not None:
             m.d.comb += b_rd.addr.eq(f_group)
         m.d.sync += [
@@ -215,32 +249,47 @@ class FCLayer(wiring.Component):
             s2_final.eq(f_final),
             s2_group.eq(f_group),
         ]
-        weights_row = Signal(P * wb)
-        m.d.sync += weights_row.eq(w_rd.data)
+        if E > 1:
+            m.d.sync += f_pair.eq(~token.eos & (token.count == 2))
+        rows = [Signal(P * wb, name=f"weights_row{k}") for k in range(E)]
+        m.d.sync += rows[0].eq(w_rds[0].data)
+        if E > 1:
+            # a lone event's partner row is zero: a synchronous reset of the row register
+            m.d.sync += rows[1].eq(Mux(f_pair, w_rds[1].data, 0))
         with m.If(issue):
             with m.If(final):
-                m.d.comb += self.i_events.ready.eq(1)
+                m.d.comb += source.ready.eq(1)
                 if G > 1:
                     m.d.sync += group.eq(0)
             if G > 1:
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
 
-        # -- stage 2: lanes compute, write back, queue spikes --------------------------------
+        # -- stage 3: lanes compute, write back, queue spikes --------------------------------
         spikes = Signal(P)
         next_state = []
-        sw = self.lane_state_bits
+        state_word = state_reg if G == 1 else s_rd.data
         if self.value_bits:
             f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
             m.d.sync += [f_value.eq(token.value), s2_value.eq(f_value)]
         for j in range(P):
-            word = s_rd.data[j * sw:(j + 1) * sw]
+            word = state_word[j * sw:(j + 1) * sw]
+            weight = rows[0][j * wb:(j + 1) * wb].as_signed()
+            for row in rows[1:]:
+                weight = weight + row[j * wb:(j + 1) * wb].as_signed()
             if self.value_bits:
                 lane = DirectLIFLane(p, wb, self.value_bits, self.acc_bits)
-                m.d.comb += [lane.acc.eq(word[mb:]), lane.value.eq(s2_value)]
+                m.d.comb += [lane.acc.eq(word[mb:]), lane.value.eq(s2_value),
+                             lane.bias.eq(bias_data[j * mb:(j + 1) * mb])]
                 next_state.append(Cat(lane.mem_next, lane.acc_next))
             else:
-                lane = LIFLane(p, wb)
+                if G == 1:
+                    # one neuron per lane: its bias is a constant of the lane
+                    bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
+                    lane = LIFLane(p, wb + E - 1, bias=bias)
+                else:
+                    lane = LIFLane(p, wb + E - 1)
+                    m.d.comb += lane.bias.eq(bias_data[j * mb:(j + 1) * mb])
                 m.d.comb += lane.r.eq(word[mb])
                 next_state.append(Cat(lane.mem_next, lane.r_next))
             m.submodules[f"lane{j}"] = lane
@@ -248,8 +297,7 @@ class FCLayer(wiring.Component):
                 lane.op.eq(s2_step),
                 lane.last.eq(s2_last),
                 lane.mem.eq(word[:mb]),
-                lane.weight.eq(weights_row[j * wb:(j + 1) * wb]),
-                lane.bias.eq(bias_data[j * mb:(j + 1) * mb]),
+                lane.weight.eq(weight),
                 spikes[j].eq(lane.spike),
             ]
         pad = G * P - self.outputs
@@ -261,10 +309,16 @@ class FCLayer(wiring.Component):
             with m.If(s2_group == G - 1):
                 m.d.comb += masked.eq(spikes & valid_lanes)
             spikes = masked
+        if G == 1:
+            with m.If(s2_valid):
+                m.d.sync += state_reg.eq(Cat(*next_state))
+        else:
+            m.d.comb += [
+                s_wr.addr.eq(s2_group),
+                s_wr.data.eq(Cat(*next_state)),
+                s_wr.en.eq(s2_valid),
+            ]
         m.d.comb += [
-            s_wr.addr.eq(s2_group),
-            s_wr.data.eq(Cat(*next_state)),
-            s_wr.en.eq(s2_valid),
             words.w_data.eq(Cat(spikes, s2_group, s2_final, s2_last)),
             words.w_en.eq(s2_valid & s2_step & ((spikes != 0) | s2_final)),
         ]

@@ -1,12 +1,12 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["LIFParams", "LIFLane", "DirectLIFLane"]
+__all__ = ["LIFParams", "LIFLane", "DirectLIFLane", "end_of_step"]
 
 
 RESETS = ("subtract", "zero", "none")
@@ -162,26 +162,49 @@ class LIFLane(wiring.Component):
     weight : In(signed(weight_bits))
         Synaptic weight of the input event (integrate).
     bias : In(signed(mem_bits))
-        Added once per step (end-of-step update).
+        Added once per step (end-of-step update). Absent when the lane is built with a
+        constant ``bias``; with a membrane of at most ``TABLE_MAX_BITS`` bits the whole
+        end-of-step update is then a lookup table filled by :func:`end_of_step`.
     mem_next : Out(signed(mem_bits))
     r_next : Out(1)
     spike : Out(1)
         The neuron fired in this step (end-of-step update only).
     """
-    def __init__(self, params, weight_bits):
+    def __init__(self, params, weight_bits, *, bias=None):
         if not isinstance(params, LIFParams):
             raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
         if not isinstance(weight_bits, int) or weight_bits < 1:
             raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
+        if bias is not None and (not isinstance(bias, int)
+                                 or not params.mem_min <= bias <= params.mem_max):
+            raise ValueError(f"Constant bias must be an integer that fits the "
+                             f"{params.mem_bits}-bit membrane, not {bias!r}")
         self.params = params
         self.weight_bits = weight_bits
+        self.const_bias = bias
         mem = signed(params.mem_bits)
-        super().__init__({
+        ports = {
             "op": In(1), "last": In(1),
             "mem": In(mem), "r": In(1),
-            "weight": In(signed(weight_bits)), "bias": In(mem),
+            "weight": In(signed(weight_bits)),
             "mem_next": Out(mem), "r_next": Out(1), "spike": Out(1),
-        })
+        }
+        if bias is None:
+            ports["bias"] = In(mem)
+        super().__init__(ports)
+
+    @property
+    def uses_r(self):
+        """Whether the end-of-step update reads ``r`` (only without reset delay)."""
+        return not (self.params.reset_delay or self.params.reset == "none")
+
+    @property
+    def tabulated(self):
+        """Whether the end-of-step update is a lookup table: with a constant bias and a
+        narrow membrane, a table of ``2**(mem_bits [+ 1])`` entries maps to a handful of LUTs
+        per bit, where the arithmetic would cost several carry chains."""
+        return (self.const_bias is not None
+                and self.params.mem_bits + self.uses_r <= TABLE_MAX_BITS)
 
     def elaborate(self, platform):
         m = Module()
@@ -190,24 +213,71 @@ class LIFLane(wiring.Component):
         def sat(value, name):
             return _saturate(m, value, p, name)
 
-        spike = _node(m, self.mem > p.threshold, "fire")
-        after = _no_delay_reset(self.mem, spike, self.r, p, sat)
-        rest = _node(m, Mux(self.last, 0, after), "rest")
-        r_next = _node(m, rest > p.threshold, "reset")
-        base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
-        base = _node(m, base, "base")
         integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
-        amount = _decay(base, p)
-        start = base + self.bias if amount is None else base - amount + self.bias
-        if p.reset == "subtract":
-            start = start - Mux(r_next, p.threshold, 0)
-        start = sat(start, "start")
+        spike = _node(m, self.mem > p.threshold, "fire")
+        if self.tabulated:
+            start, r_next = self._table(m)
+        else:
+            bias = self.bias if self.const_bias is None else self.const_bias
+            after = _no_delay_reset(self.mem, spike, self.r, p, sat)
+            rest = _node(m, Mux(self.last, 0, after), "rest")
+            r_next = _node(m, rest > p.threshold, "reset")
+            base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
+            base = _node(m, base, "base")
+            amount = _decay(base, p)
+            start = base + bias if amount is None else base - amount + bias
+            if p.reset == "subtract":
+                start = start - Mux(r_next, p.threshold, 0)
+            start = sat(start, "start")
 
         with m.If(self.op):
             m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next), self.spike.eq(spike)]
         with m.Else():
             m.d.comb += [self.mem_next.eq(integrated), self.r_next.eq(self.r)]
         return m
+
+    def _table(self, m):
+        """``(start, r_next)`` of the end-of-step update from a table indexed by the membrane
+        (and ``r`` without reset delay); the last step's restart is a constant."""
+        p, mb = self.params, self.params.mem_bits
+        entries = []
+        for r in range(2 if self.uses_r else 1):
+            for raw in range(1 << mb):
+                mem = raw - (1 << mb) if raw >> (mb - 1) else raw
+                start, r_next, _ = end_of_step(p, mem, r, False, self.const_bias)
+                entries.append((start & ((1 << mb) - 1)) | (r_next << mb))
+        index = Cat(self.mem.as_unsigned(), self.r) if self.uses_r else self.mem.as_unsigned()
+        looked = _node(m, Array(Const(e, mb + 1) for e in entries)[index], "table")
+        restart, r_restart, _ = end_of_step(p, 0, 0, True, self.const_bias)
+        start = _node(m, Mux(self.last, restart, looked[:mb].as_signed()), "start")
+        r_next = _node(m, Mux(self.last, r_restart, looked[mb]), "reset")
+        return start, r_next
+
+
+#: Widest end-of-step table index (membrane bits, plus ``r`` when it is used).
+TABLE_MAX_BITS = 8
+
+
+def end_of_step(p, mem, r, last, bias):
+    """The end-of-step update of one neuron in Python integers, as :class:`LIFLane` computes
+    it: ``(mem_next, r_next, spike)``. Used to fill the lane's lookup tables."""
+    sat = lambda v: min(max(v, p.mem_min), p.mem_max)  # noqa: E731
+    spike = int(mem > p.threshold)
+    after = mem
+    if not p.reset_delay and p.reset == "subtract":
+        after = sat(mem - (spike - r) * p.threshold)
+    elif not p.reset_delay and p.reset == "zero":
+        after = 0 if (spike and not r) else (sat(2 * mem) if (r and not spike) else mem)
+    rest = 0 if last else after
+    r_next = int(rest > p.threshold)
+    base = 0 if (p.reset == "zero" and r_next) else rest
+    amount = 0
+    if p.decay:
+        amount = (base * p.decay + (1 << (p.decay_bits - 1))) >> p.decay_bits
+    start = base - amount + bias
+    if p.reset == "subtract":
+        start -= r_next * p.threshold
+    return sat(start), r_next, spike
 
 
 class DirectLIFLane(wiring.Component):

@@ -7,6 +7,7 @@ Stimulus and expectations come from an ``.npz`` file named by ``SPIKEGEN_STIMULU
 ``steps``             time steps per inference
 ``value_bits``        pixel width (pixels only)
 ``width``             tokens the harness takes per cycle
+``events``            events per input beat (events only; default 1)
 ``expected_spikes``   (samples, steps, classes), the reference model's output spikes
 ``expected_class``    (samples,), ``expected_counts`` (samples, classes)
 ``count_bits``        width of the result's counters
@@ -29,13 +30,22 @@ def _width(count):
     return max(1, (count - 1).bit_length())
 
 
-def event_tokens(sample, index_bits):
-    """Packed ``{index, eos, last}`` tokens of one sample (steps, inputs)."""
-    eos, last = 1 << index_bits, 1 << (index_bits + 1)
+def event_tokens(sample, index_bits, events=1):
+    """Packed tokens of one sample (steps, inputs): ``{index, eos, last}``, or with
+    ``events`` > 1 beats ``{index[events], count, eos, last}`` of consecutive events."""
+    base = events * index_bits if events > 1 else index_bits
+    count_shift = base
+    if events > 1:
+        base += events.bit_length()
+    eos, last = 1 << base, 1 << (base + 1)
     tokens = []
     steps = sample.shape[0]
     for t in range(steps):
-        tokens.extend(int(i) for i in np.flatnonzero(sample[t]))
+        active = [int(i) for i in np.flatnonzero(sample[t])]
+        for start in range(0, len(active), events):
+            group = active[start:start + events]
+            beat = sum(index << (k * index_bits) for k, index in enumerate(group))
+            tokens.append(beat | (len(group) << count_shift if events > 1 else 0))
         tokens.append(eos | (last if t == steps - 1 else 0))
     return tokens
 
@@ -75,7 +85,8 @@ async def regression(dut):
     if kind == "events":
         inputs = data["spikes"]
         n_in = inputs.shape[2]
-        streams = [event_tokens(sample, _width(n_in)) for sample in inputs]
+        events = int(data["events"]) if "events" in data else 1
+        streams = [event_tokens(sample, _width(n_in), events) for sample in inputs]
     else:
         inputs = data["pixels"]
         n_in = inputs.shape[1]

@@ -7,17 +7,32 @@ cycles of every sample.
 import numpy as np
 from amaranth.sim import Simulator
 
+from rtl_lib.event import EventGroupLayout
+
 
 __all__ = ["tokens", "pixel_tokens", "run"]
 
 
-def tokens(sample):
-    """Tokens of one sample (steps, inputs) as dicts: events ascending, then end of step."""
+def tokens(sample, events=1, rng=None):
+    """Tokens of one sample (steps, inputs) as dicts: events ascending, then end of step.
+
+    With ``events`` > 1, beats of :class:`~rtl_lib.event.EventGroupLayout` holding up to
+    ``events`` consecutive events; with ``rng``, beats of random sizes (a layer must pair
+    events by their position in the step whatever the beats)."""
     steps = sample.shape[0]
     for t in range(steps):
-        for i in np.flatnonzero(sample[t]):
-            yield {"index": int(i), "eos": 0, "last": 0}
-        yield {"index": 0, "eos": 1, "last": int(t == steps - 1)}
+        active = [int(i) for i in np.flatnonzero(sample[t])]
+        if events == 1:
+            for i in active:
+                yield {"index": i, "eos": 0, "last": 0}
+            yield {"index": 0, "eos": 1, "last": int(t == steps - 1)}
+            continue
+        while active:
+            size = events if rng is None else int(rng.integers(1, events + 1))
+            group, active = active[:size], active[size:]
+            yield {"index": group + [0] * (events - len(group)), "count": len(group),
+                   "eos": 0, "last": 0}
+        yield {"index": [0] * events, "count": 0, "eos": 1, "last": int(t == steps - 1)}
 
 
 def pixel_tokens(pixels):
@@ -30,7 +45,8 @@ def pixel_tokens(pixels):
         yield {"index": int(i), "value": int(pixels[i]), "last": int(k == index.size - 1)}
 
 
-def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0, steps=None):
+def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0, steps=None,
+        mixed_beats=False):
     """Feed ``spikes`` (samples, steps, inputs) to ``dut``; collect what comes out.
 
     With ``steps`` given, ``spikes`` are instead pixel values (samples, inputs) for an
@@ -39,11 +55,17 @@ def run(dut, spikes, *, outputs, result=True, overlap=False, stall_every=0, step
     ``dut`` has ``i_events`` and either ``o_spikes`` and ``o_result`` (an accelerator,
     ``result=True``) or ``o_events`` (a layer). ``overlap`` feeds samples back to back instead
     of waiting for each result; ``stall_every`` > 0 drops the output ``ready`` every that
-    many cycles, to exercise back-pressure.
+    many cycles, to exercise back-pressure. ``mixed_beats`` sends beats of random sizes to
+    a layer that takes several events per cycle.
     """
     if steps is None:
         samples, steps, _ = spikes.shape
-        stimulus, port = [list(tokens(sample)) for sample in spikes], dut.i_events
+        port = dut.i_events
+        layout = port.payload.shape()
+        events = layout.events if isinstance(layout, EventGroupLayout) else 1
+        mix = np.random.default_rng(samples)
+        stimulus = [list(tokens(sample, events, mix if mixed_beats else None))
+                    for sample in spikes]
     else:
         samples = spikes.shape[0]
         stimulus, port = [list(pixel_tokens(sample)) for sample in spikes], dut.i_pixels

@@ -36,9 +36,9 @@ def lif_params(layer: QDenseLayer):
                      weight_shift=layer.shift)
 
 
-def layer_component(layer: QDenseLayer, lanes, value_bits=None):
+def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1):
     return FCLayer(layer.weight, layer.bias, lif_params(layer), layer.weight_format.bits,
-                   lanes=lanes, value_bits=value_bits)
+                   lanes=lanes, value_bits=value_bits, events=events)
 
 
 def count_bits(net: QNetwork):
@@ -53,8 +53,10 @@ def accelerator(net: QNetwork):
                             "output layer) yet; spikegen simulate runs it on the reference "
                             "model only")
     direct = coding.kind == "direct"
+    # a first layer fed with values takes one per cycle; spike-event layers take E
     layers = [layer_component(layer, hw.lanes(layer.outputs),
-                              coding.value_bits if direct and k == 0 else None)
+                              coding.value_bits if direct and k == 0 else None,
+                              1 if direct and k == 0 else hw.events_per_cycle)
               for k, layer in enumerate(net.layers)]
     frontend = None
     if coding.kind == "rate":

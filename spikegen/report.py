@@ -67,24 +67,36 @@ def cycle_estimate(qnet, events, coder=None):
 
     ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
     input; the last entry: the output layer's spikes); ``coder`` (samples, steps), the cycles
-    of an on-chip rate coder, which works as one more pipeline stage. Layer ``l`` needs ``(events + 1) * groups`` cycles for a step; layers work on
-    consecutive steps at once, so a step costs about as much as its slowest layer, plus the
-    pipeline drain of the last step through the later layers.
+    of an on-chip rate coder, which works as one more pipeline stage. With ``E`` events per
+    cycle, layer ``l`` needs ``(ceil(events / E) + 1) * groups`` cycles for a step, and the
+    serializer feeding it (layers after the first) one cycle per event plus one; all these
+    stages work on consecutive steps at once, so a step costs about as much as its slowest
+    stage, plus the pipeline drain of the last step through the later stages.
     """
     hw = qnet.hardware
+    e = hw.events_per_cycle
+    direct = qnet.coding.kind == "direct"
     groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
-    stages = [(events[k] + 1) * groups[k] for k in range(len(groups))]
+    stages = []
+    for k in range(len(groups)):
+        per_cycle = 1 if direct and k == 0 else e
+        if k > 0 and per_cycle > 1:
+            stages.append(events[k] + 1)      # the previous layer's serializer
+        stages.append((-(-events[k] // per_cycle) + 1) * groups[k])
     if coder is not None:
         stages.insert(0, coder)               # the on-chip coder: one cycle per stored pixel
-    work = np.stack(stages)                                                     # (L, B, T)
+    work = np.stack(stages)                                                     # (S, B, T)
     per_step = work.max(axis=0)                                                 # (B, T)
-    # the last step still has to pass the later layers, and the output layer's spikes of that
-    # step leave one per cycle; a few cycles of latency per layer
+    # the last step still has to pass the later stages, and the output layer's spikes of
+    # that step leave one per cycle; a few cycles of latency per layer
     drain = work[1:, :, -1].sum(axis=0) + events[-1][:, -1] + 5 * len(groups)
     per_inference = per_step.sum(axis=1) + drain
     return {
-        "formula": "sum over steps of max over layers of (events_in + 1) * ceil(N/P), "
-                   "plus the last step's drain through later layers and its output spikes",
+        "formula": "sum over steps of max over stages of (ceil(events_in / E) + 1) * "
+                   "ceil(N/P) per layer and events_in + 1 per serializer feeding an E > 1 "
+                   "layer, plus the last step's drain through later stages and its output "
+                   "spikes",
+        "events_per_cycle": e,
         "per_step_mean": float(per_step.mean()),
         "per_inference_mean": float(per_inference.mean()),
         "per_inference_max": int(per_inference.max()),

@@ -62,12 +62,15 @@ def hdl_source(build_dir, simulator):
 
 def top_ports(qnet):
     """``(input_name, in_bits, out_bits, result_bits)`` of a network's top level."""
-    from rtl_lib.event import EventLayout, ResultLayout
+    from rtl_lib.event import EventGroupLayout, EventLayout, ResultLayout
     from rtl_lib.rate_coder import PixelLayout
 
     coding = qnet.coding
     if coding.kind == "events":
-        name, in_bits = "i_events", EventLayout(qnet.inputs).size
+        events = qnet.hardware.events_per_cycle
+        layout = (EventGroupLayout(qnet.inputs, events) if events > 1
+                  else EventLayout(qnet.inputs))
+        name, in_bits = "i_events", layout.size
     else:
         name, in_bits = "i_pixels", PixelLayout(qnet.inputs, coding.value_bits).size
     return (name, in_bits, EventLayout(qnet.outputs).size,
@@ -86,6 +89,7 @@ def stimulus_for(qnet, inputs):
     if coding.kind == "events":
         spikes = np.asarray(inputs, dtype=np.uint8)
         stimulus.update(kind="events", spikes=spikes,
+                        events=np.int64(qnet.hardware.events_per_cycle),
                         max_tokens=int(spikes.sum(axis=(1, 2)).max() + spikes.shape[1]))
     else:
         pixels = np.asarray(inputs)

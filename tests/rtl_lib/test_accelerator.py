@@ -51,3 +51,16 @@ def test_layers_must_chain():
         Accelerator([a, layer_component(q.layers[0], None)])
     with pytest.raises(TypeError, match="non-empty list of FCLayer"):
         Accelerator([])
+
+
+# cases where grouping changes the membranes (the reference with E = 1 differs)
+@pytest.mark.parametrize("seed", [100, 102, 104, 106, 107, 110])
+def test_two_events_per_cycle(seed):
+    """E = 2: pairs of events added with one saturating add, as the reference groups them,
+    whatever beats the input carries; narrow membranes make the grouping matter."""
+    import dataclasses
+    qnet, spikes = random_case(seed)
+    qnet = dataclasses.replace(qnet, hardware=dataclasses.replace(qnet.hardware,
+                                                                  events_per_cycle=2))
+    check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed % 3 == 0 else 0,
+          mixed_beats=seed >= 106)

@@ -72,7 +72,8 @@ def test_layer_steps_match_reference(rng, case):
                 ctx.set(dut.i_events.valid, 0)
                 assert got == sorted(got)
                 assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
-                words = [ctx.get(dut.state.data[g]) for g in range(dut.groups)]
+                words = ([ctx.get(dut.state_reg)] if dut.state is None else
+                         [ctx.get(dut.state.data[g]) for g in range(dut.groups)])
                 hw_mem, hw_r = unpack_state(dut, words)
                 if t == sample.shape[0] - 1:
                     state = layer_initial_state(qlayer)     # the last step restarts from rest
@@ -141,7 +142,8 @@ def test_direct_input_layer_matches_reference(rng, reset, delay, lanes):
                         got.append(int(payload.index))
                 stream = []
                 assert got == list(np.flatnonzero(trace.spikes[b, t])), f"sample {b} step {t}"
-                words = [ctx.get(dut.state.data[g]) for g in range(dut.groups)]
+                words = ([ctx.get(dut.state_reg)] if dut.state is None else
+                         [ctx.get(dut.state.data[g]) for g in range(dut.groups)])
                 mem = []
                 for word in words:
                     for j in range(dut.lanes):

@@ -36,13 +36,18 @@ PARAMS = [
     LIFParams(mem_bits=12, threshold=700, decay=3, decay_bits=3, reset="zero", reset_delay=False,
               weight_shift=3),
     LIFParams(mem_bits=6, threshold=-3, decay=5, decay_bits=5, reset="subtract", weight_shift=1),
+    LIFParams(mem_bits=7, threshold=20, decay=3, decay_bits=4, reset="zero", reset_delay=False),
+    LIFParams(mem_bits=7, threshold=20, decay=3, decay_bits=4, reset_delay=False),
 ]
 
 
+@pytest.mark.parametrize("const_bias", [None, "constant"])
 @pytest.mark.parametrize("params", PARAMS)
-def test_lane_matches_reference(params):
+def test_lane_matches_reference(params, const_bias):
     wb = 6
-    dut = LIFLane(params, wb)
+    if const_bias is not None:
+        const_bias = params.mem_max // 5
+    dut = LIFLane(params, wb, bias=const_bias)
     rng = np.random.default_rng(7)
     cases = []
     for _ in range(300):
@@ -56,8 +61,12 @@ def test_lane_matches_reference(params):
 
     async def bench(ctx):
         for op, last, mem, r, weight, bias in cases:
-            for port, value in zip((dut.op, dut.last, dut.mem, dut.r, dut.weight, dut.bias),
-                                   (op, last, mem, r, weight, bias)):
+            if const_bias is None:
+                ctx.set(dut.bias, bias)
+            else:
+                bias = const_bias
+            for port, value in zip((dut.op, dut.last, dut.mem, dut.r, dut.weight),
+                                   (op, last, mem, r, weight)):
                 ctx.set(port, value)
             await ctx.delay(1e-9)
             got = (ctx.get(dut.mem_next), ctx.get(dut.r_next), ctx.get(dut.spike))
@@ -78,3 +87,15 @@ def test_bad_parameters():
         LIFParams(mem_bits=8, threshold=20, decay=1, decay_bits=4, reset="soft")
     with pytest.raises(TypeError, match="Weight width must be a positive integer"):
         LIFLane(PARAMS[0], 0)
+
+
+def test_narrow_lane_is_tabulated():
+    assert LIFLane(PARAMS[5], 4, bias=0).tabulated
+    assert not LIFLane(PARAMS[5], 4).tabulated                 # bias from memory
+    assert not LIFLane(PARAMS[0], 4, bias=0).tabulated         # 10-bit membrane
+    assert LIFLane(PARAMS[6], 4, bias=0).tabulated             # 7 bits and r
+
+
+def test_constant_bias_must_fit():
+    with pytest.raises(ValueError, match="Constant bias must be an integer that fits"):
+        LIFLane(PARAMS[5], 4, bias=40)
