@@ -8,6 +8,8 @@ from torch import nn
 import spikegen
 from spikegen.cli import main
 from spikegen.errors import SpikegenError
+from spikegen.ir import CubaLIF, to_json
+from spikegen.quantize import quantize
 
 nir = pytest.importorskip("nir")
 export_nir = pytest.importorskip("snntorch.export_nir")
@@ -84,3 +86,156 @@ def test_options_only_for_nir(tmp_path):
     torch.save(model().state_dict(), tmp_path / "net.pt")
     with pytest.raises(SpikegenError, match="--dt and --reset apply to NIR files only"):
         spikegen.load(tmp_path / "net.pt", dt=1e-3)
+
+
+# ------------------------------------------------------ every snnTorch layer, both routes
+
+def snn_model(kind, reset="subtract", delay=True):
+    """A 12-8-4 network of ``kind`` layers built as snnTorch's exporter needs them
+    (per-neuron beta, alpha and threshold tensors, a vector V)."""
+    torch.manual_seed(5)
+    modules = []
+    for a, b in ((12, 8), (8, 4)):
+        common = dict(beta=torch.linspace(0.5, 0.875, b), threshold=torch.full((b,), 0.75),
+                      reset_mechanism=reset, reset_delay=delay, init_hidden=True)
+        alpha = torch.full((b,), 0.75)
+        if kind == "leaky":
+            neuron = snntorch.Leaky(**common)
+        elif kind == "synaptic":
+            neuron = snntorch.Synaptic(alpha=alpha, **common)
+        elif kind == "rleaky_all":
+            neuron = snntorch.RLeaky(linear_features=b, **common)
+        elif kind == "rleaky_one":
+            neuron = snntorch.RLeaky(all_to_all=False, V=torch.linspace(-0.5, 0.5, b),
+                                     **common)
+        else:
+            neuron = snntorch.RSynaptic(alpha=alpha, linear_features=b, **common)
+        modules += [nn.Linear(a, b), neuron]
+    return nn.Sequential(*modules)
+
+
+@pytest.mark.parametrize("kind", ["leaky", "synaptic", "rleaky_all", "rleaky_one",
+                                  "rsynaptic"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_state_dict_and_nir_give_identical_quantized_networks(tmp_path, kind, reset):
+    net = snn_model(kind, reset)
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    write_nir(tmp_path / "net.nir", net)
+    from_pt = spikegen.load(tmp_path / "net.pt", name="net")
+    from_nir = spikegen.load(tmp_path / "net.nir", name="net", reset=reset)
+    assert to_json(quantize(from_nir)) == to_json(quantize(from_pt))
+    assert (from_nir.layers[0].recurrent is None) == (kind in ("leaky", "synaptic"))
+
+
+def affine(n_out, n_in, seed=0):
+    rng = np.random.default_rng(seed)
+    return nir.Affine(weight=rng.integers(-8, 8, (n_out, n_in)) / 8.0,
+                      bias=rng.integers(-2, 3, n_out) / 8.0)
+
+
+def read(tmp_path, *nodes, **options):
+    nir.write(str(tmp_path / "g.nir"), nir.NIRGraph.from_list(*nodes))
+    return spikegen.load(tmp_path / "g.nir", **options)
+
+
+def test_li_output_is_a_membrane_readout(tmp_path):
+    got = read(tmp_path, affine(3, 4), nir.LIF(tau=np.full(3, 2e-4), r=np.full(3, 2.0),
+                                               v_leak=np.zeros(3), v_threshold=np.ones(3)),
+               affine(2, 3), nir.LI(tau=np.array([4e-4, 2e-4]), r=np.full(2, 4.0),
+                                    v_leak=np.array([0.0, 1.0])))
+    assert got.readout == "membrane"
+    last = got.layers[-1]
+    assert last.neuron.reset == "none" and last.neuron.threshold == 0.0
+    np.testing.assert_allclose(last.neuron.beta, [0.75, 0.5])
+    # gain dt r / tau = [1, 2]; the leak voltage adds dt/tau v_leak = [0, 0.5] every step
+    w = affine(2, 3)
+    np.testing.assert_allclose(last.weight, w.weight * np.array([[1.0], [2.0]]))
+    np.testing.assert_allclose(last.bias, w.bias * [1.0, 2.0] + [0.0, 0.5])
+    with pytest.raises(SpikegenError, match="a leaky integrator without spikes; read it as a "
+                                            "membrane"):
+        spikegen.load(tmp_path / "g.nir", readout="spikes")
+
+
+def test_cubali_and_threshold(tmp_path):
+    cubali = nir.CubaLI(tau_syn=np.full(3, 2e-4), tau_mem=np.full(3, 4e-4), r=np.full(3, 4.0),
+                        v_leak=np.zeros(3), w_in=np.full(3, 2.0))
+    got = read(tmp_path, affine(3, 4), cubali, nir.Threshold(threshold=np.full(3, 0.5)))
+    layer = got.layers[0]
+    assert got.readout == "spikes" and isinstance(layer.neuron, CubaLIF)
+    assert layer.neuron.alpha == 0.5 and layer.neuron.beta == 0.75
+    assert layer.neuron.threshold == 0.5 and layer.neuron.reset == "none"
+    # input gain dt w_in / tau_syn = 1, membrane gain dt r / tau_mem = 1
+    np.testing.assert_allclose(layer.weight, affine(3, 4).weight)
+    got = read(tmp_path, affine(3, 4), nir.Threshold(threshold=np.full(3, 0.25)))
+    assert got.layers[0].neuron.beta == 0.0 and got.layers[0].neuron.reset == "none"
+
+
+def test_if_node(tmp_path):
+    got = read(tmp_path, affine(3, 4), nir.IF(r=np.full(3, 2.0), v_threshold=np.ones(3)),
+               reset="subtract")
+    assert got.layers[0].neuron.beta == 1.0 and got.layers[0].neuron.reset == "subtract"
+    np.testing.assert_allclose(got.layers[0].weight, 2.0 * affine(3, 4).weight)
+
+
+@pytest.mark.parametrize("nodes,message", [
+    (lambda: (affine(3, 4), nir.LI(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3)),
+              affine(2, 3), nir.LIF(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2),
+                                    v_threshold=np.ones(2))),
+     r"node 'li' \(LI\) feeds node 'affine_1'; a leaky integrator has no spikes"),
+    (lambda: (affine(3, 4), nir.CubaLIF(tau_syn=np.full(3, 1e-3), tau_mem=np.full(3, 1e-3),
+                                        r=np.ones(3), v_leak=np.ones(3),
+                                        v_threshold=np.ones(3))),
+     r"node 'cubalif' \(CubaLIF\) has a nonzero v_leak"),
+    (lambda: (nir.Threshold(threshold=np.ones(4)),),
+     r"node 'threshold' \(Threshold\) follows neither a weight node nor an LI/CubaLI node"),
+    (lambda: (affine(3, 4), nir.LIF(tau=np.full(3, -1e-3), r=np.ones(3), v_leak=np.zeros(3),
+                                    v_threshold=np.ones(3))),
+     "node 'lif': tau must be positive"),
+    (lambda: (affine(3, 4), nir.LIF(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3),
+                                    v_threshold=np.ones(3), v_reset=np.full(3, -0.5))),
+     r"node 'lif' resets to v_reset=-0.5; spikegen resets to 0"),
+    (lambda: (affine(3, 4), nir.LIF(tau=np.full(3, 5e-5), r=np.ones(3), v_leak=np.zeros(3),
+                                    v_threshold=np.ones(3))),
+     r"dt=0.0001 gives beta -1, outside \[0, 1\]; check --dt"),
+])
+def test_nir_errors_name_the_node(tmp_path, nodes, message):
+    with pytest.raises(SpikegenError, match=message):
+        read(tmp_path, *nodes())
+
+
+def lif(n):
+    return nir.LIF(tau=np.full(n, 2e-4), r=np.full(n, 2.0), v_leak=np.zeros(n),
+                   v_threshold=np.ones(n))
+
+
+def test_hand_written_recurrent_graph_and_bad_topologies(tmp_path):
+    nodes = {"input": nir.Input(input_type=np.array([4])), "w": affine(3, 4), "lif": lif(3),
+             "rec": nir.Linear(weight=np.eye(3) * 0.5),
+             "output": nir.Output(output_type=np.array([3]))}
+    edges = [("input", "w"), ("w", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
+    nir.write(str(tmp_path / "rec.nir"), nir.NIRGraph(nodes=nodes, edges=edges))
+    got = spikegen.load(tmp_path / "rec.nir")
+    np.testing.assert_allclose(got.layers[0].recurrent, 0.5 * np.eye(3))   # gain 1
+    assert got.layers[0].neuron.reset == "zero_all"
+    # feedback from a later layer is not a recurrent edge spikegen reads
+    nodes.update(w2=affine(3, 3), lif2=lif(3))
+    edges = [("input", "w"), ("w", "lif"), ("lif", "w2"), ("w2", "lif2"), ("lif2", "rec"),
+             ("rec", "lif"), ("lif2", "output")]
+    nir.write(str(tmp_path / "bad.nir"), nir.NIRGraph(nodes=nodes, edges=edges))
+    with pytest.raises(SpikegenError, match="recurrent edge 'lif2' -> 'rec'|feeds 2 nodes"):
+        spikegen.load(tmp_path / "bad.nir")
+
+
+def test_nested_graph_is_inlined(tmp_path):
+    inner = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])), "lif": lif(3),
+                                "rec": nir.Linear(weight=np.eye(3)),
+                                "output": nir.Output(output_type=np.array([3]))},
+                         edges=[("input", "lif"), ("lif", "rec"), ("rec", "lif"),
+                                ("lif", "output")])
+    outer = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                                "w": affine(3, 4), "sub": inner,
+                                "output": nir.Output(output_type=np.array([3]))},
+                         edges=[("input", "w"), ("w", "sub"), ("sub", "output")])
+    nir.write(str(tmp_path / "nested.nir"), outer)
+    got = spikegen.load(tmp_path / "nested.nir")
+    assert got.layers[0].recurrent is not None and got.shape == (4, 3)
