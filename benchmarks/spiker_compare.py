@@ -54,6 +54,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=50, help="test images to simulate")
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--events-per-cycle", "-E", type=int, choices=(1, 2), default=2)
     parser.add_argument("--net", default=None, help="a trained 784-128-10 net.pt")
     parser.add_argument("--mnist", default=MNIST_DIR, help="directory of the MNIST IDX files")
     parser.add_argument("--json", default=None, help="write spikegen's figures here")
@@ -72,6 +73,7 @@ def main():
 
     options = BuildOptions(source=net_path, out=os.path.join(work, "build"), board=None,
                            weight_bits=4, mem_bits=6, mem_frac_bits=0, parallelism=0,
+                           events_per_cycle=args.events_per_cycle,
                            max_steps=args.steps, eval=os.path.join(work, "eval.npz"),
                            steps=args.steps, hdl="verilog",
                            synth=None if args.no_synth else "xc7")
@@ -82,13 +84,13 @@ def main():
         built = build(options)
     checked = verify(options.out, samples=args.images)
     events = spikes.sum(axis=(1, 2))
-    bound = float(events.mean())          # one input event per cycle
+    bound = float(events.mean()) / args.events_per_cycle
     figures = {
         "images": args.images, "steps": args.steps, "input_activity": round(activity, 4),
-        "input_events_per_inference": bound,
+        "input_events_per_inference": float(events.mean()),
         "cycles_per_inference": checked["cycles_per_inference"],
         "event_bound_cycles": bound,
-        "events_per_cycle": 1,
+        "events_per_cycle": args.events_per_cycle,
         "us_at_100mhz": checked["cycles_per_inference"] / 100.0,
         "mismatched_images": checked["mismatched_samples"],
         "build_seconds": round(build_seconds, 2),

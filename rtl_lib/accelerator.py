@@ -3,29 +3,13 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .event import EventGroupLayout, EventLayout, ResultLayout
+from .event import EventLayout, ResultLayout, connect_events
 from .event_fifo import EventFIFO
 from .fc_layer import FCLayer
 from .readout import SpikeCounter
 
 
 __all__ = ["Accelerator"]
-
-
-def _connect_events(m, source, sink):
-    """Connect a one-event stream to a layer's input: directly, or as one-event beats of an
-    :class:`~rtl_lib.event.EventGroupLayout` (the layer pairs them itself)."""
-    if not isinstance(sink.payload.shape(), EventGroupLayout):
-        wiring.connect(m, source, sink)
-        return
-    m.d.comb += [
-        sink.valid.eq(source.valid),
-        source.ready.eq(sink.ready),
-        sink.payload.index[0].eq(source.payload.index),
-        sink.payload.count.eq(~source.payload.eos),
-        sink.payload.eos.eq(source.payload.eos),
-        sink.payload.last.eq(source.payload.last),
-    ]
 
 
 class Accelerator(wiring.Component):
@@ -68,6 +52,9 @@ class Accelerator(wiring.Component):
             if after.inputs != before.outputs:
                 raise ValueError(f"A layer with {after.inputs} inputs cannot follow a layer "
                                  f"with {before.outputs} neurons")
+        if layers[-1].out_events != 1:
+            raise ValueError("The output layer must emit one event per beat (the readout "
+                             "counts one spike per cycle)")
         self.layers, self.count_bits, self.fifo_depth = layers, count_bits, fifo_depth
         self.frontend = frontend
         classes = layers[-1].outputs
@@ -90,12 +77,12 @@ class Accelerator(wiring.Component):
         else:
             m.submodules.frontend = self.frontend
             wiring.connect(m, wiring.flipped(self.i_pixels), self.frontend.i_pixels)
-            _connect_events(m, self.frontend.o_events, self.layers[0].i_events)
+            connect_events(m, self.frontend.o_events, self.layers[0].i_events)
         for k, (before, after) in enumerate(zip(self.layers, self.layers[1:])):
-            queue = EventFIFO(before.outputs, self.fifo_depth)
+            queue = EventFIFO(before.outputs, self.fifo_depth, before.out_events)
             m.submodules[f"fifo{k}"] = queue
             wiring.connect(m, before.o_events, queue.i)
-            _connect_events(m, queue.o, after.i_events)
+            connect_events(m, queue.o, after.i_events)
         m.submodules.readout = readout = SpikeCounter(self.layers[-1].outputs, self.count_bits)
         wiring.connect(m, self.layers[-1].o_events, readout.i_events)
         wiring.connect(m, readout.o_spikes, wiring.flipped(self.o_spikes))

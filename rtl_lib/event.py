@@ -19,7 +19,7 @@ from amaranth.utils import ceil_log2
 
 
 __all__ = ["EventLayout", "EventGroupLayout", "ValueEventLayout", "ResultLayout", "index_width",
-           "pack_event", "pack_group"]
+           "pack_event", "pack_group", "connect_events"]
 
 
 def index_width(count):
@@ -118,3 +118,23 @@ def pack_group(count, events, indices=(), *, eos=False, last=False):
     base = events * w
     cb = events.bit_length()
     return word | (len(indices) << base) | (int(eos) << (base + cb)) | (int(last) << (base + cb + 1))
+
+
+def connect_events(m, source, sink):
+    """Connect a stream of spike-event tokens to a layer input: directly when the layouts
+    agree, or one-event tokens (:class:`EventLayout`) as one-event beats of an
+    :class:`EventGroupLayout` (the layer pairs them itself)."""
+    from amaranth.lib import wiring
+
+    if (not isinstance(sink.payload.shape(), EventGroupLayout)
+            or isinstance(source.payload.shape(), EventGroupLayout)):
+        wiring.connect(m, source, sink)
+        return
+    m.d.comb += [
+        sink.valid.eq(source.valid),
+        source.ready.eq(sink.ready),
+        sink.payload.index[0].eq(source.payload.index),
+        sink.payload.count.eq(~source.payload.eos),
+        sink.payload.eos.eq(source.payload.eos),
+        sink.payload.last.eq(source.payload.last),
+    ]

@@ -3,7 +3,7 @@ from amaranth.hdl import Module
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .event import EventLayout
+from .event import EventGroupLayout, EventLayout
 
 
 __all__ = ["EventFIFO"]
@@ -19,12 +19,13 @@ class EventFIFO(wiring.Component):
     -------
     i : In(stream.Signature(EventLayout(count)))
     o : Out(stream.Signature(EventLayout(count)))
+        Beats of ``EventGroupLayout(count, events)`` instead with ``events`` > 1.
     """
-    def __init__(self, count, depth):
+    def __init__(self, count, depth, events=1):
         if not isinstance(depth, int) or depth < 1:
             raise TypeError(f"FIFO depth must be a positive integer, not {depth!r}")
-        self.count, self.depth = count, depth
-        layout = EventLayout(count)
+        self.count, self.depth, self.events = count, depth, events
+        layout = EventLayout(count) if events == 1 else EventGroupLayout(count, events)
         super().__init__({
             "i": In(stream.Signature(layout)),
             "o": Out(stream.Signature(layout)),

@@ -7,6 +7,7 @@ from amaranth.utils import ceil_log2
 from .event import EventGroupLayout, EventLayout, ValueEventLayout
 from .event_packer import EventPacker
 from .lif import DirectLIFLane, LIFLane, LIFParams
+from .spike_serializer import SpikeSerializer
 
 
 __all__ = ["FCLayer"]
@@ -55,7 +56,7 @@ class FCLayer(wiring.Component):
         Output spike events and end-of-step tokens.
     """
     def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None,
-                 events=1):
+                 events=1, out_events=1):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
@@ -91,6 +92,9 @@ class FCLayer(wiring.Component):
         if events > 1 and value_bits:
             raise ValueError("A layer fed with input values takes one value per cycle")
         self.events = events
+        if out_events not in (1, 2):
+            raise ValueError(f"Output events per beat must be 1 or 2, not {out_events!r}")
+        self.out_events = out_events
         # direct input: an exact accumulator of value * weight over all inputs
         self.acc_bits = (weight_bits + value_bits + 1 + max(1, ceil_log2(self.inputs))
                          if value_bits else 0)
@@ -117,7 +121,9 @@ class FCLayer(wiring.Component):
             in_layout = EventLayout(self.inputs)
         super().__init__({
             "i_events": In(stream.Signature(in_layout)),
-            "o_events": Out(stream.Signature(EventLayout(self.outputs))),
+            "o_events": Out(stream.Signature(
+                EventLayout(self.outputs) if out_events == 1
+                else EventGroupLayout(self.outputs, out_events))),
         })
 
     # -- memory images ------------------------------------------------------------------------
@@ -323,45 +329,14 @@ class FCLayer(wiring.Component):
             words.w_en.eq(s2_valid & s2_step & ((spikes != 0) | s2_final)),
         ]
 
-        # -- serializer: one output token per cycle ----------------------------------------
-        iw = len(self.o_events.payload.index)
-        cur_bits = Signal(P)
-        cur_base = Signal(iw)
-        cur_eos = Signal()
-        cur_last = Signal()
-        cur_valid = Signal()
-        has_bits = cur_bits != 0
-        lowest = Signal(P)
-        m.d.comb += lowest.eq(cur_bits & (~cur_bits + 1))
-        offset = Signal(max(1, ceil_log2(P)))
-        for k in range(len(offset)):
-            m.d.comb += offset[k].eq(Cat(lowest[j] for j in range(P) if (j >> k) & 1).any()
-                                     if P > (1 << k) else 0)
-        out = self.o_events
+        # -- serializer: the step's spikes as events, one or two per beat --------------------
+        m.submodules.serializer = serializer = SpikeSerializer(self.outputs, P, G,
+                                                               self.out_events)
         m.d.comb += [
-            out.valid.eq(cur_valid & (has_bits | cur_eos)),
-            out.payload.index.eq(cur_base + offset),
-            out.payload.eos.eq(~has_bits),
-            out.payload.last.eq(~has_bits & cur_last),
+            serializer.i_words.payload.eq(words.r_data),
+            serializer.i_words.valid.eq(words.r_rdy),
+            words.r_en.eq(serializer.i_words.ready),
         ]
-        transfer = out.valid & out.ready
-        remaining = Signal(P)
-        m.d.comb += remaining.eq(cur_bits & ~lowest)
-        # the head word is finished by this transfer: its last spike (no end-of-step marker to
-        # follow) or its end-of-step token; a finished or empty head is refilled at once
-        done = ~cur_valid | (transfer & Mux(has_bits, (remaining == 0) & ~cur_eos, 1))
-        m.d.comb += words.r_en.eq(done)
-        with m.If(transfer & has_bits):
-            m.d.sync += cur_bits.eq(remaining)
-        with m.If(done):
-            m.d.sync += cur_valid.eq(words.r_rdy)
-            with m.If(words.r_rdy):
-                head = words.r_data
-                m.d.sync += [
-                    cur_bits.eq(head[:P]),
-                    cur_base.eq(head[P:P + gw] * P),
-                    cur_eos.eq(head[P + gw]),
-                    cur_last.eq(head[P + gw + 1]),
-                ]
+        wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))
         return m
 

@@ -30,7 +30,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .event import EventLayout, ResultLayout, index_width
+from .event import EventGroupLayout, EventLayout, ResultLayout, connect_events, index_width
 from .rate_coder import PixelLayout
 from .uart import UARTRx, UARTTx, check_divisor
 
@@ -609,8 +609,13 @@ def _stream_member(accel, name, flow, layout_cls):
             or not isinstance(member.signature, stream.Signature)
             or not isinstance(member.signature.members["payload"].shape, layout_cls)):
         raise TypeError(f"Accelerator must have an `{name}: {flow.name}(stream.Signature("
-                        f"{layout_cls.__name__}(...)))` port, not {member!r}")
+                        f"{_names(layout_cls)}(...)))` port, not {member!r}")
     return member.signature.members["payload"].shape
+
+
+def _names(classes):
+    classes = classes if isinstance(classes, tuple) else (classes,)
+    return " or ".join(cls.__name__ for cls in classes)
 
 
 def accelerator_layouts(accel):
@@ -621,7 +626,11 @@ def accelerator_layouts(accel):
     if "i_pixels" in accel.signature.members:
         source = _stream_member(accel, "i_pixels", wiring.In, PixelLayout)
     else:
-        source = _stream_member(accel, "i_events", wiring.In, EventLayout)
+        source = _stream_member(accel, "i_events", wiring.In,
+                                (EventLayout, EventGroupLayout))
+        if isinstance(source, EventGroupLayout):
+            # the link sends one event per token; the first layer pairs them itself
+            source = EventLayout(source.count)
     return source, _stream_member(accel, "o_result", wiring.Out, ResultLayout)
 
 
@@ -747,7 +756,7 @@ class SerialAccelerator(wiring.Component):
             link.i_bytes.valid.eq(rx_fifo.r_stream.valid),
             rx_fifo.r_stream.ready.eq(link.i_bytes.ready),
         ]
-        wiring.connect(m, link.o_events, _input_port(accel))
+        connect_events(m, link.o_events, _input_port(accel))
         wiring.connect(m, accel.o_result, link.i_result)
         wiring.connect(m, link.o_bytes, uart_tx.i)
 

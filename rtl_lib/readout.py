@@ -1,5 +1,5 @@
 """Output layer readout: per-class spike counts and the predicted class."""
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -53,13 +53,22 @@ class SpikeCounter(wiring.Component):
             with m.If(token.eos):
                 m.d.sync += pending.eq(token.last)
             with m.Else():
-                for k in range(n):
-                    with m.If((token.index == k) & (counts[k] != top)):
-                        grown = counts[k] + 1
-                        m.d.sync += counts[k].eq(grown)
-                        with m.If((grown > best_count)
-                                  | ((grown == best_count) & (k < best))):
-                            m.d.sync += [best.eq(k), best_count.eq(grown)]
+                # one incrementer and one comparator, shared: the spiking class's count is
+                # selected, grown and loaded back (every counter takes the same value, its
+                # clock enable picks which)
+                index = Signal(range(n))
+                m.d.comb += index.eq(token.index)
+                selected = Signal(self.count_bits)
+                m.d.comb += selected.eq(Array(counts)[index])
+                grown = Signal(self.count_bits)
+                m.d.comb += grown.eq(selected + 1)
+                with m.If(selected != top):
+                    with m.Switch(index):
+                        for k in range(n):
+                            with m.Case(k):
+                                m.d.sync += counts[k].eq(grown)
+                    with m.If((grown > best_count) | ((grown == best_count) & (index < best))):
+                        m.d.sync += [best.eq(index), best_count.eq(grown)]
 
         result = self.o_result.payload
         m.d.comb += [self.o_result.valid.eq(pending), result.cls.eq(best)]

@@ -36,9 +36,9 @@ def lif_params(layer: QDenseLayer):
                      weight_shift=layer.shift)
 
 
-def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1):
+def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1):
     return FCLayer(layer.weight, layer.bias, lif_params(layer), layer.weight_format.bits,
-                   lanes=lanes, value_bits=value_bits, events=events)
+                   lanes=lanes, value_bits=value_bits, events=events, out_events=out_events)
 
 
 def count_bits(net: QNetwork):
@@ -53,10 +53,13 @@ def accelerator(net: QNetwork):
                             "output layer) yet; spikegen simulate runs it on the reference "
                             "model only")
     direct = coding.kind == "direct"
-    # a first layer fed with values takes one per cycle; spike-event layers take E
+    # a first layer fed with values takes one per cycle; spike-event layers take E, and the
+    # layer before each sends it E per beat (the output layer one, to the readout)
+    last = len(net.layers) - 1
+    e = hw.events_per_cycle
     layers = [layer_component(layer, hw.lanes(layer.outputs),
                               coding.value_bits if direct and k == 0 else None,
-                              1 if direct and k == 0 else hw.events_per_cycle)
+                              1 if direct and k == 0 else e, 1 if k == last else e)
               for k, layer in enumerate(net.layers)]
     frontend = None
     if coding.kind == "rate":

@@ -79,6 +79,9 @@ def _add_build_options(p):
                         "(default arty-a7)")
     h.add_argument("--parallelism", "-P", type=_natural, default=0,
                    help="neurons updated per cycle in each layer (default 0: all)")
+    h.add_argument("--events-per-cycle", "-E", type=int, choices=(1, 2), default=1,
+                   help="input spike events each layer integrates per cycle, through both "
+                        "ports of its weight block RAM (default 1)")
     h.add_argument("--max-steps", type=_positive_int, default=255,
                    help="time steps per inference the spike counters hold (default 255)")
     h.add_argument("--fifo-depth", type=_positive_int, default=64,
@@ -117,7 +120,8 @@ def _build(args):
     options = BuildOptions(
         source=args.net, out=args.out, board=args.board, weight_bits=args.weight_bits,
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
-        parallelism=args.parallelism, max_steps=args.max_steps, fifo_depth=args.fifo_depth,
+        parallelism=args.parallelism, events_per_cycle=args.events_per_cycle,
+        max_steps=args.max_steps, fifo_depth=args.fifo_depth,
         reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, eval=args.eval,
         coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,

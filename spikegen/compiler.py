@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from rtl_lib.spike_serializer import serializer_beats
+
 from . import assemble as _assemble
 from . import data as _data
 from . import emit as _emit
@@ -38,6 +40,7 @@ class BuildOptions:
     mem_frac_bits: int = 2
     mem_bits: "int | None" = None
     parallelism: int = 0
+    events_per_cycle: int = 1
     max_steps: int = 255
     fifo_depth: int = 64
     reset_delay: "bool | None" = None
@@ -97,8 +100,12 @@ def quantize(b: Build) -> Build:
         raise SpikegenError(f"--max-steps must be from 1 to 65535, not {o.max_steps!r}")
     if not isinstance(o.fifo_depth, int) or not 2 <= o.fifo_depth <= 65536:
         raise SpikegenError(f"--fifo-depth must be from 2 to 65536, not {o.fifo_depth!r}")
+    if o.events_per_cycle not in (1, 2):
+        raise SpikegenError(f"--events-per-cycle must be 1 or 2 (the two ports of a block "
+                            f"RAM), not {o.events_per_cycle!r}")
     hardware = ir.HardwareConfig(parallelism=o.parallelism, max_steps=o.max_steps,
-                                 fifo_depth=o.fifo_depth)
+                                 fifo_depth=o.fifo_depth,
+                                 events_per_cycle=o.events_per_cycle)
     if o.coding not in ir.CODINGS:
         raise SpikegenError(f"--coding must be one of {', '.join(ir.CODINGS)}, "
                             f"not {o.coding!r}")
@@ -345,6 +352,10 @@ def evaluation_metrics(qnet, evaluation, float_spikes, result):
         metrics["float_accuracy"] = float(np.mean(float_pred == labels))
         metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
     metrics["_events"] = [events] + [t.spikes.sum(axis=2) for t in result.layers]
+    hw = qnet.hardware
+    metrics["_beats"] = [serializer_beats(t.spikes, hw.lanes(layer.outputs),
+                                          hw.events_per_cycle)
+                         for t, layer in zip(result.layers, qnet.layers)]
     metrics["_coder"] = coder
     first = reference.input_spikes(qnet, evaluation.inputs[:1])
     if first is None:                       # direct input: show the pixels as one "step"

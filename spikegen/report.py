@@ -62,26 +62,31 @@ def resource_estimate(qnet):
             "bram36": memory_estimate(qnet)["bram36_estimate"]}
 
 
-def cycle_estimate(qnet, events, coder=None):
+def cycle_estimate(qnet, events, coder=None, beats=None):
     """Estimated cycles per inference from per-step event counts.
 
     ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
     input; the last entry: the output layer's spikes); ``coder`` (samples, steps), the cycles
-    of an on-chip rate coder, which works as one more pipeline stage. With ``E`` events per
-    cycle, layer ``l`` needs ``(ceil(events / E) + 1) * groups`` cycles for a step, and the
-    serializer feeding it (layers after the first) one cycle per event plus one; all these
-    stages work on consecutive steps at once, so a step costs about as much as its slowest
-    stage, plus the pipeline drain of the last step through the later stages.
+    of an on-chip rate coder, which works as one more pipeline stage; ``beats[l]`` (samples,
+    steps), the beats in which layer ``l``'s serializer sends its spikes (see
+    :func:`rtl_lib.spike_serializer.serializer_beats`; default: one per spike). With ``E``
+    events per cycle, layer ``l`` needs ``(ceil(events / E) + 1) * groups`` cycles for a
+    step, and the serializer feeding it (layers after the first) one cycle per beat plus
+    one; all these stages work on consecutive steps at once, so a step costs about as much
+    as its slowest stage, plus the pipeline drain of the last step through the later
+    stages.
     """
     hw = qnet.hardware
     e = hw.events_per_cycle
     direct = qnet.coding.kind == "direct"
     groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
+    events = [np.asarray(e, dtype=np.int64) for e in events]
     stages = []
     for k in range(len(groups)):
         per_cycle = 1 if direct and k == 0 else e
         if k > 0 and per_cycle > 1:
-            stages.append(events[k] + 1)      # the previous layer's serializer
+            sent = events[k] if beats is None else np.asarray(beats[k - 1], dtype=np.int64)
+            stages.append(sent + 1)           # the previous layer's serializer
         stages.append((-(-events[k] // per_cycle) + 1) * groups[k])
     if coder is not None:
         stages.insert(0, coder)               # the on-chip coder: one cycle per stored pixel
@@ -93,8 +98,8 @@ def cycle_estimate(qnet, events, coder=None):
     per_inference = per_step.sum(axis=1) + drain
     return {
         "formula": "sum over steps of max over stages of (ceil(events_in / E) + 1) * "
-                   "ceil(N/P) per layer and events_in + 1 per serializer feeding an E > 1 "
-                   "layer, plus the last step's drain through later stages and its output "
+                   "ceil(N/P) per layer and beats + 1 per serializer feeding an E > 1 layer "
+                   "(ceil(spikes / E) per 8-neuron chunk), plus the last step's drain through later stages and its output "
                    "spikes",
         "events_per_cycle": e,
         "per_step_mean": float(per_step.mean()),
@@ -157,7 +162,8 @@ def make_report(b):
         tree["synthesis"] = b.synthesis
     if b.metrics is not None:
         metrics = {k: v for k, v in b.metrics.items() if not k.startswith("_")}
-        cycles = cycle_estimate(qnet, b.metrics["_events"], b.metrics["_coder"])
+        cycles = cycle_estimate(qnet, b.metrics["_events"], b.metrics["_coder"],
+                                b.metrics.get("_beats"))
         tree["evaluation"] = metrics
         tree["cycles"] = cycles
         if b.board is not None:
