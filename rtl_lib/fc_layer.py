@@ -20,6 +20,22 @@ def _pack(values, width):
     return word
 
 
+def _neuron_params(params, outputs):
+    """One :class:`LIFParams` per neuron, from one for the layer or a list of them."""
+    if isinstance(params, LIFParams):
+        return [params] * outputs
+    params = list(params) if isinstance(params, (list, tuple)) else None
+    if not params or not all(isinstance(q, LIFParams) for q in params):
+        raise TypeError(f"Neuron parameters must be LIFParams or a list of them, "
+                        f"not {params!r}")
+    if len(params) != outputs:
+        raise ValueError(f"Neuron parameters must have {outputs} entries, not {len(params)}")
+    shared = ("mem_bits", "decay_bits", "reset", "reset_delay", "weight_shift")
+    if any(getattr(q, name) != getattr(params[0], name) for q in params for name in shared):
+        raise ValueError("Per-neuron parameters may differ only in threshold and decay")
+    return params
+
+
 class FCLayer(wiring.Component):
     """Event-driven fully connected layer: each input spike reads one weight row.
 
@@ -43,7 +59,9 @@ class FCLayer(wiring.Component):
         Signed weights of ``weight_bits`` bits.
     bias : array of int, shape (outputs,), or None
         Added to each membrane once per step, in membrane LSBs.
-    params : LIFParams
+    params : LIFParams, or a list of one per neuron
+        A list whose entries differ (per-neuron thresholds and decays) needs a fully parallel
+        layer (``lanes`` = ``outputs``): each lane then has its own constants.
     weight_bits : int
     lanes : int or None
         Neurons updated per cycle (default: all).
@@ -60,14 +78,14 @@ class FCLayer(wiring.Component):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
-        if not isinstance(params, LIFParams):
-            raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
+        self.outputs, self.inputs = len(rows), len(rows[0])
+        self.neuron_params = _neuron_params(params, self.outputs)
+        params = self.neuron_params[0]
         if not isinstance(weight_bits, int) or weight_bits < 1:
             raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
         lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
         if any(not lo <= w <= hi for row in rows for w in row):
             raise ValueError(f"Weights must fit {weight_bits} signed bits")
-        self.outputs, self.inputs = len(rows), len(rows[0])
         if bias is not None:
             bias = [int(b) for b in bias]
             if len(bias) != self.outputs:
@@ -80,6 +98,9 @@ class FCLayer(wiring.Component):
             raise TypeError(f"Lane count must be a positive integer, not {lanes!r}")
         self.lanes = min(lanes, self.outputs)
         self.groups = -(-self.outputs // self.lanes)
+        if self.groups > 1 and not self.uniform:
+            raise ValueError("Per-neuron thresholds or decays that differ need one lane per "
+                             "neuron (a fully parallel layer)")
         self.weight, self.bias = rows, bias
         self.params, self.weight_bits = params, weight_bits
         if value_bits is not None and (not isinstance(value_bits, int) or value_bits < 1):
@@ -128,6 +149,11 @@ class FCLayer(wiring.Component):
 
     # -- memory images ------------------------------------------------------------------------
 
+    @property
+    def uniform(self):
+        """Whether every neuron has the same parameters."""
+        return all(q == self.neuron_params[0] for q in self.neuron_params)
+
     def _neuron(self, group, lane):
         index = group * self.lanes + lane
         return index if index < self.outputs else None
@@ -145,7 +171,7 @@ class FCLayer(wiring.Component):
 
     def initial_state(self, index):
         """Membrane and reset flag of neuron ``index`` at the start of an inference."""
-        p = self.params
+        p = self.params if index is None else self.neuron_params[index]
         r = 0 > p.threshold
         bias = 0 if self.bias is None or index is None else self.bias[index]
         start = bias - (p.threshold if r and p.reset == "subtract" else 0)
@@ -156,6 +182,12 @@ class FCLayer(wiring.Component):
         """Bits of one lane's state word: ``mem | r << mem_bits`` for spike input,
         ``mem | acc << mem_bits`` for direct input."""
         return self.params.mem_bits + (self.acc_bits if self.value_bits else 1)
+
+    def state_fields(self):
+        """``(name, bits)`` of the fields of one lane's state word, LSB first."""
+        if self.value_bits:
+            return [("mem", self.params.mem_bits), ("acc", self.acc_bits)]
+        return [("mem", self.params.mem_bits), ("r", 1)]
 
     def state_image(self):
         if self.value_bits:
@@ -279,12 +311,14 @@ class FCLayer(wiring.Component):
             f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
             m.d.sync += [f_value.eq(token.value), s2_value.eq(f_value)]
         for j in range(P):
+            # with one group each lane is one neuron, with its own parameters
+            lane_p = self.neuron_params[j] if G == 1 else p
             word = state_word[j * sw:(j + 1) * sw]
             weight = rows[0][j * wb:(j + 1) * wb].as_signed()
             for row in rows[1:]:
                 weight = weight + row[j * wb:(j + 1) * wb].as_signed()
             if self.value_bits:
-                lane = DirectLIFLane(p, wb, self.value_bits, self.acc_bits)
+                lane = DirectLIFLane(lane_p, wb, self.value_bits, self.acc_bits)
                 m.d.comb += [lane.acc.eq(word[mb:]), lane.value.eq(s2_value),
                              lane.bias.eq(bias_data[j * mb:(j + 1) * mb])]
                 next_state.append(Cat(lane.mem_next, lane.acc_next))
@@ -292,7 +326,7 @@ class FCLayer(wiring.Component):
                 if G == 1:
                     # one neuron per lane: its bias is a constant of the lane
                     bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
-                    lane = LIFLane(p, wb + E - 1, bias=bias)
+                    lane = LIFLane(lane_p, wb + E - 1, bias=bias)
                 else:
                     lane = LIFLane(p, wb + E - 1)
                     m.d.comb += lane.bias.eq(bias_data[j * mb:(j + 1) * mb])

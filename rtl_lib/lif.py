@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["LIFParams", "LIFLane", "DirectLIFLane", "end_of_step"]
 
 
-RESETS = ("subtract", "zero", "none")
+RESETS = ("subtract", "zero", "zero_all", "none")
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,12 @@ class LIFLane(wiring.Component):
 
     With ``op`` = 1 (end of step ``t``; ``m`` the membrane after the step's inputs)::
 
+        m      = 0 if reset == "zero_all" and r      (the whole step after a spike)
         spike  = m > threshold
         m'     = m                                  (reset_delay or reset == "none")
                  sat(m - (spike - r) * threshold)   (no delay, "subtract")
-                 0 if spike & ~r, sat(2 m) if r & ~spike, else m      (no delay, "zero")
+                 0 if spike & ~r, sat(2 m) if r & ~spike, else m
+                                                    (no delay, "zero" or "zero_all")
         m''    = 0 if last else m'                  (a new inference starts from rest)
         r_next = m'' > threshold
         mem_next = sat(leak(m'' or 0 if reset == "zero" and r_next) + bias
@@ -196,7 +198,8 @@ class LIFLane(wiring.Component):
     @property
     def uses_r(self):
         """Whether the end-of-step update reads ``r`` (only without reset delay)."""
-        return not (self.params.reset_delay or self.params.reset == "none")
+        p = self.params
+        return p.reset == "zero_all" or not (p.reset_delay or p.reset == "none")
 
     @property
     def tabulated(self):
@@ -214,12 +217,15 @@ class LIFLane(wiring.Component):
             return _saturate(m, value, p, name)
 
         integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
-        spike = _node(m, self.mem > p.threshold, "fire")
+        # zero_all: the membrane is 0 for the whole step after a spike, its input ignored
+        mem = _node(m, Mux(self.r, 0, self.mem), "masked") if p.reset == "zero_all" \
+            else self.mem
+        spike = _node(m, mem > p.threshold, "fire")
         if self.tabulated:
             start, r_next = self._table(m)
         else:
             bias = self.bias if self.const_bias is None else self.const_bias
-            after = _no_delay_reset(self.mem, spike, self.r, p, sat)
+            after = _no_delay_reset(mem, spike, self.r, p, sat)
             rest = _node(m, Mux(self.last, 0, after), "rest")
             r_next = _node(m, rest > p.threshold, "reset")
             base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
@@ -262,11 +268,13 @@ def end_of_step(p, mem, r, last, bias):
     """The end-of-step update of one neuron in Python integers, as :class:`LIFLane` computes
     it: ``(mem_next, r_next, spike)``. Used to fill the lane's lookup tables."""
     sat = lambda v: min(max(v, p.mem_min), p.mem_max)  # noqa: E731
+    if p.reset == "zero_all" and r:
+        mem = 0
     spike = int(mem > p.threshold)
     after = mem
     if not p.reset_delay and p.reset == "subtract":
         after = sat(mem - (spike - r) * p.threshold)
-    elif not p.reset_delay and p.reset == "zero":
+    elif not p.reset_delay and p.reset in ("zero", "zero_all"):
         after = 0 if (spike and not r) else (sat(2 * mem) if (r and not spike) else mem)
     rest = 0 if last else after
     r_next = int(rest > p.threshold)
@@ -293,6 +301,7 @@ class DirectLIFLane(wiring.Component):
         r        = mem > threshold                      (mem: the previous step's membrane)
         m        = sat(leak(0 if reset == "zero" and r else mem) + current
                        - (r * threshold if reset == "subtract"))
+        m        = 0 if reset == "zero_all" and r
         spike    = m > threshold
         mem_next = m, or without reset delay the same corrections as :class:`LIFLane`
         (0 and acc_next = 0 when ``last``: the next sample starts from rest)
@@ -349,6 +358,8 @@ class DirectLIFLane(wiring.Component):
         if p.reset == "subtract":
             start = start - Mux(r, p.threshold, 0)
         start = sat(start, "start")
+        if p.reset == "zero_all":
+            start = _node(m, Mux(r, 0, start), "masked")
         spike = _node(m, start > p.threshold, "fire")
         after = _no_delay_reset(start, spike, r, p, sat)
 

@@ -1,4 +1,6 @@
 """Quantized IR -> Amaranth components from ``rtl_lib``."""
+import numpy as np
+
 from rtl_lib.accelerator import Accelerator
 from rtl_lib.fc_layer import FCLayer
 from rtl_lib.lif import LIFParams
@@ -18,26 +20,34 @@ def _unbuildable(layer: QDenseLayer):
         return f"{type(n).__name__} neurons"
     if layer.recurrent is not None:
         return "recurrent weights"
-    if not n.uniform:
-        return "per-neuron thresholds or betas that differ"
-    if n.reset == "zero_all":
-        return "the zero_all reset (snnTorch's zero reset of Synaptic/RLeaky/RSynaptic)"
     return None
 
 
+def _at(value, k):
+    return int(value[k]) if isinstance(value, np.ndarray) else int(value)
+
+
 def lif_params(layer: QDenseLayer):
+    """The layer's :class:`LIFParams`: one for the layer, or a list of one per neuron when
+    the thresholds or decays differ."""
     missing = _unbuildable(layer)
     if missing is not None:
         raise SpikegenError(f"the hardware cannot build {missing} yet; spikegen simulate runs "
                             "such networks on the reference model only")
     n = layer.neuron
-    return LIFParams(mem_bits=layer.mem_format.bits, threshold=n.threshold, decay=n.decay,
-                     decay_bits=n.decay_bits, reset=n.reset, reset_delay=n.reset_delay,
-                     weight_shift=layer.shift)
+    params = [LIFParams(mem_bits=layer.mem_format.bits, threshold=_at(n.threshold, k),
+                        decay=_at(n.decay, k), decay_bits=n.decay_bits, reset=n.reset,
+                        reset_delay=n.reset_delay, weight_shift=layer.shift)
+              for k in range(1 if n.uniform else layer.outputs)]
+    return params[0] if n.uniform else params
 
 
 def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1):
-    return FCLayer(layer.weight, layer.bias, lif_params(layer), layer.weight_format.bits,
+    params = lif_params(layer)
+    if isinstance(params, list) and (lanes or layer.outputs) < layer.outputs:
+        raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "
+                            f"neuron ({layer.outputs}, not {lanes}): use -P 0 (fully parallel)")
+    return FCLayer(layer.weight, layer.bias, params, layer.weight_format.bits,
                    lanes=lanes, value_bits=value_bits, events=events, out_events=out_events)
 
 

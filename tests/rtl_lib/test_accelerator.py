@@ -64,3 +64,25 @@ def test_two_events_per_cycle(seed):
                                                                   events_per_cycle=2))
     check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed % 3 == 0 else 0,
           mixed_beats=seed >= 106)
+
+
+def random_model_network(seed, e=1, parallelism=0, **kwargs):
+    """Two or three random layers of one neuron model (``kwargs`` of ``random_qlayer``),
+    consecutive layers sharing their sizes, and random input spikes."""
+    from qlayers import random_qlayer
+    from spikegen.ir import QNetwork
+
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(4, 12)) for _ in range(int(rng.integers(3, 5)))]
+    layers = tuple(random_qlayer(rng, a, b, **kwargs) for a, b in zip(sizes, sizes[1:]))
+    qnet = QNetwork(layers, hardware=HardwareConfig(parallelism=parallelism, max_steps=15,
+                                                    fifo_depth=4, events_per_cycle=e))
+    spikes = (rng.random((3, int(rng.integers(3, 8)), sizes[0])) < 0.5).astype(np.uint8)
+    return qnet, spikes
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_per_neuron_parameters_and_zero_all(seed):
+    qnet, spikes = random_model_network(seed, e=1 + seed % 2, per_neuron=True,
+                                        reset="zero_all", delay=bool(seed // 2))
+    check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed == 2 else 0)

@@ -9,6 +9,7 @@ from spikegen.reference import layer_initial_state, step_layer
 
 from spikegen.sim.amaranth_tb import tokens
 from conftest import random_network
+from qlayers import random_qlayer
 
 
 def unpack_state(layer, words):
@@ -157,3 +158,111 @@ def test_direct_input_layer_matches_reference(rng, reset, delay, lanes):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+# ----------------------------------------------- neuron models beyond the uniform LIF layer
+
+
+def hardware_state(dut, ctx):
+    """The layer's state per neuron: ``{"mem": ..., "r": ...}`` (LIF) or ``{"mem": ...,
+    "syn": ...}`` (current-based), signed integers."""
+    words = ([ctx.get(dut.state_reg)] if dut.state is None else
+             [ctx.get(dut.state.data[g]) for g in range(dut.groups)])
+    fields = dut.state_fields()
+    out = {name: [] for name, _ in fields}
+    sw = dut.lane_state_bits
+    for word in words:
+        for j in range(dut.lanes):
+            lane = (word >> (j * sw)) & ((1 << sw) - 1)
+            for name, bits in fields:
+                value = lane & ((1 << bits) - 1)
+                lane >>= bits
+                signed = bits > 1
+                out[name].append(value - (1 << bits) if signed and value >> (bits - 1)
+                                 else value)
+    return {name: np.array(values[:dut.outputs]) for name, values in out.items()}
+
+
+def run_layer(qlayer, lanes, samples, events=1, mixed_beats=False):
+    """Drive ``samples`` (batch, steps, inputs) through the layer; after every step compare
+    the spikes and the whole neuron state with :func:`spikegen.reference.step_layer`."""
+    from spikegen.ir import QCubaLIF
+
+    dut = layer_component(qlayer, lanes, events=events)
+    cuba = isinstance(qlayer.neuron, QCubaLIF)
+    mix = np.random.default_rng(5) if mixed_beats else None
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        for sample in samples:
+            state = layer_initial_state(qlayer)
+            steps = sample.shape[0]
+            for t in range(steps):
+                step = list(tokens(sample[t:t + 1], events, mix))
+                step[-1]["last"] = int(t == steps - 1)
+                spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t],
+                                                   events_per_cycle=events)
+                got, pending = [], step
+                while True:
+                    if pending:
+                        ctx.set(dut.i_events.payload, pending[0])
+                    ctx.set(dut.i_events.valid, int(bool(pending)))
+                    _, _, took, valid, payload = await ctx.tick().sample(
+                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
+                    if pending and took:
+                        pending = pending[1:]
+                    if valid:
+                        if payload.eos:
+                            assert payload.last == (t == steps - 1)
+                            break
+                        got.append(int(payload.index))
+                ctx.set(dut.i_events.valid, 0)
+                assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
+                if t == steps - 1:
+                    state = layer_initial_state(qlayer)     # the last step restarts from rest
+                hw = hardware_state(dut, ctx)
+                if cuba:
+                    np.testing.assert_array_equal(hw["mem"], state.mem[0], f"mem, step {t}")
+                    np.testing.assert_array_equal(hw["syn"], state.acc[0], f"syn, step {t}")
+                else:
+                    np.testing.assert_array_equal(hw["mem"], state.acc[0], f"mem, step {t}")
+                    np.testing.assert_array_equal(hw["r"], state.r[0], f"r, step {t}")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "zero_all", "none"])
+@pytest.mark.parametrize("delay", [True, False])
+def test_per_neuron_parameters_and_resets(reset, delay):
+    """Per-neuron thresholds and decays (one lane per neuron), every reset mode, narrow
+    (tabulated) and wide membranes."""
+    rng = np.random.default_rng(["subtract", "zero", "zero_all", "none"].index(reset) * 2 + delay)
+    for mem_bits, per_neuron in ((7, True), (11, True), (6, False)):
+        qlayer = random_qlayer(rng, 9, 6, reset=reset, delay=delay, per_neuron=per_neuron,
+                               mem_bits=mem_bits)
+        samples = (rng.random((2, 6, 9)) < 0.5).astype(np.uint8)
+        run_layer(qlayer, None, samples)
+        if not per_neuron:
+            run_layer(qlayer, 4, samples, events=2)
+
+
+def test_per_neuron_parameters_need_one_lane_per_neuron():
+    from rtl_lib.fc_layer import FCLayer
+    from rtl_lib.lif import LIFParams
+    from spikegen.errors import SpikegenError
+
+    qlayer = random_qlayer(np.random.default_rng(0), 4, 5, per_neuron=True)
+    with pytest.raises(SpikegenError, match=r"per-neuron thresholds or betas that differ need "
+                       r"one lane per neuron \(5, not 2\): use -P 0"):
+        layer_component(qlayer, 2)
+    params = [LIFParams(mem_bits=8, threshold=t, decay=1, decay_bits=4) for t in (5, 6)]
+    with pytest.raises(ValueError, match="need one lane per neuron"):
+        FCLayer([[1], [2]], None, params, 4, lanes=1)
+    with pytest.raises(ValueError, match="Neuron parameters must have 2 entries, not 1"):
+        FCLayer([[1], [2]], None, params[:1], 4)
+    with pytest.raises(ValueError, match="may differ only in threshold and decay"):
+        FCLayer([[1], [2]], None, [params[0], LIFParams(mem_bits=9, threshold=5, decay=1,
+                                                        decay_bits=4)], 4)

@@ -12,11 +12,13 @@ def expected(p, op, last, mem, r, weight, bias):
     sat = lambda v: min(max(v, lo), hi)  # noqa: E731
     if not op:
         return sat(mem + (weight << p.weight_shift)), r, 0
+    if p.reset == "zero_all" and r:
+        mem = 0
     spike = int(mem > p.threshold)
     m = mem
     if not p.reset_delay and p.reset == "subtract":
         m = sat(m - (spike - r) * p.threshold)
-    elif not p.reset_delay and p.reset == "zero":
+    elif not p.reset_delay and p.reset in ("zero", "zero_all"):
         m = 0 if (spike and not r) else (sat(2 * m) if (r and not spike) else m)
     if last:
         m = 0
@@ -38,6 +40,11 @@ PARAMS = [
     LIFParams(mem_bits=6, threshold=-3, decay=5, decay_bits=5, reset="subtract", weight_shift=1),
     LIFParams(mem_bits=7, threshold=20, decay=3, decay_bits=4, reset="zero", reset_delay=False),
     LIFParams(mem_bits=7, threshold=20, decay=3, decay_bits=4, reset_delay=False),
+    LIFParams(mem_bits=7, threshold=20, decay=3, decay_bits=4, reset="zero_all"),
+    LIFParams(mem_bits=10, threshold=90, decay=40, decay_bits=8, reset="zero_all",
+              reset_delay=False),
+    LIFParams(mem_bits=6, threshold=-2, decay=1, decay_bits=2, reset="zero_all",
+              reset_delay=False),
 ]
 
 
