@@ -6,6 +6,9 @@ from amaranth.utils import ceil_log2
 
 from .event import EventGroupLayout, EventLayout, ValueEventLayout
 from .event_packer import EventPacker
+from dataclasses import fields
+
+from .cuba_lif import CubaLIFLane, CubaLIFParams
 from .lif import DirectLIFLane, LIFLane, LIFParams
 from .spike_serializer import SpikeSerializer
 
@@ -21,18 +24,23 @@ def _pack(values, width):
 
 
 def _neuron_params(params, outputs):
-    """One :class:`LIFParams` per neuron, from one for the layer or a list of them."""
-    if isinstance(params, LIFParams):
+    """One :class:`LIFParams` (or :class:`CubaLIFParams`) per neuron, from one for the layer
+    or a list of them."""
+    kinds = (LIFParams, CubaLIFParams)
+    if isinstance(params, kinds):
         return [params] * outputs
-    params = list(params) if isinstance(params, (list, tuple)) else None
-    if not params or not all(isinstance(q, LIFParams) for q in params):
-        raise TypeError(f"Neuron parameters must be LIFParams or a list of them, "
-                        f"not {params!r}")
+    given = params
+    params = list(params) if isinstance(params, (list, tuple)) else []
+    if not params or not all(type(q) is type(params[0]) and isinstance(q, kinds)
+                             for q in params):
+        raise TypeError(f"Neuron parameters must be LIFParams, CubaLIFParams or a list of "
+                        f"one kind of them, not {given!r}")
     if len(params) != outputs:
         raise ValueError(f"Neuron parameters must have {outputs} entries, not {len(params)}")
-    shared = ("mem_bits", "decay_bits", "reset", "reset_delay", "weight_shift")
+    shared = [f.name for f in fields(params[0])
+              if f.name not in ("threshold", "decay", "syn_decay")]
     if any(getattr(q, name) != getattr(params[0], name) for q in params for name in shared):
-        raise ValueError("Per-neuron parameters may differ only in threshold and decay")
+        raise ValueError("Per-neuron parameters may differ only in threshold and decays")
     return params
 
 
@@ -90,8 +98,10 @@ class FCLayer(wiring.Component):
             bias = [int(b) for b in bias]
             if len(bias) != self.outputs:
                 raise ValueError(f"Bias must have {self.outputs} entries, not {len(bias)}")
-            if any(not params.mem_min <= b <= params.mem_max for b in bias):
-                raise ValueError(f"Biases must fit the {params.mem_bits}-bit membrane")
+            top = 1 << (params.acc_bits - 1)
+            if any(not -top <= b < top for b in bias):
+                raise ValueError(f"Biases must fit {params.acc_bits} signed bits (the state "
+                                 f"the events accumulate into)")
         if lanes is None:
             lanes = self.outputs
         if not isinstance(lanes, int) or lanes < 1:
@@ -110,6 +120,9 @@ class FCLayer(wiring.Component):
         if events not in (1, 2):
             raise ValueError(f"Events per cycle must be 1 or 2 (the ports of a block RAM), "
                              f"not {events!r}")
+        self.cuba = isinstance(params, CubaLIFParams)
+        if self.cuba and value_bits:
+            raise ValueError("A current-based layer cannot take input values (direct coding)")
         if events > 1 and value_bits:
             raise ValueError("A layer fed with input values takes one value per cycle")
         self.events = events
@@ -180,31 +193,40 @@ class FCLayer(wiring.Component):
     @property
     def lane_state_bits(self):
         """Bits of one lane's state word: ``mem | r << mem_bits`` for spike input,
-        ``mem | acc << mem_bits`` for direct input."""
-        return self.params.mem_bits + (self.acc_bits if self.value_bits else 1)
+        ``mem | acc << mem_bits`` for direct input, ``mem | syn << mem_bits`` for a
+        current-based layer (``r`` is then ``mem > threshold``)."""
+        return sum(bits for _, bits in self.state_fields())
 
     def state_fields(self):
         """``(name, bits)`` of the fields of one lane's state word, LSB first."""
         if self.value_bits:
             return [("mem", self.params.mem_bits), ("acc", self.acc_bits)]
+        if self.cuba:
+            return [("mem", self.params.mem_bits), ("syn", self.params.syn_bits)]
         return [("mem", self.params.mem_bits), ("r", 1)]
 
     def state_image(self):
         if self.value_bits:
             return [0] * self.groups         # membrane and accumulator start at zero
+        mb = self.params.mem_bits
         image = []
         for g in range(self.groups):
             lanes = []
             for j in range(self.lanes):
-                mem, r = self.initial_state(self._neuron(g, j))
-                lanes.append((mem & ((1 << self.params.mem_bits) - 1))
-                             | (r << self.params.mem_bits))
-            image.append(_pack(lanes, self.params.mem_bits + 1))
+                index = self._neuron(g, j)
+                if self.cuba:
+                    # at rest: no membrane, the current is the bias
+                    bias = 0 if self.bias is None or index is None else self.bias[index]
+                    mem, high = 0, bias & ((1 << self.params.syn_bits) - 1)
+                else:
+                    mem, high = self.initial_state(index)
+                lanes.append((mem & ((1 << mb) - 1)) | (high << mb))
+            image.append(_pack(lanes, self.lane_state_bits))
         return image
 
     def bias_image(self):
         return [_pack([self.bias[n] if (n := self._neuron(g, j)) is not None else 0
-                       for j in range(self.lanes)], self.params.mem_bits)
+                       for j in range(self.lanes)], self.params.acc_bits)
                 for g in range(self.groups)]
 
     # -- hardware -----------------------------------------------------------------------------
@@ -227,12 +249,12 @@ class FCLayer(wiring.Component):
             s_rd = state.read_port(transparent_for=(s_wr,))
         if self.bias is not None and G > 1:
             m.submodules.biases = biases = memory.Memory(
-                shape=P * mb, depth=G, init=self.bias_image())
+                shape=P * p.acc_bits, depth=G, init=self.bias_image())
             b_rd = biases.read_port()
             bias_data = b_rd.data
         else:
             b_rd = None
-            bias_data = Const(0 if self.bias is None else self.bias_image()[0], P * mb)
+            bias_data = Const(0 if self.bias is None else self.bias_image()[0], P * p.acc_bits)
 
         # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
         gw = max(1, ceil_log2(G))
@@ -323,15 +345,21 @@ class FCLayer(wiring.Component):
                              lane.bias.eq(bias_data[j * mb:(j + 1) * mb])]
                 next_state.append(Cat(lane.mem_next, lane.acc_next))
             else:
+                kind = CubaLIFLane if self.cuba else LIFLane
+                ab = p.acc_bits
                 if G == 1:
                     # one neuron per lane: its bias is a constant of the lane
                     bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
-                    lane = LIFLane(lane_p, wb + E - 1, bias=bias)
+                    lane = kind(lane_p, wb + E - 1, bias=bias)
                 else:
-                    lane = LIFLane(p, wb + E - 1)
-                    m.d.comb += lane.bias.eq(bias_data[j * mb:(j + 1) * mb])
-                m.d.comb += lane.r.eq(word[mb])
-                next_state.append(Cat(lane.mem_next, lane.r_next))
+                    lane = kind(p, wb + E - 1)
+                    m.d.comb += lane.bias.eq(bias_data[j * ab:(j + 1) * ab])
+                if self.cuba:
+                    m.d.comb += lane.syn.eq(word[mb:])
+                    next_state.append(Cat(lane.mem_next, lane.syn_next))
+                else:
+                    m.d.comb += lane.r.eq(word[mb])
+                    next_state.append(Cat(lane.mem_next, lane.r_next))
             m.submodules[f"lane{j}"] = lane
             m.d.comb += [
                 lane.op.eq(s2_step),

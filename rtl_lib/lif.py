@@ -50,6 +50,11 @@ class LIFParams:
         return -(1 << (self.mem_bits - 1))
 
     @property
+    def acc_bits(self):
+        """Width of the value the input events accumulate into: the membrane."""
+        return self.mem_bits
+
+    @property
     def mem_max(self):
         return (1 << (self.mem_bits - 1)) - 1
 
@@ -63,12 +68,16 @@ def _node(m, value, name):
 
 
 def _saturate(m, value, params, name):
-    """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal.
+    """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal."""
+    return saturate(m, value, params.mem_bits, name)
 
-    The value fits when its bits from ``mem_bits - 1`` up are all copies of its sign; that
+
+def saturate(m, value, bits, name):
+    """Clamp ``value`` to the range of ``signed(bits)``, as a signal of that shape.
+
+    The value fits when its bits from ``bits - 1`` up are all copies of its sign; that
     test is a few LUTs, where two magnitude comparisons would cost two carry chains.
     """
-    bits = params.mem_bits
     wide = _node(m, value, f"{name}_wide")
     if not wide.shape().signed:
         wide = _node(m, Cat(wide, 0).as_signed(), f"{name}_signed")
@@ -77,22 +86,27 @@ def _saturate(m, value, params, name):
     top = wide[bits - 1:]
     sign = wide[-1]
     fits = (top == 0) | (top == (1 << len(top)) - 1)
-    clamped = Mux(sign, params.mem_min, params.mem_max)
+    clamped = Mux(sign, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
     return _node(m, Mux(fits, wide[:bits], clamped[:bits]).as_signed(), name)
 
 
 def _decay(mem, params):
-    """The amount the leak takes off: ``(mem * decay + 2**(bits-1)) >> bits`` (rounding half
-    up); a shift when ``decay`` is 2**k, shifts and adds otherwise; ``None`` when beta = 1."""
-    decay, bits = params.decay, params.decay_bits
+    """The amount the leak takes off the membrane (see :func:`decay_amount`)."""
+    return decay_amount(mem, params.decay, params.decay_bits)
+
+
+def decay_amount(value, decay, bits):
+    """The amount the leak takes off: ``(value * decay + 2**(bits-1)) >> bits`` (rounding
+    half up); a shift when ``decay`` is 2**k, shifts and adds otherwise; ``None`` when
+    beta = 1."""
     if decay == 0:
         return None
     if decay & (decay - 1) == 0:
         k = decay.bit_length() - 1
         if k == bits:
-            return mem                       # beta = 0: all of it
-        return (mem + (1 << (bits - k - 1))) >> (bits - k)
-    return (_times_constant(mem, decay) + (1 << (bits - 1))) >> bits
+            return value                     # beta = 0: all of it
+        return (value + (1 << (bits - k - 1))) >> (bits - k)
+    return (_times_constant(value, decay) + (1 << (bits - 1))) >> bits
 
 
 def _leak(mem, params):

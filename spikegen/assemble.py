@@ -2,12 +2,13 @@
 import numpy as np
 
 from rtl_lib.accelerator import Accelerator
+from rtl_lib.cuba_lif import CubaLIFParams
 from rtl_lib.fc_layer import FCLayer
 from rtl_lib.lif import LIFParams
 from rtl_lib.rate_coder import DirectCoder, RateCoder
 
 from .errors import SpikegenError
-from .ir import QDenseLayer, QLIF, QNetwork
+from .ir import QCubaLIF, QDenseLayer, QNetwork
 
 
 __all__ = ["layer_component", "accelerator", "count_bits"]
@@ -15,9 +16,6 @@ __all__ = ["layer_component", "accelerator", "count_bits"]
 
 def _unbuildable(layer: QDenseLayer):
     """What the hardware cannot build yet in this layer, or ``None``."""
-    n = layer.neuron
-    if not isinstance(n, QLIF):
-        return f"{type(n).__name__} neurons"
     if layer.recurrent is not None:
         return "recurrent weights"
     return None
@@ -28,17 +26,23 @@ def _at(value, k):
 
 
 def lif_params(layer: QDenseLayer):
-    """The layer's :class:`LIFParams`: one for the layer, or a list of one per neuron when
-    the thresholds or decays differ."""
+    """The layer's :class:`LIFParams` (:class:`CubaLIFParams` for a current-based layer): one
+    for the layer, or a list of one per neuron when the thresholds or decays differ."""
     missing = _unbuildable(layer)
     if missing is not None:
         raise SpikegenError(f"the hardware cannot build {missing} yet; spikegen simulate runs "
                             "such networks on the reference model only")
     n = layer.neuron
-    params = [LIFParams(mem_bits=layer.mem_format.bits, threshold=_at(n.threshold, k),
-                        decay=_at(n.decay, k), decay_bits=n.decay_bits, reset=n.reset,
-                        reset_delay=n.reset_delay, weight_shift=layer.shift)
-              for k in range(1 if n.uniform else layer.outputs)]
+    common = dict(mem_bits=layer.mem_format.bits, decay_bits=n.decay_bits, reset=n.reset,
+                  reset_delay=n.reset_delay, weight_shift=layer.shift)
+    if isinstance(n, QCubaLIF):
+        params = [CubaLIFParams(syn_bits=layer.syn_format.bits, threshold=_at(n.threshold, k),
+                                decay=_at(n.decay, k), syn_decay=_at(n.syn_decay, k),
+                                **common)
+                  for k in range(1 if n.uniform else layer.outputs)]
+    else:
+        params = [LIFParams(threshold=_at(n.threshold, k), decay=_at(n.decay, k), **common)
+                  for k in range(1 if n.uniform else layer.outputs)]
     return params[0] if n.uniform else params
 
 
@@ -63,6 +67,10 @@ def accelerator(net: QNetwork):
                             "output layer) yet; spikegen simulate runs it on the reference "
                             "model only")
     direct = coding.kind == "direct"
+    if direct and isinstance(net.layers[0].neuron, QCubaLIF):
+        raise SpikegenError("the hardware cannot build a current-based (CubaLIF) first layer "
+                            "with direct coding yet; use rate or events coding, or spikegen "
+                            "simulate for the reference model")
     # a first layer fed with values takes one per cycle; spike-event layers take E, and the
     # layer before each sends it E per beat (the output layer one, to the readout)
     last = len(net.layers) - 1

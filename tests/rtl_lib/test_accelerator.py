@@ -86,3 +86,24 @@ def test_per_neuron_parameters_and_zero_all(seed):
     qnet, spikes = random_model_network(seed, e=1 + seed % 2, per_neuron=True,
                                         reset="zero_all", delay=bool(seed // 2))
     check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed == 2 else 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_current_based_networks(seed):
+    resets = ["subtract", "zero", "zero_all", "none"]
+    qnet, spikes = random_model_network(seed, e=1 + seed % 2, parallelism=[0, 2, 3, 0][seed],
+                                        cuba=True, reset=resets[seed], delay=seed < 2,
+                                        per_neuron=seed == 3, syn_bits=6)
+    check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed == 2 else 0)
+
+
+def test_current_based_first_layer_refuses_direct_coding():
+    import dataclasses
+    from spikegen.errors import SpikegenError
+    from spikegen.ir import InputCoding
+
+    qnet, _ = random_model_network(0, cuba=True)
+    qnet = dataclasses.replace(qnet, coding=InputCoding(kind="direct", steps=4))
+    with pytest.raises(SpikegenError, match="cannot build a current-based .CubaLIF. first "
+                       "layer with direct coding yet"):
+        accelerator(qnet)

@@ -266,3 +266,18 @@ def test_per_neuron_parameters_need_one_lane_per_neuron():
     with pytest.raises(ValueError, match="may differ only in threshold and decay"):
         FCLayer([[1], [2]], None, [params[0], LIFParams(mem_bits=9, threshold=5, decay=1,
                                                         decay_bits=4)], 4)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "zero_all", "none"])
+@pytest.mark.parametrize("delay", [True, False])
+def test_current_based_layer(reset, delay):
+    """QCubaLIF: the events accumulate into a saturating synaptic current; per-neuron
+    parameters with one lane per neuron, shared ones with several groups, E = 1 and 2."""
+    rng = np.random.default_rng(10 + ["subtract", "zero", "zero_all", "none"].index(reset) * 2
+                                + delay)
+    for per_neuron, lanes, events in ((True, None, 1), (False, 3, 1), (False, 2, 2),
+                                      (True, None, 2)):
+        qlayer = random_qlayer(rng, 9, 6, cuba=True, reset=reset, delay=delay,
+                               per_neuron=per_neuron, mem_bits=7, syn_bits=6)
+        samples = (rng.random((2, 6, 9)) < 0.5).astype(np.uint8)
+        run_layer(qlayer, lanes, samples, events=events, mixed_beats=events == 2)
