@@ -10,6 +10,7 @@ from dataclasses import fields
 
 from .cuba_lif import CubaLIFLane, CubaLIFParams
 from .lif import DirectLIFLane, LIFLane, LIFParams
+from .recurrent import RecurrentEvents
 from .spike_serializer import SpikeSerializer
 
 
@@ -82,17 +83,24 @@ class FCLayer(wiring.Component):
         Output spike events and end-of-step tokens.
     """
     def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None,
-                 events=1, out_events=1):
+                 events=1, out_events=1, recurrent=None):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
+        if recurrent is not None:
+            recurrent = [[int(v) for v in row] for row in recurrent]
+            if len(recurrent) != len(rows) or any(len(row) != len(rows) for row in recurrent):
+                raise ValueError(f"Recurrent weights must be a {len(rows)}x{len(rows)} matrix")
+            if value_bits is not None:
+                raise ValueError("A layer fed with input values cannot be recurrent")
+        self.recurrent = recurrent
         self.outputs, self.inputs = len(rows), len(rows[0])
         self.neuron_params = _neuron_params(params, self.outputs)
         params = self.neuron_params[0]
         if not isinstance(weight_bits, int) or weight_bits < 1:
             raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
         lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
-        if any(not lo <= w <= hi for row in rows for w in row):
+        if any(not lo <= w <= hi for row in rows + (recurrent or []) for w in row):
             raise ValueError(f"Weights must fit {weight_bits} signed bits")
         if bias is not None:
             bias = [int(b) for b in bias]
@@ -134,7 +142,7 @@ class FCLayer(wiring.Component):
                          if value_bits else 0)
         #: Weight ROM (block RAM): see :meth:`weight_image`.
         self.weights = memory.Memory(shape=self.lanes * weight_bits,
-                                     depth=self.inputs * self.groups, init=self.weight_image(),
+                                     depth=self.rows * self.groups, init=self.weight_image(),
                                      attrs={"ram_style": "block"})
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
         #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
@@ -171,13 +179,22 @@ class FCLayer(wiring.Component):
         index = group * self.lanes + lane
         return index if index < self.outputs else None
 
+    @property
+    def rows(self):
+        """Weight rows per group: one per input, and one per neuron in a recurrent layer."""
+        return self.inputs + (self.outputs if self.recurrent is not None else 0)
+
     def weight_image(self):
         """Weight ROM words: row ``i * groups + g`` holds the weights of group ``g`` from input
-        ``i``, lane ``j`` in bits ``[j * weight_bits, (j + 1) * weight_bits)``."""
+        ``i``, lane ``j`` in bits ``[j * weight_bits, (j + 1) * weight_bits)``; in a recurrent
+        layer, input ``inputs + k`` is the layer's own neuron ``k`` (``recurrent[:, k]``)."""
+        columns = [list(col) for col in zip(*self.weight)]
+        if self.recurrent is not None:
+            columns += [list(col) for col in zip(*self.recurrent)]
         image = []
-        for i in range(self.inputs):
+        for i in range(self.rows):
             for g in range(self.groups):
-                lanes = [self.weight[n][i] if (n := self._neuron(g, j)) is not None else 0
+                lanes = [columns[i][n] if (n := self._neuron(g, j)) is not None else 0
                          for j in range(self.lanes)]
                 image.append(_pack(lanes, self.weight_bits))
         return image
@@ -262,12 +279,24 @@ class FCLayer(wiring.Component):
         m.submodules.words = words = fifo.SyncFIFO(width=P + gw + 2, depth=depth)
 
         # -- stage 1: issue one group of the token at the head of the input ----------------
-        source = self.i_events
+        source = wiring.flipped(self.i_events)
+        if self.recurrent is not None:
+            # the layer's own spikes of the previous step follow each step's input events
+            m.submodules.merge = merge = RecurrentEvents(self.inputs, self.outputs, E)
+            wiring.connect(m, source, merge.i)
+            prev_spikes = Signal(G * P)
+            busy = Signal()
+            m.d.comb += [merge.spikes.eq(prev_spikes[:self.outputs]), merge.busy.eq(busy)]
+            with m.If(merge.o.valid & merge.o.ready & merge.o.payload.eos):
+                m.d.sync += busy.eq(1)
+            source = merge.o
         if E > 1:
             # pairs are formed by position in the step, whatever beats the producer sent
-            m.submodules.packer = packer = EventPacker(self.inputs)
-            wiring.connect(m, wiring.flipped(self.i_events), packer.i)
+            m.submodules.packer = packer = EventPacker(self.rows)
+            wiring.connect(m, source, packer.i)
             source = packer.o
+        elif self.recurrent is None:
+            source = self.i_events
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         token = source.payload
         indices = [token.index[k] for k in range(E)] if E > 1 else [token.index]
@@ -377,6 +406,16 @@ class FCLayer(wiring.Component):
             with m.If(s2_group == G - 1):
                 m.d.comb += masked.eq(spikes & valid_lanes)
             spikes = masked
+        if self.recurrent is not None:
+            # keep the step's spikes for the next step (none after an inference's last step)
+            with m.If(s2_valid & s2_step):
+                with m.Switch(s2_group):
+                    for g in range(G):
+                        with m.Case(g):
+                            m.d.sync += prev_spikes[g * P:(g + 1) * P].eq(
+                                Mux(s2_last, 0, spikes))
+                with m.If(s2_final):
+                    m.d.sync += busy.eq(0)
         if G == 1:
             with m.If(s2_valid):
                 m.d.sync += state_reg.eq(Cat(*next_state))

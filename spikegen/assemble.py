@@ -14,13 +14,6 @@ from .ir import QCubaLIF, QDenseLayer, QNetwork
 __all__ = ["layer_component", "accelerator", "count_bits"]
 
 
-def _unbuildable(layer: QDenseLayer):
-    """What the hardware cannot build yet in this layer, or ``None``."""
-    if layer.recurrent is not None:
-        return "recurrent weights"
-    return None
-
-
 def _at(value, k):
     return int(value[k]) if isinstance(value, np.ndarray) else int(value)
 
@@ -28,10 +21,6 @@ def _at(value, k):
 def lif_params(layer: QDenseLayer):
     """The layer's :class:`LIFParams` (:class:`CubaLIFParams` for a current-based layer): one
     for the layer, or a list of one per neuron when the thresholds or decays differ."""
-    missing = _unbuildable(layer)
-    if missing is not None:
-        raise SpikegenError(f"the hardware cannot build {missing} yet; spikegen simulate runs "
-                            "such networks on the reference model only")
     n = layer.neuron
     common = dict(mem_bits=layer.mem_format.bits, decay_bits=n.decay_bits, reset=n.reset,
                   reset_delay=n.reset_delay, weight_shift=layer.shift)
@@ -51,8 +40,13 @@ def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_ev
     if isinstance(params, list) and (lanes or layer.outputs) < layer.outputs:
         raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "
                             f"neuron ({layer.outputs}, not {lanes}): use -P 0 (fully parallel)")
+    if value_bits is not None and layer.recurrent is not None:
+        raise SpikegenError("the hardware cannot build a recurrent first layer with direct "
+                            "coding yet; use rate or events coding, or spikegen simulate for "
+                            "the reference model")
     return FCLayer(layer.weight, layer.bias, params, layer.weight_format.bits,
-                   lanes=lanes, value_bits=value_bits, events=events, out_events=out_events)
+                   lanes=lanes, value_bits=value_bits, events=events, out_events=out_events,
+                   recurrent=layer.recurrent)
 
 
 def count_bits(net: QNetwork):

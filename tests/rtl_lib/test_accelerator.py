@@ -107,3 +107,15 @@ def test_current_based_first_layer_refuses_direct_coding():
     with pytest.raises(SpikegenError, match="cannot build a current-based .CubaLIF. first "
                        "layer with direct coding yet"):
         accelerator(qnet)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_recurrent_networks(seed):
+    """RLeaky/RSynaptic-style layers (all-to-all and one-to-one) in every position, back to
+    back samples and a stalled output: the previous step's spikes must be the right ones."""
+    qnet, spikes = random_model_network(seed, e=1 + seed % 2, parallelism=[0, 2, 3][seed % 3],
+                                        cuba=seed >= 3, recurrent=["all", "one"][seed % 2],
+                                        reset=["subtract", "zero_all", "zero"][seed % 3],
+                                        mem_bits=6, syn_bits=6)
+    check(qnet, spikes, overlap=seed % 3 != 1, stall_every=3 if seed % 2 else 0,
+          mixed_beats=seed == 5)

@@ -281,3 +281,34 @@ def test_current_based_layer(reset, delay):
                                per_neuron=per_neuron, mem_bits=7, syn_bits=6)
         samples = (rng.random((2, 6, 9)) < 0.5).astype(np.uint8)
         run_layer(qlayer, lanes, samples, events=events, mixed_beats=events == 2)
+
+
+@pytest.mark.parametrize("kind", ["all", "one"])
+@pytest.mark.parametrize("events", [1, 2])
+def test_recurrent_layer(kind, events):
+    """The layer's own spikes of the previous step, as events ``inputs + j`` after the
+    step's input events, grouped with them by E; narrow membranes so grouping matters."""
+    rng = np.random.default_rng(20 + events * 2 + (kind == "one"))
+    for cuba, lanes, reset in ((False, None, "subtract"), (False, 2, "zero"),
+                               (True, 4, "zero_all"), (True, None, "none")):
+        qlayer = random_qlayer(rng, 7, 6, cuba=cuba, recurrent=kind, reset=reset,
+                               delay=lanes is None, mem_bits=6, syn_bits=6)
+        samples = (rng.random((2, 6, 7)) < 0.4).astype(np.uint8)
+        run_layer(qlayer, lanes, samples, events=events, mixed_beats=events == 2)
+
+
+def test_recurrent_constructor_errors():
+    from rtl_lib.fc_layer import FCLayer
+    from rtl_lib.lif import LIFParams
+
+    params = LIFParams(mem_bits=8, threshold=10, decay=1, decay_bits=4)
+    with pytest.raises(ValueError, match="Recurrent weights must be a 2x2 matrix"):
+        FCLayer([[1], [2]], None, params, 4, recurrent=[[1, 2]])
+    with pytest.raises(ValueError, match="Weights must fit 4 signed bits"):
+        FCLayer([[1], [2]], None, params, 4, recurrent=[[1, 2], [3, 8]])
+    with pytest.raises(ValueError, match="cannot be recurrent"):
+        FCLayer([[1], [2]], None, params, 4, value_bits=8, recurrent=[[1, 2], [3, 4]])
+    from spikegen.errors import SpikegenError
+    qlayer = random_qlayer(np.random.default_rng(0), 4, 5, recurrent="one")
+    with pytest.raises(SpikegenError, match="cannot build a recurrent first layer with direct"):
+        layer_component(qlayer, None, value_bits=8)
