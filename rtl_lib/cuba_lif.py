@@ -101,6 +101,8 @@ class CubaLIFLane(wiring.Component):
     mem_next : Out(signed(mem_bits))
     syn_next : Out(signed(syn_bits))
     spike : Out(1)
+    mem_out : Out(signed(mem_bits))
+        The step's membrane ``m'`` (snnTorch's ``mem``), for a membrane readout.
     """
     def __init__(self, params, weight_bits, *, bias=None):
         if not isinstance(params, CubaLIFParams):
@@ -117,7 +119,7 @@ class CubaLIFLane(wiring.Component):
             "mem": In(signed(params.mem_bits)), "syn": In(signed(params.syn_bits)),
             "weight": In(signed(weight_bits)),
             "mem_next": Out(signed(params.mem_bits)), "syn_next": Out(signed(params.syn_bits)),
-            "spike": Out(1),
+            "spike": Out(1), "mem_out": Out(signed(params.mem_bits)),
         }
         if bias is None:
             ports["bias"] = In(signed(params.syn_bits))
@@ -148,6 +150,7 @@ class CubaLIFLane(wiring.Component):
             membrane = _node(m, Mux(r, 0, membrane), "masked")
         spike = _node(m, membrane > p.threshold, "fire")
         after = _no_delay_reset(membrane, spike, r, p, sat_m)
+        m.d.comb += self.mem_out.eq(after)
         current = saturate(m, leak(self.syn, p.syn_decay, "current_in") + bias, p.syn_bits,
                            "current")
 

@@ -1,5 +1,5 @@
 """An event-driven fully connected layer of LIF neurons."""
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -81,9 +81,13 @@ class FCLayer(wiring.Component):
         Input spike events and end-of-step tokens.
     o_events : Out(stream.Signature(EventLayout(outputs)))
         Output spike events and end-of-step tokens.
+    o_class : Out(stream.Signature(range(outputs)))
+        With ``membrane_class``: per inference, the neuron with the largest membrane after
+        the last step (the lowest index on a tie), offered once that step's end-of-step
+        update is done; a membrane readout (leaky-integrator output layer).
     """
     def __init__(self, weight, bias, params, weight_bits, lanes=None, *, value_bits=None,
-                 events=1, out_events=1, recurrent=None):
+                 events=1, out_events=1, recurrent=None, membrane_class=False):
         rows = [[int(w) for w in row] for row in weight]
         if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
             raise TypeError("Weight must be a non-empty 2-D matrix (outputs, inputs)")
@@ -94,6 +98,7 @@ class FCLayer(wiring.Component):
             if value_bits is not None:
                 raise ValueError("A layer fed with input values cannot be recurrent")
         self.recurrent = recurrent
+        self.membrane_class = bool(membrane_class)
         self.outputs, self.inputs = len(rows), len(rows[0])
         self.neuron_params = _neuron_params(params, self.outputs)
         params = self.neuron_params[0]
@@ -161,12 +166,15 @@ class FCLayer(wiring.Component):
             in_layout = EventGroupLayout(self.inputs, events)
         else:
             in_layout = EventLayout(self.inputs)
-        super().__init__({
+        ports = {
             "i_events": In(stream.Signature(in_layout)),
             "o_events": Out(stream.Signature(
                 EventLayout(self.outputs) if out_events == 1
                 else EventGroupLayout(self.outputs, out_events))),
-        })
+        }
+        if self.membrane_class:
+            ports["o_class"] = Out(stream.Signature(range(self.outputs)))
+        super().__init__(ports)
 
     # -- memory images ------------------------------------------------------------------------
 
@@ -316,6 +324,14 @@ class FCLayer(wiring.Component):
         s2_group = Signal(gw)
         room = Signal()
         m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
+        if self.membrane_class:
+            classes = fifo.SyncFIFO(width=len(self.o_class.payload), depth=2)
+            m.submodules.classes = classes
+            closing = lambda v, s, l, f: v & s & l & f    # noqa: E731
+            m.d.comb += room.eq(
+                (words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
+                & (classes.level + closing(f_valid, f_step, f_last, f_final)
+                   + closing(s2_valid, s2_step, s2_last, s2_final) < 2))
         issue = Signal()
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
         final = group == G - 1
@@ -357,6 +373,7 @@ class FCLayer(wiring.Component):
         # -- stage 3: lanes compute, write back, queue spikes --------------------------------
         spikes = Signal(P)
         next_state = []
+        membranes = []
         state_word = state_reg if G == 1 else s_rd.data
         if self.value_bits:
             f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
@@ -397,6 +414,8 @@ class FCLayer(wiring.Component):
                 lane.weight.eq(weight),
                 spikes[j].eq(lane.spike),
             ]
+            if self.membrane_class:
+                membranes.append(lane.mem_out)
         pad = G * P - self.outputs
         if pad:
             # lanes beyond the last neuron exist only in the last group; they never spike
@@ -406,6 +425,9 @@ class FCLayer(wiring.Component):
             with m.If(s2_group == G - 1):
                 m.d.comb += masked.eq(spikes & valid_lanes)
             spikes = masked
+        if self.membrane_class:
+            self._membrane_argmax(m, membranes, classes, s2_valid & s2_step & s2_last,
+                                  s2_group, s2_final)
         if self.recurrent is not None:
             # keep the step's spikes for the next step (none after an inference's last step)
             with m.If(s2_valid & s2_step):
@@ -439,5 +461,37 @@ class FCLayer(wiring.Component):
             words.r_en.eq(serializer.i_words.ready),
         ]
         wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))
+        if self.membrane_class:
+            m.d.comb += [
+                self.o_class.payload.eq(classes.r_data),
+                self.o_class.valid.eq(classes.r_rdy),
+                classes.r_en.eq(self.o_class.ready),
+            ]
         return m
+
+    def _membrane_argmax(self, m, membranes, classes, closing, group, final):
+        """The last step's largest membrane, group after group: a comparison chain over the
+        lanes, then against the best of the earlier groups; strict comparisons keep the
+        lowest index on a tie."""
+        P, G = self.lanes, self.groups
+        mb = self.params.mem_bits
+        pad = G * P - self.outputs
+        best_v, best_i = membranes[0], Const(0, range(self.outputs))
+        for j in range(1, P):
+            better = membranes[j] > best_v
+            if j >= P - pad:
+                better = better & (group != G - 1)      # no neuron behind this lane
+            v, i = Signal(signed(mb), name=f"best_mem{j}"), Signal(range(P), name=f"best{j}")
+            m.d.comb += [v.eq(Mux(better, membranes[j], best_v)), i.eq(Mux(better, j, best_i))]
+            best_v, best_i = v, i
+        index = Signal(range(self.outputs))
+        m.d.comb += index.eq(group * P + best_i)
+        run_v, run_i = Signal(signed(mb)), Signal(range(self.outputs))
+        take = (group == 0) | (best_v > run_v)
+        winner = Signal(range(self.outputs))
+        m.d.comb += winner.eq(Mux(take, index, run_i))
+        with m.If(closing):
+            with m.If(take):
+                m.d.sync += [run_v.eq(best_v), run_i.eq(index)]
+        m.d.comb += [classes.w_data.eq(winner), classes.w_en.eq(closing & final)]
 

@@ -185,6 +185,8 @@ class LIFLane(wiring.Component):
     r_next : Out(1)
     spike : Out(1)
         The neuron fired in this step (end-of-step update only).
+    mem_out : Out(signed(mem_bits))
+        The step's membrane ``m'`` (snnTorch's ``mem``), for a membrane readout.
     """
     def __init__(self, params, weight_bits, *, bias=None):
         if not isinstance(params, LIFParams):
@@ -203,7 +205,7 @@ class LIFLane(wiring.Component):
             "op": In(1), "last": In(1),
             "mem": In(mem), "r": In(1),
             "weight": In(signed(weight_bits)),
-            "mem_next": Out(mem), "r_next": Out(1), "spike": Out(1),
+            "mem_next": Out(mem), "r_next": Out(1), "spike": Out(1), "mem_out": Out(mem),
         }
         if bias is None:
             ports["bias"] = In(mem)
@@ -235,11 +237,12 @@ class LIFLane(wiring.Component):
         mem = _node(m, Mux(self.r, 0, self.mem), "masked") if p.reset == "zero_all" \
             else self.mem
         spike = _node(m, mem > p.threshold, "fire")
+        after = _no_delay_reset(mem, spike, self.r, p, sat)
+        m.d.comb += self.mem_out.eq(after)
         if self.tabulated:
             start, r_next = self._table(m)
         else:
             bias = self.bias if self.const_bias is None else self.const_bias
-            after = _no_delay_reset(mem, spike, self.r, p, sat)
             rest = _node(m, Mux(self.last, 0, after), "rest")
             r_next = _node(m, rest > p.threshold, "reset")
             base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
@@ -335,6 +338,8 @@ class DirectLIFLane(wiring.Component):
     mem_next : Out(signed(mem_bits))
     acc_next : Out(signed(acc_bits))
     spike : Out(1)
+    mem_out : Out(signed(mem_bits))
+        The step's membrane, for a membrane readout.
     """
     def __init__(self, params, weight_bits, value_bits, acc_bits):
         if not isinstance(params, LIFParams):
@@ -352,6 +357,7 @@ class DirectLIFLane(wiring.Component):
             "value": In(unsigned(value_bits)), "weight": In(signed(weight_bits)),
             "bias": In(mem),
             "mem_next": Out(mem), "acc_next": Out(signed(acc_bits)), "spike": Out(1),
+            "mem_out": Out(mem),
         })
 
     def elaborate(self, platform):
@@ -376,6 +382,7 @@ class DirectLIFLane(wiring.Component):
             start = _node(m, Mux(r, 0, start), "masked")
         spike = _node(m, start > p.threshold, "fire")
         after = _no_delay_reset(start, spike, r, p, sat)
+        m.d.comb += self.mem_out.eq(after)
 
         with m.If(self.op):
             m.d.comb += [

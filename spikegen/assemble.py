@@ -5,6 +5,7 @@ from rtl_lib.accelerator import Accelerator
 from rtl_lib.cuba_lif import CubaLIFParams
 from rtl_lib.fc_layer import FCLayer
 from rtl_lib.lif import LIFParams
+from rtl_lib.membrane_readout import MembraneAccelerator
 from rtl_lib.rate_coder import DirectCoder, RateCoder
 
 from .errors import SpikegenError
@@ -35,7 +36,8 @@ def lif_params(layer: QDenseLayer):
     return params[0] if n.uniform else params
 
 
-def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1):
+def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1,
+                    membrane_class=False):
     params = lif_params(layer)
     if isinstance(params, list) and (lanes or layer.outputs) < layer.outputs:
         raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "
@@ -46,7 +48,7 @@ def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_ev
                             "the reference model")
     return FCLayer(layer.weight, layer.bias, params, layer.weight_format.bits,
                    lanes=lanes, value_bits=value_bits, events=events, out_events=out_events,
-                   recurrent=layer.recurrent)
+                   recurrent=layer.recurrent, membrane_class=membrane_class)
 
 
 def count_bits(net: QNetwork):
@@ -56,11 +58,8 @@ def count_bits(net: QNetwork):
 def accelerator(net: QNetwork):
     """The :class:`rtl_lib.accelerator.Accelerator` that computes ``net``."""
     hw, coding = net.hardware, net.coding
-    if net.readout != "spikes":
-        raise SpikegenError("the hardware cannot build a membrane readout (leaky-integrator "
-                            "output layer) yet; spikegen simulate runs it on the reference "
-                            "model only")
     direct = coding.kind == "direct"
+    membrane = net.readout == "membrane"
     if direct and isinstance(net.layers[0].neuron, QCubaLIF):
         raise SpikegenError("the hardware cannot build a current-based (CubaLIF) first layer "
                             "with direct coding yet; use rate or events coding, or spikegen "
@@ -71,12 +70,13 @@ def accelerator(net: QNetwork):
     e = hw.events_per_cycle
     layers = [layer_component(layer, hw.lanes(layer.outputs),
                               coding.value_bits if direct and k == 0 else None,
-                              1 if direct and k == 0 else e, 1 if k == last else e)
+                              1 if direct and k == 0 else e, 1 if k == last else e,
+                              membrane_class=membrane and k == last)
               for k, layer in enumerate(net.layers)]
     frontend = None
     if coding.kind == "rate":
         frontend = RateCoder(net.inputs, coding.steps, seed=coding.seed)
     elif direct:
         frontend = DirectCoder(net.inputs, coding.steps, coding.value_bits)
-    return Accelerator(layers, count_bits=count_bits(net), fifo_depth=hw.fifo_depth,
-                       frontend=frontend)
+    top = MembraneAccelerator if membrane else Accelerator
+    return top(layers, count_bits=count_bits(net), fifo_depth=hw.fifo_depth, frontend=frontend)
