@@ -7,6 +7,7 @@ from .event import EventLayout, ResultLayout, connect_events
 from .event_fifo import EventFIFO
 from .fc_layer import FCLayer
 from .readout import SpikeCounter
+from .stream_register import StreamRegister
 
 
 __all__ = ["Accelerator"]
@@ -84,7 +85,11 @@ class Accelerator(wiring.Component):
             wiring.connect(m, before.o_events, queue.i)
             connect_events(m, queue.o, after.i_events)
         m.submodules.readout = readout = SpikeCounter(self.layers[-1].outputs, self.count_bits)
-        wiring.connect(m, self.layers[-1].o_events, readout.i_events)
+        # the readout's count-and-compare starts from flip-flops, not the serializer's search
+        readout_reg = StreamRegister(EventLayout(self.layers[-1].outputs))
+        m.submodules.readout_reg = readout_reg
+        wiring.connect(m, self.layers[-1].o_events, readout_reg.i)
+        wiring.connect(m, readout_reg.o, readout.i_events)
         wiring.connect(m, readout.o_spikes, wiring.flipped(self.o_spikes))
         wiring.connect(m, readout.o_result, wiring.flipped(self.o_result))
         return m

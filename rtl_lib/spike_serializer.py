@@ -1,5 +1,5 @@
 """Turning a layer's spike words into spike-event tokens, one or two per cycle."""
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -59,12 +59,16 @@ class SpikeWordLayout(data.StructLayout):
 class SpikeSerializer(wiring.Component):
     """Emits the set bits of each spike word as spike events, in ascending neuron index.
 
-    The word is scanned in chunks of ``CHUNK`` bits: the lowest chunk with a spike is
-    selected, and its lowest one (``events`` = 1) or two (``events`` = 2) spikes leave in one
-    beat, so a beat never waits for a search over the whole word. After the spikes of a
+    Two short pipelined loops instead of one search over the whole word. The chunk picker
+    keeps the word at the head of ``i_words`` (it is taken only when its last chunk with a
+    spike is picked) and passes the lowest chunk of ``CHUNK`` bits with a spike not yet
+    picked, one per cycle, to the beat maker; the beat maker sends the chunk's lowest one
+    (``events`` = 1) or two (``events`` = 2) spikes per beat. After the spikes of a
     ``final`` word, an end-of-step token. A beat of two events holds two consecutive spikes
     of the step; a chunk with one spike left gives a beat of one (the next layer pairs events
-    by their position in the step, whatever the beats).
+    by their position in the step, whatever the beats). Chunks follow each other without a
+    bubble, so a step of ``n`` spikes in chunks ``c`` takes ``sum ceil(n_c / events)`` beats
+    and its end-of-step token one more (:func:`serializer_beats`).
 
     Members
     -------
@@ -90,85 +94,103 @@ class SpikeSerializer(wiring.Component):
         cb = ceil_log2(C)                  # bit position inside a chunk
         kb = max(1, ceil_log2(K))          # chunk number
         iw = index_width(self.outputs)
+        words = self.i_words
+        word = words.payload
 
-        cur_bits = Signal(K * C)
-        cur_base = Signal(iw)
-        cur_eos = Signal()
-        cur_last = Signal()
-        cur_valid = Signal()
-
-        chunks = [cur_bits[c * C:(c + 1) * C] for c in range(K)]
+        # -- chunk picker: the lowest chunk with spikes not yet picked -----------------------
+        bits = Signal(K * C)
+        m.d.comb += bits.eq(word.bits)
         nonzero = Signal(K)
-        m.d.comb += nonzero.eq(Cat(chunk.any() for chunk in chunks))
-        has_bits = nonzero.any()
-        # the lowest chunk with a spike (one-hot, then its number)
+        m.d.comb += nonzero.eq(Cat(bits[c * C:(c + 1) * C].any() for c in range(K)))
+        picked = Signal(K)                 # chunks of the head word already passed on
+        pending = Signal(K)
+        m.d.comb += pending.eq(nonzero & ~picked)
         first = Signal(K)
-        m.d.comb += first.eq(nonzero & (~nonzero + 1))
+        m.d.comb += first.eq(pending & (~pending + 1))
         chunk_no = Signal(kb)
         for k in range(kb):
             m.d.comb += chunk_no[k].eq(Cat(first[c] for c in range(K) if (c >> k) & 1).any()
                                        if K > (1 << k) else 0)
         chunk = Signal(C)
-        m.d.comb += chunk.eq(cur_bits.word_select(chunk_no, C) if K > 1 else cur_bits)
+        for c in range(K):
+            with m.If(first[c]):
+                m.d.comb += chunk.eq(bits[c * C:(c + 1) * C])
+        more = (pending & ~first).any()    # chunks left after this one
 
-        def lowest(bits, name):
-            """One-hot lowest set bit of ``bits`` and its position."""
+        # the picked item: a chunk with spikes, or an end-of-step marker
+        c_valid, c_eos, c_last = Signal(), Signal(), Signal()
+        c_bits, c_no = Signal(C), Signal(kb)
+        c_base = Signal(iw)
+        c_take = Signal()
+        c_free = ~c_valid | c_take
+        with m.If(c_take):
+            m.d.sync += c_valid.eq(0)
+        with m.If(c_free & words.valid):
+            with m.If(pending.any()):
+                m.d.sync += [c_valid.eq(1), c_eos.eq(0), c_bits.eq(chunk), c_no.eq(chunk_no),
+                             c_base.eq(word.group * P if self.groups > 1 else 0),
+                             picked.eq(picked | first)]
+                with m.If(~more & ~word.final):
+                    m.d.comb += words.ready.eq(1)
+                    m.d.sync += picked.eq(0)
+            with m.Elif(word.final):
+                m.d.sync += [c_valid.eq(1), c_eos.eq(1), c_last.eq(word.last), picked.eq(0)]
+                m.d.comb += words.ready.eq(1)
+            with m.Else():
+                m.d.comb += words.ready.eq(1)              # a word without spikes
+                m.d.sync += picked.eq(0)
+
+        # -- beat maker: the lowest one or two spikes of the chunk per beat ------------------
+        b_valid, b_eos, b_last = Signal(), Signal(), Signal()
+        b_bits, b_no = Signal(C), Signal(kb)
+        b_base = Signal(iw)
+
+        def lowest(value, name):
             one_hot = Signal(C, name=f"{name}_hot")
-            m.d.comb += one_hot.eq(bits & (~bits + 1))
+            m.d.comb += one_hot.eq(value & (~value + 1))
             position = Signal(max(1, cb), name=f"{name}_pos")
             for k in range(cb):
                 m.d.comb += position[k].eq(Cat(one_hot[j] for j in range(C) if (j >> k) & 1)
-                                           .any() if C > (1 << k) else 0)
+                                           .any())
             return one_hot, position
 
-        hot0, pos0 = lowest(chunk, "first")
-        taken = hot0
-        if E == 2:
-            rest = Signal(C)
-            m.d.comb += rest.eq(chunk & ~hot0)
-            hot1, pos1 = lowest(rest, "second")
-            two = rest.any()
-            taken = hot0 | hot1
-
-        out = self.o_events
         def index(position):
-            local = Cat(position, chunk_no) if cb else chunk_no
-            return local if self.groups == 1 else cur_base + local
+            local = Cat(position, b_no) if cb else b_no
+            return local if self.groups == 1 else b_base + local
 
+        hot0, pos0 = lowest(b_bits, "first")
+        taken = hot0
+        out = self.o_events
         m.d.comb += [
-            out.valid.eq(cur_valid & (has_bits | cur_eos)),
-            out.payload.eos.eq(~has_bits),
-            out.payload.last.eq(~has_bits & cur_last),
+            out.valid.eq(b_valid),
+            out.payload.eos.eq(b_eos),
+            out.payload.last.eq(b_eos & b_last),
         ]
         if E == 1:
             m.d.comb += out.payload.index.eq(index(pos0))
         else:
+            rest = Signal(C)
+            m.d.comb += rest.eq(b_bits & ~hot0)
+            hot1, pos1 = lowest(rest, "second")
+            two = rest.any()
+            taken = hot0 | hot1
             m.d.comb += [
                 out.payload.index[0].eq(index(pos0)),
                 out.payload.index[1].eq(index(pos1)),
-                out.payload.count.eq(Cat(~two & has_bits, two)),
+                out.payload.count.eq(Mux(b_eos, 0, Cat(~two, two))),
             ]
+        remaining = Signal(C)
+        m.d.comb += remaining.eq(b_bits & ~taken)
         transfer = out.valid & out.ready
-        # spikes left after this beat: in later chunks, or in this chunk beyond those taken
-        left = Signal()
-        m.d.comb += left.eq((nonzero & ~first).any() | (chunk & ~taken).any())
-        # the head word is finished by this transfer: its last beat of spikes (no end-of-step
-        # token to follow) or its end-of-step token; a finished or empty head is refilled
-        done = ~cur_valid | (transfer & ((has_bits & ~left & ~cur_eos) | ~has_bits))
-        words = self.i_words
-        m.d.comb += words.ready.eq(done)
-        with m.If(transfer & has_bits):
-            for c in range(K):
-                with m.If(first[c]):
-                    m.d.sync += chunks[c].eq(chunks[c] & ~taken)
-        with m.If(done):
-            m.d.sync += cur_valid.eq(words.valid)
-            with m.If(words.valid):
-                head = words.payload
-                m.d.sync += [
-                    cur_bits.eq(head.bits),
-                    cur_base.eq(head.group * P if self.groups > 1 else Const(0, 1)),
-                    cur_eos.eq(head.final),
-                    cur_last.eq(head.last),
-                ]
+        with m.If(transfer):
+            m.d.sync += b_bits.eq(remaining)
+        # the item is finished by this beat (an end-of-step token, or the chunk's last spikes)
+        finished = b_eos | (remaining == 0)
+        b_free = ~b_valid | (transfer & finished)
+        m.d.comb += c_take.eq(b_free & c_valid)
+        with m.If(b_free):
+            m.d.sync += b_valid.eq(c_valid)
+            with m.If(c_valid):
+                m.d.sync += [b_eos.eq(c_eos), b_last.eq(c_last), b_bits.eq(c_bits),
+                             b_no.eq(c_no), b_base.eq(c_base)]
         return m

@@ -68,6 +68,10 @@ def _add_build_options(p):
                        help="snnTorch reset_delay=True (its default) for a state_dict")
     delay.add_argument("--no-reset-delay", dest="reset_delay", action="store_false",
                        help="snnTorch reset_delay=False")
+    g.add_argument("--readout", choices=("spikes", "membrane"), default=None,
+                   help="class from the output spike counts, or from the last layer's final "
+                        "membrane (snnTorch models read out as a membrane); default: what the "
+                        "file records, else spikes")
     n = p.add_argument_group("NIR input")
     n.add_argument("--dt", type=float, default=None,
                    help="time step discretising a NIR graph (default snnTorch's 1e-4)")
@@ -122,7 +126,8 @@ def _build(args):
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, events_per_cycle=args.events_per_cycle,
         max_steps=args.max_steps, fifo_depth=args.fifo_depth,
-        reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, eval=args.eval,
+        reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, readout=args.readout,
+        eval=args.eval,
         coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
         clock_hz=None if args.clock_mhz is None else round(args.clock_mhz * 1e6),

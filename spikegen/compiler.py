@@ -46,6 +46,7 @@ class BuildOptions:
     reset_delay: "bool | None" = None
     dt: "float | None" = None
     reset: "str | None" = None
+    readout: "str | None" = None
     eval: "str | None" = None
     coding: str = "events"
     steps: int = 16
@@ -87,7 +88,7 @@ def load(b: Build) -> Build:
     """Read the trained network (safely) into the float IR."""
     o = b.options
     return replace(b, network=loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt,
-                                          reset=o.reset))
+                                          reset=o.reset, readout=o.readout))
 
 
 def quantize(b: Build) -> Build:
@@ -131,9 +132,9 @@ def check(b: Build) -> Build:
     if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
         raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
                             f"raise --max-steps to at least that")
-    float_spikes = float_output(b.network, qnet.coding, evaluation.inputs)
+    float_spikes, float_membrane = float_output(b.network, qnet.coding, evaluation.inputs)
     result = reference.simulate(qnet, evaluation.inputs, record=True)
-    metrics = evaluation_metrics(qnet, evaluation, float_spikes, result)
+    metrics = evaluation_metrics(qnet, evaluation, float_spikes, result, float_membrane)
     return replace(b, eval=evaluation, metrics=metrics)
 
 
@@ -302,15 +303,16 @@ def _save_npz(path, arrays):
 
 
 def float_output(network, coding, inputs):
-    """Output spikes of the float (snnTorch) network on the same inputs as the hardware."""
+    """Output spikes of the float (snnTorch) network on the same inputs as the hardware,
+    and its last layer's final membrane: ``(spikes, membrane)``."""
     if coding.kind == "events":
-        return floatmodel.run_float(network, inputs)
+        return floatmodel.run_float(network, inputs, membrane=True)
     if coding.kind == "rate":
         from .encode import rate_onchip
         return floatmodel.run_float(network, rate_onchip(inputs, coding.steps,
-                                                         seed=coding.seed))
+                                                         seed=coding.seed), membrane=True)
     x = np.asarray(inputs, dtype=np.float64) / (1 << coding.value_bits)
-    return floatmodel.run_float(network, x, steps=coding.steps)
+    return floatmodel.run_float(network, x, steps=coding.steps, membrane=True)
 
 
 def input_events(qnet, inputs):
@@ -329,10 +331,14 @@ def input_events(qnet, inputs):
     return first, None
 
 
-def evaluation_metrics(qnet, evaluation, float_spikes, result):
-    """Accuracy of the float model and the reference, and how often their spikes agree."""
+def evaluation_metrics(qnet, evaluation, float_spikes, result, float_membrane=None):
+    """Accuracy of the float model and the reference, and how often their spikes agree.
+    With a membrane readout, both classify by the last layer's final membrane."""
     labels = evaluation.labels
-    float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
+    if getattr(qnet, "readout", "spikes") == "membrane" and float_membrane is not None:
+        float_pred = np.argmax(float_membrane, axis=1)
+    else:
+        float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
     samples = int(evaluation.inputs.shape[0])
     events, coder = input_events(qnet, evaluation.inputs)
     metrics = {

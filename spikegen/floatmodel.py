@@ -70,11 +70,13 @@ def to_snntorch(net, *, spike_grad=None):
     return nn.Sequential(*modules)
 
 
-def run_float(net, spikes, *, batch=512, steps=None):
+def run_float(net, spikes, *, batch=512, steps=None, membrane=False):
     """Output spikes (samples, steps, outputs) of snnTorch's forward pass on ``spikes``.
 
     With ``steps`` given, ``spikes`` is instead a constant input (samples, inputs) of floats
-    applied at every one of ``steps`` time steps (direct, or "current", input).
+    applied at every one of ``steps`` time steps (direct, or "current", input). With
+    ``membrane``, also the last layer's membrane after the last step (samples, outputs):
+    ``(spikes, membrane)``.
     """
     import torch
     from snntorch._neurons.neurons import SpikingNeuron
@@ -84,13 +86,15 @@ def run_float(net, spikes, *, batch=512, steps=None):
     direct = steps is not None
     steps = steps if direct else spikes.shape[1]
     out = np.zeros((spikes.shape[0], steps, net.outputs), dtype=np.uint8)
+    final = np.zeros((spikes.shape[0], net.outputs))
+    neurons = [module for module in model.modules() if isinstance(module, SpikingNeuron)]
     with torch.no_grad():
         for start in range(0, spikes.shape[0], batch):
             chunk = torch.from_numpy(spikes[start:start + batch].astype(np.float32))
-            for module in model.modules():
-                if isinstance(module, SpikingNeuron):
-                    module.reset_mem()
+            for module in neurons:
+                module.reset_mem()
             for t in range(steps):
                 x = chunk if direct else chunk[:, t]
                 out[start:start + batch, t] = model(x).numpy() > 0
-    return out
+            final[start:start + batch] = neurons[-1].mem.numpy()
+    return (out, final) if membrane else out
