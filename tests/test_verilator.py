@@ -45,3 +45,43 @@ def test_random_configuration_on_both_simulators(tmp_path, seed):
         assert (result["cycles"] > spikes.shape[1]).all()
     # the same RTL: the same cycle counts too
     np.testing.assert_array_equal(results["verilator"]["cycles"], results["ghdl"]["cycles"])
+
+
+def _model_network(seed, parallelism, events):
+    """Issue 7's neuron models in one network: per-neuron LIF with the zero_all reset (when
+    fully parallel), a recurrent CubaLIF layer, a one-to-one recurrent LIF layer, and a
+    leaky-integrator CubaLIF output layer read by its membranes."""
+    import importlib.util
+    from pathlib import Path
+
+    from spikegen.ir import HardwareConfig, QNetwork
+
+    spec = importlib.util.spec_from_file_location(
+        "qlayers", Path(__file__).parent / "rtl_lib" / "qlayers.py")
+    qlayers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(qlayers)
+    rng = np.random.default_rng(seed)
+    layers = (
+        qlayers.random_qlayer(rng, 12, 9, reset="zero_all", per_neuron=parallelism == 0),
+        qlayers.random_qlayer(rng, 9, 8, cuba=True, recurrent="all", syn_bits=6,
+                              delay=False, reset="zero"),
+        qlayers.random_qlayer(rng, 8, 7, recurrent="one", mem_bits=6),
+        qlayers.random_qlayer(rng, 7, 5, cuba=True, reset="none", mem_bits=6, syn_bits=6),
+    )
+    qnet = QNetwork(layers, readout="membrane",
+                    hardware=HardwareConfig(parallelism=parallelism, max_steps=15,
+                                            fifo_depth=4, events_per_cycle=events))
+    spikes = (rng.random((6, 6, 12)) < 0.4).astype(np.uint8)
+    return qnet, spikes
+
+
+@pytest.mark.verilator
+@pytest.mark.slow
+@pytest.mark.parametrize("parallelism,events", [(0, 2), (3, 1)])
+def test_neuron_models_on_verilator(tmp_path, parallelism, events):
+    qnet, spikes = _model_network(7 + parallelism, parallelism, events)
+    stimulus, ref = stimulus_for(qnet, spikes)
+    result = _run("verilator", qnet, stimulus, tmp_path)
+    np.testing.assert_array_equal(result["spikes"], ref.spikes)
+    np.testing.assert_array_equal(result["cls"], ref.predicted)
+    np.testing.assert_array_equal(result["counts"], ref.counts)
