@@ -1,4 +1,4 @@
-"""An event-driven fully connected layer of LIF neurons."""
+"""An event-driven fully connected layer of LIF or current-based LIF neurons."""
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -62,18 +62,32 @@ class FCLayer(wiring.Component):
     and write back); a read of the group being written returns the new value (transparent
     read port), so events need no stalls.
 
+    With :class:`~rtl_lib.cuba_lif.CubaLIFParams` the events accumulate into each neuron's
+    synaptic current instead (:class:`~rtl_lib.cuba_lif.CubaLIFLane`; the state is the
+    membrane and the current). A recurrent layer appends its own spikes of the previous step
+    to each step's input events (:class:`~rtl_lib.recurrent.RecurrentEvents`), reading weight
+    rows ``(inputs + j) * groups + g``.
+
     Parameters
     ----------
     weight : 2-D array of int, shape (outputs, inputs)
         Signed weights of ``weight_bits`` bits.
     bias : array of int, shape (outputs,), or None
-        Added to each membrane once per step, in membrane LSBs.
-    params : LIFParams, or a list of one per neuron
+        Added to each membrane (synaptic current) once per step, in its LSBs.
+    params : LIFParams or CubaLIFParams, or a list of one per neuron
         A list whose entries differ (per-neuron thresholds and decays) needs a fully parallel
         layer (``lanes`` = ``outputs``): each lane then has its own constants.
     weight_bits : int
     lanes : int or None
         Neurons updated per cycle (default: all).
+    value_bits : int or None
+        Input values of this width instead of spikes (``direct`` coding, LIF only).
+    events, out_events : int
+        Input events integrated per cycle (1 or 2) and output events per beat.
+    recurrent : 2-D array of int, shape (outputs, outputs), or None
+        Weights of the layer's own spikes of the previous step (``weight_bits`` bits).
+    membrane_class : bool
+        Report the largest final membrane of each inference on ``o_class``.
 
     Members
     -------
