@@ -11,10 +11,14 @@ from dataclasses import fields
 from .cuba_lif import CubaLIFLane, CubaLIFParams
 from .lif import DirectLIFLane, LIFLane, LIFParams
 from .recurrent import RecurrentEvents
-from .spike_serializer import SpikeSerializer
+from .spike_serializer import SpikeSerializer, SpikeWordLayout, chunk_flags
 
 
-__all__ = ["FCLayer"]
+__all__ = ["FCLayer", "DISTRIBUTED_BITS"]
+
+
+#: Weight memories smaller than this (half a 7-series RAMB18) are built from LUTs.
+DISTRIBUTED_BITS = 8192
 
 
 def _pack(values, width):
@@ -50,7 +54,7 @@ class FCLayer(wiring.Component):
 
     ``outputs`` neurons are updated ``lanes`` (P) at a time, in ``groups`` = ⌈N/P⌉ groups whose
     membranes and reset flags live in a memory of ``groups`` words of P lanes. An input spike
-    event ``i`` reads weight rows ``i * groups + g`` (block RAM, ``ram_style="block"``) and adds
+    event ``i`` reads weight rows ``i * groups + g`` (block RAM unless tiny) and adds
     them to group ``g``'s membranes, one group per cycle; the end-of-step token runs the
     end-of-step update (fire, reset, leak, bias; see :class:`~rtl_lib.lif.LIFLane`) over every
     group and emits the step's output spikes in ascending index, then an end-of-step token.
@@ -159,10 +163,12 @@ class FCLayer(wiring.Component):
         # direct input: an exact accumulator of value * weight over all inputs
         self.acc_bits = (weight_bits + value_bits + 1 + max(1, ceil_log2(self.inputs))
                          if value_bits else 0)
-        #: Weight ROM (block RAM): see :meth:`weight_image`.
-        self.weights = memory.Memory(shape=self.lanes * weight_bits,
-                                     depth=self.rows * self.groups, init=self.weight_image(),
-                                     attrs={"ram_style": "block"})
+        #: Weight ROM: see :meth:`weight_image`. Block RAM, except for a small memory (under
+        #: ``DISTRIBUTED_BITS``), which would waste most of a block and goes to LUTs.
+        depth = self.rows * self.groups
+        style = "distributed" if depth * self.lanes * weight_bits < DISTRIBUTED_BITS else "block"
+        self.weights = memory.Memory(shape=self.lanes * weight_bits, depth=depth,
+                                     init=self.weight_image(), attrs={"ram_style": style})
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
         #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
         #: membrane at the start of the next step and its reset flag. A memory of ``groups``
@@ -297,8 +303,10 @@ class FCLayer(wiring.Component):
 
         # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
         gw = max(1, ceil_log2(G))
-        depth = max(2, G + 1)
-        m.submodules.words = words = fifo.SyncFIFO(width=P + gw + 2, depth=depth)
+        # (the serializer holds the word at the head until its last spikes are read out)
+        depth = G + 2
+        word_layout = SpikeWordLayout(P, G)
+        m.submodules.words = words = fifo.SyncFIFO(width=word_layout.size, depth=depth)
 
         # -- stage 1: issue one group of the token at the head of the input ----------------
         source = wiring.flipped(self.i_events)
@@ -462,7 +470,7 @@ class FCLayer(wiring.Component):
                 s_wr.en.eq(s2_valid),
             ]
         m.d.comb += [
-            words.w_data.eq(Cat(spikes, s2_group, s2_final, s2_last)),
+            words.w_data.eq(Cat(spikes, chunk_flags(spikes), s2_group, s2_final, s2_last)),
             words.w_en.eq(s2_valid & s2_step & ((spikes != 0) | s2_final)),
         ]
 

@@ -1,13 +1,14 @@
 """Turning a layer's spike words into spike-event tokens, one or two per cycle."""
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .event import EventGroupLayout, EventLayout, index_width
 
 
-__all__ = ["SpikeWordLayout", "SpikeSerializer", "chunk_bits", "serializer_beats"]
+__all__ = ["SpikeWordLayout", "SpikeSerializer", "chunk_bits", "chunk_flags",
+           "serializer_beats"]
 
 
 #: Bits of the chunks the serializer scans (a power of two): small enough for a short
@@ -18,6 +19,13 @@ CHUNK = 8
 def chunk_bits(lanes):
     """Bits per scanned chunk for a word of ``lanes`` spikes."""
     return min(CHUNK, 1 << ceil_log2(lanes)) if lanes > 1 else 1
+
+
+def chunk_flags(bits):
+    """Per chunk of ``bits`` (a value of :func:`chunk_bits` ``(len(bits))`` bits per chunk),
+    whether it has a set bit: the ``nonzero`` field of :class:`SpikeWordLayout`."""
+    c = chunk_bits(len(bits))
+    return Cat(bits[k:k + c].any() for k in range(0, len(bits), c))
 
 
 def serializer_beats(spikes, lanes, events):
@@ -41,15 +49,20 @@ def serializer_beats(spikes, lanes, events):
 
 
 class SpikeWordLayout(data.StructLayout):
-    """A group's spikes after an end-of-step update: ``{bits[lanes], group, final, last}``.
+    """A group's spikes after an end-of-step update:
+    ``{bits[lanes], nonzero[chunks], group, final, last}``.
 
-    ``final`` marks the last group of the step (an end-of-step token follows its spikes);
-    ``last`` marks the inference's last step.
+    ``nonzero`` has a bit per chunk of :func:`chunk_bits` spikes, set when the chunk has a
+    spike (:func:`chunk_flags` computes it where the word is made, so the serializer's search
+    starts from a few stored bits instead of an OR over the whole word); ``final`` marks the
+    last group of the step (an end-of-step token follows its spikes); ``last`` marks the
+    inference's last step.
     """
     def __init__(self, lanes, groups):
         self.lanes, self.groups = lanes, groups
         super().__init__({
             "bits": unsigned(lanes),
+            "nonzero": unsigned(-(-lanes // chunk_bits(lanes))),
             "group": unsigned(max(1, ceil_log2(groups))),
             "final": unsigned(1),
             "last": unsigned(1),
@@ -59,10 +72,11 @@ class SpikeWordLayout(data.StructLayout):
 class SpikeSerializer(wiring.Component):
     """Emits the set bits of each spike word as spike events, in ascending neuron index.
 
-    Two short pipelined loops instead of one search over the whole word. The chunk picker
-    keeps the word at the head of ``i_words`` (it is taken only when its last chunk with a
-    spike is picked) and passes the lowest chunk of ``CHUNK`` bits with a spike not yet
-    picked, one per cycle, to the beat maker; the beat maker sends the chunk's lowest one
+    Short pipelined loops instead of one search over the whole word. The chunk picker keeps
+    the word at the head of ``i_words`` (it is taken once its last chunk with a spike has
+    been read out) and chooses the lowest chunk of ``CHUNK`` bits with a spike not yet
+    chosen, one per cycle; a second stage reads the chosen chunk into a two-entry queue to
+    the beat maker; the beat maker sends the chunk's lowest one
     (``events`` = 1) or two (``events`` = 2) spikes per beat. After the spikes of a
     ``final`` word, an end-of-step token. A beat of two events holds two consecutive spikes
     of the step; a chunk with one spike left gives a beat of one (the next layer pairs events
@@ -97,12 +111,11 @@ class SpikeSerializer(wiring.Component):
         words = self.i_words
         word = words.payload
 
-        # -- chunk picker: the lowest chunk with spikes not yet picked -----------------------
+        # -- chunk picker, stage 1: choose the lowest chunk with spikes not yet picked -------
         bits = Signal(K * C)
         m.d.comb += bits.eq(word.bits)
-        nonzero = Signal(K)
-        m.d.comb += nonzero.eq(Cat(bits[c * C:(c + 1) * C].any() for c in range(K)))
-        picked = Signal(K)                 # chunks of the head word already passed on
+        nonzero = word.nonzero
+        picked = Signal(K)                 # chunks of the head word already chosen
         pending = Signal(K)
         m.d.comb += pending.eq(nonzero & ~picked)
         first = Signal(K)
@@ -111,34 +124,45 @@ class SpikeSerializer(wiring.Component):
         for k in range(kb):
             m.d.comb += chunk_no[k].eq(Cat(first[c] for c in range(K) if (c >> k) & 1).any()
                                        if K > (1 << k) else 0)
-        chunk = Signal(C)
-        for c in range(K):
-            with m.If(first[c]):
-                m.d.comb += chunk.eq(bits[c * C:(c + 1) * C])
         more = (pending & ~first).any()    # chunks left after this one
 
-        # the picked item: a chunk with spikes, or an end-of-step marker
-        c_valid, c_eos, c_last = Signal(), Signal(), Signal()
-        c_bits, c_no = Signal(C), Signal(kb)
-        c_base = Signal(iw)
-        c_take = Signal()
-        c_free = ~c_valid | c_take
-        with m.If(c_take):
-            m.d.sync += c_valid.eq(0)
-        with m.If(c_free & words.valid):
+        # the choice, registered: stage 2 reads that chunk of the (still held) head word
+        sel_valid, sel_eos, sel_pop = Signal(), Signal(), Signal()
+        sel_first, sel_no = Signal(K), Signal(kb)
+
+        # the picked items (a chunk with spikes, or an end-of-step marker) wait in a queue of
+        # two: the picker sees only its registered fill level, so no combinational path runs
+        # from the beat maker back through the picker to the word FIFO
+        item = data.StructLayout({"bits": C, "no": kb, "base": iw, "eos": 1, "last": 1})
+        m.submodules.items = items = fifo.SyncFIFO(width=item.size, depth=2)
+        sel_free = ~sel_valid | items.w_rdy
+        # stage 1 waits while stage 2 still has to take the head word out of the queue
+        choose = sel_free & ~(sel_valid & sel_pop) & words.valid
+        with m.If(sel_free):
+            m.d.sync += sel_valid.eq(0)
+        with m.If(choose):
             with m.If(pending.any()):
-                m.d.sync += [c_valid.eq(1), c_eos.eq(0), c_bits.eq(chunk), c_no.eq(chunk_no),
-                             c_base.eq(word.group * P if self.groups > 1 else 0),
-                             picked.eq(picked | first)]
-                with m.If(~more & ~word.final):
-                    m.d.comb += words.ready.eq(1)
-                    m.d.sync += picked.eq(0)
+                m.d.sync += [sel_valid.eq(1), sel_eos.eq(0), sel_first.eq(first),
+                             sel_no.eq(chunk_no), sel_pop.eq(~more & ~word.final),
+                             picked.eq(Mux(~more & ~word.final, 0, picked | first))]
             with m.Elif(word.final):
-                m.d.sync += [c_valid.eq(1), c_eos.eq(1), c_last.eq(word.last), picked.eq(0)]
-                m.d.comb += words.ready.eq(1)
+                m.d.sync += [sel_valid.eq(1), sel_eos.eq(1), sel_pop.eq(1), picked.eq(0)]
             with m.Else():
                 m.d.comb += words.ready.eq(1)              # a word without spikes
-                m.d.sync += picked.eq(0)
+
+        # -- chunk picker, stage 2: the chosen chunk's bits into the queue --------------------
+        chunk = Signal(C)
+        m.d.comb += chunk.eq(Cat(
+            Cat(sel_first[c] & bits[c * C + j] for c in range(K)).any() for j in range(C)))
+        new = data.View(item, items.w_data)
+        m.d.comb += [new.bits.eq(chunk), new.no.eq(sel_no), new.eos.eq(sel_eos),
+                     new.last.eq(word.last)]
+        if self.groups > 1:
+            m.d.comb += new.base.eq(word.group * P)
+        with m.If(sel_valid & items.w_rdy):
+            m.d.comb += items.w_en.eq(1)
+            with m.If(sel_pop):
+                m.d.comb += words.ready.eq(1)
 
         # -- beat maker: the lowest one or two spikes of the chunk per beat ------------------
         b_valid, b_eos, b_last = Signal(), Signal(), Signal()
@@ -187,10 +211,11 @@ class SpikeSerializer(wiring.Component):
         # the item is finished by this beat (an end-of-step token, or the chunk's last spikes)
         finished = b_eos | (remaining == 0)
         b_free = ~b_valid | (transfer & finished)
-        m.d.comb += c_take.eq(b_free & c_valid)
+        head = data.View(item, items.r_data)
+        m.d.comb += items.r_en.eq(b_free)
         with m.If(b_free):
-            m.d.sync += b_valid.eq(c_valid)
-            with m.If(c_valid):
-                m.d.sync += [b_eos.eq(c_eos), b_last.eq(c_last), b_bits.eq(c_bits),
-                             b_no.eq(c_no), b_base.eq(c_base)]
+            m.d.sync += b_valid.eq(items.r_rdy)
+            with m.If(items.r_rdy):
+                m.d.sync += [b_eos.eq(head.eos), b_last.eq(head.last), b_bits.eq(head.bits),
+                             b_no.eq(head.no), b_base.eq(head.base)]
         return m

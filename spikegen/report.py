@@ -14,52 +14,70 @@ __all__ = ["make_report", "memory_estimate", "cycle_estimate", "summary"]
 _RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 
-def _ramb18(depth, width):
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in _RAMB18_SHAPES)
+def _ramb18(depth, width, ports=1):
+    # true dual port (two read ports) has no 36-bit-wide shape
+    shapes = _RAMB18_SHAPES if ports == 1 else _RAMB18_SHAPES[:-1]
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
 
 
-def memory_estimate(qnet):
-    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series)."""
+def _components(qnet):
+    from .assemble import accelerator
+
+    return accelerator(qnet).layers
+
+
+def memory_estimate(qnet, layers=None):
+    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series), read
+    from the layer components themselves (``layers``: the built ``FCLayer`` objects)."""
     hw = qnet.hardware
-    layers, total, ramb18 = [], 0, 0
-    for k, layer in enumerate(qnet.layers):
-        lanes = hw.lanes(layer.outputs)
-        groups = -(-layer.outputs // lanes)
-        mb, wb = layer.mem_format.bits, layer.weight_format.bits
-        weights = layer.inputs * groups * lanes * wb
-        state = groups * lanes * (mb + 1)
-        bias = 0 if layer.bias is None else groups * lanes * mb
-        words = max(2, groups + 1) * (lanes + max(1, math.ceil(math.log2(max(groups, 2)))) + 2)
+    layers = _components(qnet) if layers is None else layers
+    rows, total, ramb18 = [], 0, 0
+    for k, (layer, comp) in enumerate(zip(qnet.layers, layers)):
+        groups, lanes = comp.groups, comp.lanes
+        weights = comp.weights.depth * len(comp.weights.shape)
+        state = groups * lanes * comp.lane_state_bits
+        bias = 0 if layer.bias is None else groups * lanes * layer.mem_format.bits
+        words = (groups + 2) * (lanes + max(1, math.ceil(math.log2(max(groups, 2)))) + 2)
         fifo = 0
         if k + 1 < len(qnet.layers):
-            fifo = hw.fifo_depth * (max(1, math.ceil(math.log2(layer.outputs))) + 2)
-        blocks = _ramb18(layer.inputs * groups, lanes * wb)
+            fifo = hw.fifo_depth * comp.out_events * (
+                max(1, math.ceil(math.log2(layer.outputs))) + 2)
+        block = comp.weights.attrs.get("ram_style") == "block"
+        blocks = _ramb18(comp.weights.depth, len(comp.weights.shape), comp.events) if block else 0
         ramb18 += blocks
-        row = {"weights": weights, "state": state, "bias": bias, "spike_queue": words,
-               "event_fifo": fifo, "weight_ramb36": blocks / 2}
-        layers.append(row)
+        rows.append({"weights": weights, "weight_memory": "block" if block else "distributed",
+                     "state": state, "bias": bias, "spike_queue": words, "event_fifo": fifo,
+                     "weight_ramb36": blocks / 2})
         total += weights + state + bias + words + fifo
-    return {"layers": layers, "total_bits": total, "bram36_estimate": ramb18 / 2}
+    return {"layers": rows, "total_bits": total, "bram36_estimate": ramb18 / 2}
 
 
-def resource_estimate(qnet):
+def resource_estimate(qnet, layers=None):
     """A fast analytical estimate of the core's logic (7-series LUT6 / flip-flops).
 
-    Per neuron lane about ``4 * mem_bits + 1`` LUTs (saturating add, leak, threshold compare
-    and reset); per layer ``3 * P`` for the spike queue and serializer and ~150 for control
-    and the FIFOs. Membranes live in flip-flops when a layer updates all its neurons at once
-    (``P = N``), in LUT RAM otherwise. ``build --synth`` shows how close this is.
+    Per neuron lane: about ``4 * mem_bits`` LUTs when its end-of-step update is a lookup
+    table (fully parallel layer, membrane of at most 8 bits), ``5 * mem_bits + 2`` when it is
+    arithmetic, ``3 * syn_bits`` more for a current-based neuron, and ``weight_bits + 1``
+    more for the pair adder of two events per cycle; per layer about ``1.8 * P + 40`` for the
+    spike serializer and ~60 for control and FIFOs. Flip-flops: the neuron state of a fully
+    parallel layer, the registered weight rows, ~100 per layer. Calibrated on Yosys
+    ``synth_xilinx`` runs; ``build --synth`` shows how close it is.
     """
-    hw = qnet.hardware
+    layers = _components(qnet) if layers is None else layers
     lut = ff = 0
-    for layer in qnet.layers:
-        lanes = hw.lanes(layer.outputs)
-        groups = -(-layer.outputs // lanes)
-        mb = layer.mem_format.bits
-        lut += lanes * (4 * mb + 1) + 3 * lanes + 150
-        ff += (lanes * (mb + 1) if groups == 1 else 0) + lanes + 60
+    for layer, comp in zip(qnet.layers, layers):
+        lanes, mb, wb = comp.lanes, layer.mem_format.bits, layer.weight_format.bits
+        tabulated = comp.groups == 1 and mb <= 8
+        per_lane = 4 * mb if tabulated else 5 * mb + 2
+        if layer.syn_format is not None:
+            per_lane += 3 * layer.syn_format.bits
+        if comp.events > 1:
+            per_lane += wb + 1
+        lut += lanes * per_lane + 1.8 * lanes + 100
+        ff += (lanes * comp.lane_state_bits if comp.groups == 1 else 0) \
+            + comp.events * lanes * wb + 100
     return {"lut": int(lut), "ff": int(ff),
-            "bram36": memory_estimate(qnet)["bram36_estimate"]}
+            "bram36": memory_estimate(qnet, layers)["bram36_estimate"]}
 
 
 def cycle_estimate(qnet, events, coder=None, beats=None):
@@ -141,6 +159,7 @@ def make_report(b):
     from .compiler import TOP_NAME, options_tree
 
     qnet = b.qnet
+    layers = getattr(b.component, "layers", None)
     tree = {
         "spikegen": __version__,
         "top": TOP_NAME,
@@ -153,8 +172,8 @@ def make_report(b):
                    "seed": qnet.coding.seed if qnet.coding.kind == "rate" else None,
                    "value_bits": qnet.coding.value_bits if qnet.coding.kind != "events"
                    else None},
-        "memory": memory_estimate(qnet),
-        "resources_estimate": resource_estimate(qnet),
+        "memory": memory_estimate(qnet, layers),
+        "resources_estimate": resource_estimate(qnet, layers),
         "files": sorted(b.files),
         "board": b.board,
     }

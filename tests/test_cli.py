@@ -103,6 +103,8 @@ def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsy
     (["--weight-bits", "20"], "--weight-bits must be an integer from 2 to 16, not 20", 1),
     (["--mem-bits", "2"], "--mem-bits 2 cannot hold layer 0's threshold without rounding", 1),
     (["--steps", "300"], "--steps 300 must be from 1 to --max-steps (255)", 1),
+    (["--events-per-cycle", "3"], "argument --events-per-cycle/-E: invalid choice: 3", 2),
+    (["--readout", "voltage"], "argument --readout: invalid choice: 'voltage'", 2),
 ])
 def test_bad_options_give_one_line(tmp_path, small_net, capsys, argv, message, code):
     net, _ = small_net
@@ -224,3 +226,23 @@ def test_train_writes_a_network_that_builds(tmp_path, capsys):
     assert spikegen.load(net).shape == (64, 8, 10)
     assert main(["build", str(net), "--out", str(tmp_path / "b"), "--board", "none",
                  "--coding", "direct", "--steps", "4", "--hdl", "verilog"]) == 0
+
+
+@pytest.mark.verilator
+def test_two_events_per_cycle_and_membrane_readout_verify(tmp_path, small_net, capsys):
+    """-E 2 (paired events, both block-RAM ports) and --readout membrane, bit-exact on
+    Verilator (and GHDL when installed), board project included."""
+    net, _ = small_net
+    out = tmp_path / "e2"
+    assert main(["build", str(net), "--out", str(out), "-E", "2", "--readout", "membrane",
+                 "--hdl", "both"]) == 0
+    qnet = json.loads((out / "network.json").read_text())
+    assert qnet["hardware"]["events_per_cycle"] == 2 and qnet["readout"] == "membrane"
+    assert (out / "board" / "spikegen.v").exists()
+    assert main(["verify", str(out), "--samples", "8", "--density", "0.5", "--steps", "6"]) == 0
+    result = json.loads((out / "verify.json").read_text())
+    assert result["mismatched_samples"] == 0 and result["samples"] == 8
+    if shutil.which("ghdl"):
+        assert main(["verify", str(out), "--samples", "3", "--density", "0.5", "--steps", "6",
+                     "--simulator", "ghdl"]) == 0
+        assert json.loads((out / "verify.json").read_text())["mismatched_samples"] == 0

@@ -381,24 +381,21 @@ def test_grouping_changes_saturated_results():
 # ------------------------------------------------------------------------ hardware
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("synaptic", "cannot build QCubaLIF neurons yet"),
-    ("rleaky_all", "cannot build recurrent weights yet"),
-])
-def test_assemble_refuses_what_the_hardware_cannot_build(tmp_path, rng, kind, message):
+@pytest.mark.parametrize("kind", ["synaptic", "rleaky_all", "rleaky_one", "rsynaptic_all"])
+def test_assemble_builds_every_model(tmp_path, rng, kind):
+    """Each model assembles into an accelerator (its bit-exactness is tested in
+    tests/rtl_lib/ and on Verilator in tests/test_verilator.py)."""
     from spikegen.assemble import accelerator
 
     qnet = quantize(load_state_dict(tmp_path, model(kind, rng)))
-    with pytest.raises(SpikegenError, match=message):
-        accelerator(qnet)
+    assert accelerator(qnet).layers[0].outputs == qnet.layers[0].outputs
 
 
-def test_assemble_refuses_per_neuron_and_membrane_readout(tmp_path, rng):
+def test_assemble_refuses_per_neuron_parameters_on_shared_lanes(tmp_path, rng):
     from spikegen.assemble import accelerator
 
     net = model("leaky", rng, per_neuron=True)
-    with pytest.raises(SpikegenError, match="per-neuron thresholds or betas that differ"):
-        accelerator(quantize(load_state_dict(tmp_path, net)))
-    net = load_state_dict(tmp_path, model("leaky", rng, "none"), readout="membrane")
-    with pytest.raises(SpikegenError, match="cannot build a membrane readout"):
-        accelerator(quantize(net))
+    qnet = quantize(load_state_dict(tmp_path, net), hardware=HardwareConfig(parallelism=2))
+    with pytest.raises(SpikegenError, match="per-neuron thresholds or betas that differ need "
+                                            "one lane per neuron"):
+        accelerator(qnet)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from rtl_lib.spike_serializer import SpikeSerializer, serializer_beats
+from rtl_lib.spike_serializer import SpikeSerializer, chunk_bits, serializer_beats
 
 
 @pytest.mark.parametrize("outputs, lanes, events", [
@@ -21,9 +21,13 @@ def test_words_become_ascending_events(outputs, lanes, events):
         padded = np.zeros(groups * lanes, dtype=np.uint8)
         padded[:outputs] = spikes[t]
         for g in range(groups):
-            bits = sum(int(b) << j for j, b in enumerate(padded[g * lanes:(g + 1) * lanes]))
-            words.append({"bits": bits, "group": g, "final": int(g == groups - 1),
-                          "last": int(t == steps - 1)})
+            lane_bits = padded[g * lanes:(g + 1) * lanes]
+            bits = sum(int(b) << j for j, b in enumerate(lane_bits))
+            c = chunk_bits(lanes)
+            nonzero = sum(int(lane_bits[k:k + c].any()) << (k // c)
+                          for k in range(0, lanes, c))
+            words.append({"bits": bits, "nonzero": nonzero, "group": g,
+                          "final": int(g == groups - 1), "last": int(t == steps - 1)})
     got, beats = [[] for _ in range(steps)], [0] * steps
 
     async def producer(ctx):
