@@ -13,13 +13,27 @@ pixel values directly. Memories too shallow for block RAM take flip-flops (iCE40
 (ECP5, 7-series), as Yosys maps them. The logic model is within 7 % of the runs it was fitted
 to, the block RAM count exact on all of them. :func:`check_fit` refuses a design whose
 estimate exceeds the part, and says what would fit.
+
+The memories follow :class:`rtl_lib.fc_layer.FCLayer`: a layer of ``N`` neurons in ``P`` lanes
+has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` weights, with
+``rows`` = inputs, plus outputs in a recurrent layer (its own spikes of the previous step are
+events too); its state, one word of ``P`` lanes per group, holds per lane the membrane and
+the reset flag (LIF), the membrane and the synaptic current (CubaLIF), or the membrane and an
+input accumulator (a first layer fed pixel values). A fully parallel layer (``G`` = 1) keeps
+its state in flip-flops and its biases as constants. With two events per cycle (``-E 2``) a
+layer reads its weight ROM through two ports: the same block RAMs on ECP5 and 7-series (true
+dual port), twice as many on iCE40, whose block RAM has one read port. The current of a
+CubaLIF lane counts as membrane bits in the logic model, and with ``-E 2`` the weight bits
+count twice in the flip-flop model (a second registered weight row); the runs the models were
+fitted to had neither.
 """
 import math
+from collections import namedtuple
 
 from .errors import SpikegenError
 
 
-__all__ = ["estimate", "check_fit", "memories", "block_rams"]
+__all__ = ["estimate", "check_fit", "memories", "block_rams", "MemoryPlan"]
 
 
 # Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
@@ -30,6 +44,9 @@ _BRAM_SHAPES = {
     "xc7": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
 }
 _BRAM_PER_UNIT = {"ice40": 1, "ecp5": 1, "xc7": 2}
+# Read ports a block RAM serves alongside its write port (iCE40's SB_RAM40_4K is one read and
+# one write port; a memory read through more ports is duplicated, checked with Yosys 0.70).
+_BRAM_READ_PORTS = {"ice40": 1, "ecp5": 2, "xc7": 2}
 # A memory with a write port or a FIFO of at least this depth goes to block RAM; shallower
 # ones take flip-flops (iCE40) or LUT RAM (ECP5, 7-series). Small read-only memories (the
 # biases) become logic, and FIFOs with an asynchronous read (the spike words) flip-flops.
@@ -57,58 +74,96 @@ def _index_width(count):
     return max(1, math.ceil(math.log2(count))) if count > 1 else 1
 
 
+#: One memory of the accelerator: ``kind`` is ``"block"`` (asks for block RAM: the weights),
+#: ``"ram"`` (state, synchronous FIFOs), ``"rom"`` (biases), ``"async"`` (a FIFO read without a
+#: clock) or ``"reg"`` (flip-flops: the state of a fully parallel layer); ``read_ports`` the
+#: ports that read it at once.
+MemoryPlan = namedtuple("MemoryPlan", "name depth width kind read_ports", defaults=(1,))
+
+
+def _state_bits(layer, direct, coding):
+    """Bits of one lane's state word (see :meth:`rtl_lib.fc_layer.FCLayer.state_fields`)."""
+    mb = layer.mem_format.bits
+    if direct:
+        return mb + layer.weight_format.bits + coding.value_bits + 1 + \
+            _index_width(layer.inputs)
+    if layer.syn_format is not None:
+        return mb + layer.syn_format.bits
+    return mb + 1
+
+
 def memories(qnet, *, rx_fifo_depth, weight_bits=None):
     """The memories of the accelerator of ``qnet`` behind a host link with a receive buffer
-    of ``rx_fifo_depth`` bytes: a list of ``(name, depth, width, kind)``; ``kind`` is
-    ``"block"`` (asks for block RAM: the weights), ``"ram"`` (state, synchronous FIFOs),
-    ``"rom"`` (biases) or ``"async"`` (a FIFO read without a clock). ``weight_bits``, if
-    given, replaces the layers' weight widths (to see what fewer bits would take)."""
+    of ``rx_fifo_depth`` bytes: a list of :class:`MemoryPlan` ``(name, depth, width, kind,
+    read_ports)``. ``weight_bits``, if given, replaces the layers' weight widths (to see what
+    fewer bits would take)."""
     hw, coding = qnet.hardware, qnet.coding
+    last = len(qnet.layers) - 1
     out = []
     for k, layer in enumerate(qnet.layers):
         lanes = hw.lanes(layer.outputs)
         groups = -(-layer.outputs // lanes)
-        mb, wb = layer.mem_format.bits, weight_bits or layer.weight_format.bits
+        wb = weight_bits or layer.weight_format.bits
         direct = coding.kind == "direct" and k == 0
-        if direct:
-            acc = wb + coding.value_bits + 1 + _index_width(layer.inputs)
-            state_bits = mb + acc
+        # a first layer fed pixel values takes one per cycle; spike layers take E
+        events = 1 if direct else hw.events_per_cycle
+        rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
+        out.append(MemoryPlan(f"layer{k}.weights", rows * groups, lanes * wb, "block",
+                              events))
+        state = lanes * _state_bits(layer, direct, coding)
+        if groups == 1:
+            out.append(MemoryPlan(f"layer{k}.state", 1, state, "reg"))
         else:
-            state_bits = mb + 1
-        out.append((f"layer{k}.weights", layer.inputs * groups, lanes * wb, "block"))
-        out.append((f"layer{k}.state", groups, lanes * state_bits, "ram"))
-        if layer.bias is not None:
-            out.append((f"layer{k}.bias", groups, lanes * mb, "rom"))
-        out.append((f"layer{k}.words", max(2, groups + 1),
-                    lanes + _index_width(groups) + 2, "async"))
-        if k + 1 < len(qnet.layers):
-            out.append((f"fifo{k}", hw.fifo_depth - 1, _index_width(layer.outputs) + 2,
-                        "ram"))
+            out.append(MemoryPlan(f"layer{k}.state", groups, state, "ram"))
+            if layer.bias is not None:
+                out.append(MemoryPlan(f"layer{k}.bias", groups,
+                                      lanes * layer.acc_format.bits, "rom"))
+        out.append(MemoryPlan(f"layer{k}.words", groups + 2,
+                              lanes + _index_width(groups) + 2, "async"))
+        if qnet.readout == "membrane" and k == last:
+            out.append(MemoryPlan(f"layer{k}.classes", 2, _index_width(layer.outputs),
+                                  "async"))
+        if k < last:
+            # the events to the next layer, E per beat: E indices, a count, eos and last
+            e = hw.events_per_cycle
+            width = _index_width(layer.outputs) + 2 if e == 1 else \
+                e * _index_width(layer.outputs) + e.bit_length() + 2
+            out.append(MemoryPlan(f"fifo{k}", hw.fifo_depth - 1, width, "ram"))
     if coding.kind == "rate":
-        out.append(("rate_coder", qnet.inputs, _index_width(qnet.inputs) + coding.value_bits
-                    + 1, "ram"))
-    out.append(("rx_fifo", rx_fifo_depth - 1, 9, "ram"))
+        out.append(MemoryPlan("rate_coder", qnet.inputs,
+                              _index_width(qnet.inputs) + coding.value_bits + 1, "ram"))
+    out.append(MemoryPlan("rx_fifo", rx_fifo_depth - 1, 9, "ram"))
     return out
 
 
-def block_rams(depth, width, family):
-    """Block RAMs of ``family`` (in its units) that hold ``depth`` words of ``width`` bits."""
+def block_rams(depth, width, family, read_ports=1):
+    """Block RAMs of ``family`` (in its units) that hold ``depth`` words of ``width`` bits,
+    read through ``read_ports`` ports at once."""
+    if family not in _BRAM_SHAPES:
+        raise ValueError(f"Unknown FPGA family {family!r}")
     blocks = min(math.ceil(depth / d) * math.ceil(width / w)
                  for d, w in _BRAM_SHAPES[family])
-    return blocks / _BRAM_PER_UNIT[family]
+    copies = math.ceil(read_ports / _BRAM_READ_PORTS[family])
+    return copies * blocks / _BRAM_PER_UNIT[family]
 
 
 def _lane_sums(qnet):
+    """Lane bits of the logic model: membrane (and synaptic current), weight, accumulator;
+    and the weight bits of the registered weight rows (E per lane)."""
     hw, coding = qnet.hardware, qnet.coding
-    mem = weight = acc = 0
+    mem = weight = acc = rows = 0
     for k, layer in enumerate(qnet.layers):
         lanes = hw.lanes(layer.outputs)
         mem += lanes * layer.mem_format.bits
+        if layer.syn_format is not None:
+            mem += lanes * layer.syn_format.bits
         weight += lanes * layer.weight_format.bits
-        if coding.kind == "direct" and k == 0:
+        direct = coding.kind == "direct" and k == 0
+        rows += lanes * layer.weight_format.bits * (1 if direct else hw.events_per_cycle)
+        if direct:
             acc += lanes * (layer.weight_format.bits + coding.value_bits + 1
                             + _index_width(layer.inputs))
-    return mem, weight, acc
+    return mem, weight, acc, rows
 
 
 def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
@@ -118,24 +173,26 @@ def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
     -------
     dict
         ``family``, ``luts``, ``ffs``, ``bram`` (block RAM units, fractional for RAMB36),
-        ``ios`` (``pins``), and ``memories`` (each with its ``blocks``). ``weight_bits``, if
-        given, replaces the layers' weight widths in the block RAM count.
+        ``ios`` (``pins``), and ``memories`` (each a :class:`MemoryPlan` as a dict, with its
+        ``blocks``). ``weight_bits``, if given, replaces the layers' weight widths in the
+        block RAM count.
     """
     if family not in _BRAM_SHAPES:
         raise ValueError(f"Unknown FPGA family {family!r}")
     rows, bram = [], 0.0
-    for name, depth, width, kind in memories(qnet, rx_fifo_depth=rx_fifo_depth,
-                                             weight_bits=weight_bits):
+    for plan in memories(qnet, rx_fifo_depth=rx_fifo_depth, weight_bits=weight_bits):
+        kind, depth = plan.kind, plan.depth
         in_bram = (kind == "block" or (kind == "ram" and depth >= _MIN_BRAM_DEPTH[family])
                    or (kind == "rom" and depth >= _MIN_ROM_DEPTH))
-        blocks = block_rams(depth, width, family) if in_bram else 0
+        blocks = block_rams(depth, plan.width, family, plan.read_ports) if in_bram else 0
         bram += blocks
-        rows.append({"name": name, "depth": depth, "width": width, "blocks": blocks})
-    mem, weight, acc = _lane_sums(qnet)
+        rows.append({"name": plan.name, "depth": depth, "width": plan.width,
+                     "kind": kind, "read_ports": plan.read_ports, "blocks": blocks})
+    mem, weight, acc, weight_rows = _lane_sums(qnet)
     c0, c1, c2, c3, c4 = _LOGIC[family]
     luts = c0 + c1 * mem + c2 * weight + c3 * acc + c4 * (qnet.coding.kind == "rate")
     f0, f1 = _FFS[family]
-    ffs = f0 + f1 * (mem + weight + acc)
+    ffs = f0 + f1 * (mem + weight_rows + acc)
     return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,
             "ios": pins, "memories": rows}
 

@@ -1,19 +1,43 @@
 """Fit check before synthesis: block RAM, logic and pins of each board's part."""
 import numpy as np
 import pytest
+from amaranth.hdl import Shape
 
+from rtl_lib.event import EventGroupLayout, EventLayout
+from spikegen.assemble import accelerator
 from spikegen.boards import get_board
 from spikegen.errors import SpikegenError
 from spikegen.fit import block_rams, check_fit, estimate, memories
-from spikegen.ir import HardwareConfig
+from spikegen.ir import CubaLIF, DenseLayer, HardwareConfig, InputCoding, Network
 from spikegen.quantize import quantize
 
 from conftest import random_network
 
 
-def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0):
+def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1):
     net = random_network(np.random.default_rng(seed), sizes)
-    return quantize(net, weight_bits=weight_bits, hardware=HardwareConfig(parallelism))
+    return quantize(net, weight_bits=weight_bits,
+                    hardware=HardwareConfig(parallelism, events_per_cycle=events))
+
+
+def model_qnet(*, parallelism=0, events=1, readout="spikes", coding=None, seed=0):
+    """64 -> 40 (recurrent CubaLIF) -> 10 (LIF): a current, a recurrence and a plain layer."""
+    rng = np.random.default_rng(seed)
+    layers = (DenseLayer(rng.normal(0, 0.5, (40, 64)), rng.normal(0, 0.1, 40),
+                         CubaLIF(alpha=0.5, beta=0.75), recurrent=rng.normal(0, 0.3, (40, 40))),
+              random_network(rng, (40, 10)).layers[0])
+    options = {} if coding is None else {"coding": coding}
+    return quantize(Network(layers, readout=readout), **options,
+                    hardware=HardwareConfig(parallelism, events_per_cycle=events))
+
+
+def plan(qnet, **options):
+    return {m.name: m for m in memories(qnet, rx_fifo_depth=1024, **options)}
+
+
+def blocks_of(qnet, family, **options):
+    found = estimate(qnet, family, rx_fifo_depth=1024, **options)
+    return {row["name"]: row["blocks"] for row in found["memories"]}
 
 
 def test_block_ram_shapes():
@@ -24,15 +48,26 @@ def test_block_ram_shapes():
     assert block_rams(64, 256, "xc7") == 4             # 8 RAMB18 of 512 x 36
     with pytest.raises(ValueError, match=r"Unknown FPGA family 'gw1n'"):
         estimate(qnet_of((8, 4)), "gw1n", rx_fifo_depth=512)
+    with pytest.raises(ValueError, match=r"Unknown FPGA family 'gw1n'"):
+        block_rams(64, 8, "gw1n")
+
+
+def test_two_read_ports():
+    # true dual port on ECP5 and 7-series: the same blocks; iCE40's EBR reads through one
+    # port, so a second read port takes a copy (what Yosys 0.70 maps a 512 x 16 ROM to)
+    assert block_rams(512, 16, "ecp5", read_ports=2) == block_rams(512, 16, "ecp5") == 1
+    assert block_rams(512, 16, "xc7", read_ports=2) == block_rams(512, 16, "xc7") == 0.5
+    assert block_rams(512, 16, "ice40", read_ports=2) == 2 * block_rams(512, 16, "ice40") == 4
 
 
 def test_memories_follow_the_hardware():
     qnet = qnet_of((64, 32, 10), parallelism=4)
-    names = {name: (depth, width, kind) for name, depth, width, kind in
+    names = {name: (depth, width, kind) for name, depth, width, kind, _ in
              memories(qnet, rx_fifo_depth=1024)}
     assert names["layer0.weights"] == (64 * 8, 4 * 8, "block")
-    assert names["layer0.state"][:2] == (8, 4 * (qnet.layers[0].mem_format.bits + 1))
-    assert names["fifo0"][0] == 63 and names["rx_fifo"] == (1023, 9, "ram")
+    assert names["layer0.state"] == (8, 4 * (qnet.layers[0].mem_format.bits + 1), "ram")
+    assert names["layer0.bias"] == (8, 4 * qnet.layers[0].mem_format.bits, "rom")
+    assert names["fifo0"] == (63, 5 + 2, "ram") and names["rx_fifo"] == (1023, 9, "ram")
     ice = estimate(qnet, "ice40", rx_fifo_depth=1024, pins=11)
     blocks = {row["name"]: row["blocks"] for row in ice["memories"]}
     # weights and deep enough RAMs in EBR; the small bias ROM in logic, spike words in FFs
@@ -81,3 +116,108 @@ def test_board_check_fit_arguments():
     with pytest.raises(ValueError, match=r"The estimate is for 'ecp5', the icebreaker is "
                                          r"'ice40'"):
         board.check_fit({"family": "ecp5", "luts": 1, "ffs": 1, "bram": 1, "ios": 1})
+
+
+def hardware_memories(qnet):
+    """``(depth, width, read ports)`` of each memory the assembled accelerator builds (the
+    bias ROM and FIFOs are made in ``elaborate``: their sizes from the components)."""
+    top = accelerator(qnet)
+    found = {}
+    for k, layer in enumerate(top.layers):
+        P, G = layer.lanes, layer.groups
+        weights = layer.weights
+        found[f"layer{k}.weights"] = (weights.depth, Shape.cast(weights.shape).width,
+                                      layer.events)
+        if G == 1:
+            found[f"layer{k}.state"] = (1, len(layer.state_reg), 1)
+        else:
+            found[f"layer{k}.state"] = (layer.state.depth,
+                                        Shape.cast(layer.state.shape).width, 1)
+            if layer.bias is not None:
+                found[f"layer{k}.bias"] = (len(layer.bias_image()), P * layer.params.acc_bits,
+                                           1)
+        if k + 1 < len(top.layers):
+            events = layer.out_events
+            layout = EventLayout(layer.outputs) if events == 1 else \
+                EventGroupLayout(layer.outputs, events)
+            found[f"fifo{k}"] = (qnet.hardware.fifo_depth - 1, layout.size, 1)
+    return found
+
+
+@pytest.mark.parametrize("parallelism,events,coding", [
+    (4, 1, None), (4, 2, None), (7, 2, None), (0, 2, None), (0, 1, None),
+    (5, 2, InputCoding("rate", steps=4)),
+])
+def test_plan_matches_the_assembled_accelerator(parallelism, events, coding):
+    qnet = model_qnet(parallelism=parallelism, events=events, coding=coding)
+    found = plan(qnet)
+    for name, (depth, width, ports) in hardware_memories(qnet).items():
+        assert (found[name].depth, found[name].width, found[name].read_ports) == \
+            (depth, width, ports), name
+
+
+def test_cuba_state_holds_membrane_and_current():
+    qnet = model_qnet(parallelism=4)
+    layer = qnet.layers[0]
+    found = plan(qnet)
+    assert found["layer0.state"].width == 4 * (layer.mem_format.bits + layer.syn_format.bits)
+    # the bias is added to the current: the ROM holds currents
+    assert found["layer0.bias"].width == 4 * layer.syn_format.bits
+    assert found["layer1.state"].width == 4 * (qnet.layers[1].mem_format.bits + 1)
+    # the current is a second state per lane: more logic than the same layer of LIF neurons
+    lif = qnet_of((64, 40, 10), parallelism=4)
+    assert estimate(qnet, "xc7", rx_fifo_depth=512)["luts"] > \
+        estimate(lif, "xc7", rx_fifo_depth=512)["luts"]
+
+
+def test_recurrent_layer_has_a_row_per_neuron_too():
+    qnet = model_qnet(parallelism=4)
+    found = plan(qnet)
+    assert found["layer0.weights"].depth == (64 + 40) * 10         # 10 groups of 4 lanes
+    assert found["layer1.weights"].depth == 40 * 3                 # feed-forward
+    # 1,040 words of 32 bits: EBRs of 256 x 16, 5 deep and 2 wide (without the recurrent
+    # rows 640 words, 3 deep)
+    assert blocks_of(qnet, "ice40")["layer0.weights"] == 5 * 2
+
+
+def test_two_events_per_cycle_read_through_two_ports():
+    one, two = model_qnet(parallelism=4), model_qnet(parallelism=4, events=2)
+    assert {m.read_ports for m in memories(two, rx_fifo_depth=512)
+            if m.kind == "block"} == {2}
+    for family in ("ecp5", "xc7"):
+        assert estimate(two, family, rx_fifo_depth=512)["bram"] == \
+            estimate(one, family, rx_fifo_depth=512)["bram"]
+    b1, b2 = blocks_of(one, "ice40"), blocks_of(two, "ice40")
+    assert b2["layer0.weights"] == 2 * b1["layer0.weights"]
+    assert b2["layer0.state"] == b1["layer0.state"]
+    # two indices and a count per beat between the layers
+    assert plan(two)["fifo0"].width == 2 * 6 + 2 + 2 and plan(one)["fifo0"].width == 6 + 2
+    # a second registered weight row per lane
+    assert estimate(two, "xc7", rx_fifo_depth=512)["ffs"] > \
+        estimate(one, "xc7", rx_fifo_depth=512)["ffs"]
+    # a first layer fed pixel values takes one value per cycle, through one port
+    direct = quantize(random_network(np.random.default_rng(1), (64, 20, 10)),
+                      coding=InputCoding("direct", steps=4),
+                      hardware=HardwareConfig(4, events_per_cycle=2))
+    found = plan(direct)
+    assert found["layer0.weights"].read_ports == 1 and found["layer1.weights"].read_ports == 2
+
+
+def test_fully_parallel_layers_keep_state_in_flip_flops():
+    qnet = model_qnet()
+    found = plan(qnet)
+    layer = qnet.layers[0]
+    assert found["layer0.state"].kind == "reg" and found["layer0.state"].depth == 1
+    assert found["layer0.state"].width == 40 * (layer.mem_format.bits + layer.syn_format.bits)
+    assert "layer0.bias" not in found                   # constants of the lanes
+    for family in ("ice40", "ecp5", "xc7"):
+        blocks = blocks_of(qnet, family)
+        assert blocks["layer0.state"] == blocks["layer1.state"] == 0
+        assert blocks["layer0.weights"] > 0             # the weights stay in block RAM
+
+
+def test_membrane_readout_queues_classes():
+    found = plan(model_qnet(parallelism=4, readout="membrane"))
+    assert (found["layer1.classes"].depth, found["layer1.classes"].width) == (2, 4)
+    assert found["layer1.classes"].kind == "async"
+    assert "layer1.classes" not in plan(model_qnet(parallelism=4))
