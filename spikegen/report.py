@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+from amaranth.hdl import Shape
 
 from . import __version__
 from .quantize import membrane_bits, quantization_error
@@ -34,7 +35,8 @@ def memory_estimate(qnet, layers=None):
     rows, total, ramb18 = [], 0, 0
     for k, (layer, comp) in enumerate(zip(qnet.layers, layers)):
         groups, lanes = comp.groups, comp.lanes
-        weights = comp.weights.depth * len(comp.weights.shape)
+        width = Shape.cast(comp.weights.shape).width
+        weights = comp.weights.depth * width
         state = groups * lanes * comp.lane_state_bits
         bias = 0 if layer.bias is None else groups * lanes * layer.mem_format.bits
         words = (groups + 2) * (lanes + max(1, math.ceil(math.log2(max(groups, 2)))) + 2)
@@ -43,7 +45,7 @@ def memory_estimate(qnet, layers=None):
             fifo = hw.fifo_depth * comp.out_events * (
                 max(1, math.ceil(math.log2(layer.outputs))) + 2)
         block = comp.weights.attrs.get("ram_style") == "block"
-        blocks = _ramb18(comp.weights.depth, len(comp.weights.shape), comp.events) if block else 0
+        blocks = _ramb18(comp.weights.depth, width, comp.events) if block else 0
         ramb18 += blocks
         rows.append({"weights": weights, "weight_memory": "block" if block else "distributed",
                      "state": state, "bias": bias, "spike_queue": words, "event_fifo": fifo,
