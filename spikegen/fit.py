@@ -20,7 +20,8 @@ has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` 
 events too); its state, one word of ``P`` lanes per group, holds per lane the membrane and
 the reset flag (LIF), the membrane and the synaptic current (CubaLIF), or the membrane and an
 input accumulator (a first layer fed pixel values). A fully parallel layer (``G`` = 1) keeps
-its state in flip-flops and its biases as constants. With two events per cycle (``-E 2``) a
+its state in flip-flops and its biases as constants. A weight ROM of fewer than
+``DISTRIBUTED_BITS`` bits asks for LUTs, not block RAM. With two events per cycle (``-E 2``) a
 layer reads its weight ROM through two ports: the same block RAMs on ECP5 and 7-series (true
 dual port), twice as many on iCE40, whose block RAM has one read port. The current of a
 CubaLIF lane counts as membrane bits in the logic model, and with ``-E 2`` the weight bits
@@ -29,6 +30,8 @@ fitted to had neither.
 """
 import math
 from collections import namedtuple
+
+from rtl_lib.fc_layer import DISTRIBUTED_BITS
 
 from .errors import SpikegenError
 
@@ -75,9 +78,10 @@ def _index_width(count):
 
 
 #: One memory of the accelerator: ``kind`` is ``"block"`` (asks for block RAM: the weights),
-#: ``"ram"`` (state, synchronous FIFOs), ``"rom"`` (biases), ``"async"`` (a FIFO read without a
-#: clock) or ``"reg"`` (flip-flops: the state of a fully parallel layer); ``read_ports`` the
-#: ports that read it at once.
+#: ``"lut"`` (asks for LUTs: weights of fewer than :data:`~rtl_lib.fc_layer.DISTRIBUTED_BITS`
+#: bits), ``"ram"`` (state, synchronous FIFOs), ``"rom"`` (biases), ``"async"`` (a FIFO read
+#: without a clock) or ``"reg"`` (flip-flops: the state of a fully parallel layer);
+#: ``read_ports`` the ports that read it at once.
 MemoryPlan = namedtuple("MemoryPlan", "name depth width kind read_ports", defaults=(1,))
 
 
@@ -108,8 +112,9 @@ def memories(qnet, *, rx_fifo_depth, weight_bits=None):
         # a first layer fed pixel values takes one per cycle; spike layers take E
         events = 1 if direct else hw.events_per_cycle
         rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
-        out.append(MemoryPlan(f"layer{k}.weights", rows * groups, lanes * wb, "block",
-                              events))
+        depth, width = rows * groups, lanes * wb
+        out.append(MemoryPlan(f"layer{k}.weights", depth, width,
+                              "lut" if depth * width < DISTRIBUTED_BITS else "block", events))
         state = lanes * _state_bits(layer, direct, coding)
         if groups == 1:
             out.append(MemoryPlan(f"layer{k}.state", 1, state, "reg"))

@@ -68,10 +68,13 @@ def test_memories_follow_the_hardware():
     assert names["layer0.state"] == (8, 4 * (qnet.layers[0].mem_format.bits + 1), "ram")
     assert names["layer0.bias"] == (8, 4 * qnet.layers[0].mem_format.bits, "rom")
     assert names["fifo0"] == (63, 5 + 2, "ram") and names["rx_fifo"] == (1023, 9, "ram")
+    # 3,072 bits of weights would waste most of a block: LUTs
+    assert names["layer1.weights"] == (32 * 3, 4 * 8, "lut")
     ice = estimate(qnet, "ice40", rx_fifo_depth=1024, pins=11)
     blocks = {row["name"]: row["blocks"] for row in ice["memories"]}
     # weights and deep enough RAMs in EBR; the small bias ROM in logic, spike words in FFs
     assert blocks["layer0.weights"] == 4 and blocks["layer0.state"] > 0
+    assert blocks["layer1.weights"] == 0
     assert blocks["layer0.bias"] == 0 and blocks["layer0.words"] == 0
     assert blocks["layer1.state"] == 0            # 3 groups: flip-flops
     assert ice["bram"] == sum(blocks.values()) and ice["ios"] == 11
@@ -119,28 +122,29 @@ def test_board_check_fit_arguments():
 
 
 def hardware_memories(qnet):
-    """``(depth, width, read ports)`` of each memory the assembled accelerator builds (the
+    """``(depth, width, read ports, kind)`` of each memory the assembled accelerator builds (the
     bias ROM and FIFOs are made in ``elaborate``: their sizes from the components)."""
     top = accelerator(qnet)
     found = {}
     for k, layer in enumerate(top.layers):
         P, G = layer.lanes, layer.groups
         weights = layer.weights
+        style = {"block": "block", "distributed": "lut"}[weights.attrs["ram_style"]]
         found[f"layer{k}.weights"] = (weights.depth, Shape.cast(weights.shape).width,
-                                      layer.events)
+                                      layer.events, style)
         if G == 1:
-            found[f"layer{k}.state"] = (1, len(layer.state_reg), 1)
+            found[f"layer{k}.state"] = (1, len(layer.state_reg), 1, "reg")
         else:
             found[f"layer{k}.state"] = (layer.state.depth,
-                                        Shape.cast(layer.state.shape).width, 1)
+                                        Shape.cast(layer.state.shape).width, 1, "ram")
             if layer.bias is not None:
                 found[f"layer{k}.bias"] = (len(layer.bias_image()), P * layer.params.acc_bits,
-                                           1)
+                                           1, "rom")
         if k + 1 < len(top.layers):
             events = layer.out_events
             layout = EventLayout(layer.outputs) if events == 1 else \
                 EventGroupLayout(layer.outputs, events)
-            found[f"fifo{k}"] = (qnet.hardware.fifo_depth - 1, layout.size, 1)
+            found[f"fifo{k}"] = (qnet.hardware.fifo_depth - 1, layout.size, 1, "ram")
     return found
 
 
@@ -151,9 +155,11 @@ def hardware_memories(qnet):
 def test_plan_matches_the_assembled_accelerator(parallelism, events, coding):
     qnet = model_qnet(parallelism=parallelism, events=events, coding=coding)
     found = plan(qnet)
-    for name, (depth, width, ports) in hardware_memories(qnet).items():
-        assert (found[name].depth, found[name].width, found[name].read_ports) == \
-            (depth, width, ports), name
+    built = hardware_memories(qnet)
+    assert {"block", "lut"} <= {kind for *_, kind in built.values()}
+    for name, shape in built.items():
+        m = found[name]
+        assert (m.depth, m.width, m.read_ports, m.kind) == shape, name
 
 
 def test_cuba_state_holds_membrane_and_current():
