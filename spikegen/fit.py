@@ -31,7 +31,9 @@ fitted to had neither.
 import math
 from collections import namedtuple
 
+from rtl_lib.event import EventGroupLayout, EventLayout
 from rtl_lib.fc_layer import DISTRIBUTED_BITS
+from rtl_lib.spike_serializer import SpikeWordLayout
 
 from .errors import SpikegenError
 
@@ -124,16 +126,16 @@ def memories(qnet, *, rx_fifo_depth, weight_bits=None):
                 out.append(MemoryPlan(f"layer{k}.bias", groups,
                                       lanes * layer.acc_format.bits, "rom"))
         out.append(MemoryPlan(f"layer{k}.words", groups + 2,
-                              lanes + _index_width(groups) + 2, "async"))
+                              SpikeWordLayout(lanes, groups).size, "async"))
         if qnet.readout == "membrane" and k == last:
             out.append(MemoryPlan(f"layer{k}.classes", 2, _index_width(layer.outputs),
                                   "async"))
         if k < last:
-            # the events to the next layer, E per beat: E indices, a count, eos and last
+            # the events to the next layer, E per beat
             e = hw.events_per_cycle
-            width = _index_width(layer.outputs) + 2 if e == 1 else \
-                e * _index_width(layer.outputs) + e.bit_length() + 2
-            out.append(MemoryPlan(f"fifo{k}", hw.fifo_depth - 1, width, "ram"))
+            layout = EventLayout(layer.outputs) if e == 1 else \
+                EventGroupLayout(layer.outputs, e)
+            out.append(MemoryPlan(f"fifo{k}", hw.fifo_depth - 1, layout.size, "ram"))
     if coding.kind == "rate":
         out.append(MemoryPlan("rate_coder", qnet.inputs,
                               _index_width(qnet.inputs) + coding.value_bits + 1, "ram"))

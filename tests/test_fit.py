@@ -129,7 +129,7 @@ def hardware_memories(qnet):
     for k, layer in enumerate(top.layers):
         P, G = layer.lanes, layer.groups
         weights = layer.weights
-        style = {"block": "block", "distributed": "lut"}[weights.attrs["ram_style"]]
+        style = "block" if weights.attrs["ram_style"] == "block" else "lut"
         found[f"layer{k}.weights"] = (weights.depth, Shape.cast(weights.shape).width,
                                       layer.events, style)
         if G == 1:
