@@ -17,7 +17,7 @@ from .spike_serializer import SpikeSerializer, SpikeWordLayout, chunk_flags
 __all__ = ["FCLayer", "DISTRIBUTED_BITS"]
 
 
-#: Weight memories smaller than this (half a 7-series RAMB18) are built from LUTs.
+#: Weight memories smaller than this (half a 7-series RAMB18) are built from logic (LUTs).
 DISTRIBUTED_BITS = 8192
 
 
@@ -166,7 +166,7 @@ class FCLayer(wiring.Component):
         #: Weight ROM: see :meth:`weight_image`. Block RAM, except for a small memory (under
         #: ``DISTRIBUTED_BITS``), which would waste most of a block and goes to LUTs.
         depth = self.rows * self.groups
-        style = "distributed" if depth * self.lanes * weight_bits < DISTRIBUTED_BITS else "block"
+        style = "logic" if depth * self.lanes * weight_bits < DISTRIBUTED_BITS else "block"
         self.weights = memory.Memory(shape=self.lanes * weight_bits, depth=depth,
                                      init=self.weight_image(), attrs={"ram_style": style})
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
@@ -471,7 +471,9 @@ class FCLayer(wiring.Component):
             ]
         m.d.comb += [
             words.w_data.eq(Cat(spikes, chunk_flags(spikes), s2_group, s2_final, s2_last)),
-            words.w_en.eq(s2_valid & s2_step & ((spikes != 0) | s2_final)),
+            # every group's word, spikes or not: an OR over all lanes here would be a long
+            # path across the die (the serializer skips empty words in a cycle)
+            words.w_en.eq(s2_valid & s2_step),
         ]
 
         # -- serializer: the step's spikes as events, one or two per beat --------------------

@@ -92,7 +92,7 @@ __all__ = [
     "RESETS", "READOUTS", "LIF", "CubaLIF", "DenseLayer", "Network",
     "FixedFormat", "QLIF", "QCubaLIF", "QDenseLayer", "QNetwork", "HardwareConfig",
     "InputCoding", "CODINGS", "per_neuron", "is_uniform",
-    "to_json", "from_json",
+    "to_json", "from_json", "plain",
 ]
 
 
@@ -525,6 +525,16 @@ class QNetwork:
 _REGISTRY = {cls.__name__: cls for cls in (
     LIF, CubaLIF, DenseLayer, Network, FixedFormat, QLIF, QCubaLIF, QDenseLayer, QNetwork,
     HardwareConfig, InputCoding)}
+
+
+def plain(value):
+    """A parameter as plain JSON: arrays (per-neuron values) as lists, numpy scalars as
+    Python numbers, anything else unchanged."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def to_json(obj):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import SpikegenError
 from .ir import (CubaLIF, FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
-                 QNetwork)
+                 QNetwork, plain)
 
 
 __all__ = ["quantize", "weight_exponent", "membrane_bits"]
@@ -231,10 +231,6 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
                     coding=coding or InputCoding(), readout=net.readout)
 
 
-def _plain(value):
-    return value.tolist() if isinstance(value, np.ndarray) else value
-
-
 def quantization_error(net, qnet):
     """Per layer: relative RMS and max weight error, threshold and beta as built."""
     rows = []
@@ -246,9 +242,9 @@ def quantization_error(net, qnet):
             "weight_rms_error": float(np.sqrt(np.mean(err ** 2))),
             "weight_max_error": float(np.max(np.abs(err))),
             "weight_rms_error_relative": float(np.sqrt(np.mean(err ** 2)) / peak),
-            "threshold": _plain(layer.neuron.threshold),
-            "threshold_built": _plain(qlayer.neuron.threshold * qlayer.mem_format.lsb),
-            "beta": _plain(layer.neuron.beta),
-            "beta_built": _plain(qlayer.neuron.beta),
+            "threshold": plain(layer.neuron.threshold),
+            "threshold_built": plain(qlayer.neuron.threshold * qlayer.mem_format.lsb),
+            "beta": plain(layer.neuron.beta),
+            "beta_built": plain(qlayer.neuron.beta),
         })
     return rows

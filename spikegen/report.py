@@ -5,6 +5,7 @@ import numpy as np
 from amaranth.hdl import Shape
 
 from . import __version__
+from .ir import plain
 from .quantize import membrane_bits, quantization_error
 
 
@@ -47,7 +48,7 @@ def memory_estimate(qnet, layers=None):
         block = comp.weights.attrs.get("ram_style") == "block"
         blocks = _ramb18(comp.weights.depth, width, comp.events) if block else 0
         ramb18 += blocks
-        rows.append({"weights": weights, "weight_memory": "block" if block else "distributed",
+        rows.append({"weights": weights, "weight_memory": "block" if block else "logic",
                      "state": state, "bias": bias, "spike_queue": words, "event_fifo": fifo,
                      "weight_ramb36": blocks / 2})
         total += weights + state + bias + words + fifo
@@ -129,6 +130,15 @@ def cycle_estimate(qnet, events, coder=None, beats=None):
     }
 
 
+def _leak_kind(decay):
+    decay = np.atleast_1d(np.asarray(decay))
+    if np.all(decay == 0):
+        return "none"
+    if np.all((decay > 0) & (decay & (decay - 1) == 0)):
+        return "shift"
+    return "multiply"
+
+
 def _layer_rows(qnet, network):
     rows = []
     errors = quantization_error(network, qnet)
@@ -136,23 +146,33 @@ def _layer_rows(qnet, network):
     for layer, error in zip(qnet.layers, errors):
         n = layer.neuron
         lanes = hw.lanes(layer.outputs)
-        rows.append({
+        threshold = np.max(n.threshold)
+        per_neuron = any(np.ndim(getattr(n, name, 0)) for name in
+                         ("threshold", "decay", "syn_decay"))
+        row = {
+            "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
             "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
             "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
             "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
-                                                     n.threshold),
+                                                     threshold),
             "threshold_lsb": n.threshold, "threshold": error["threshold"],
             "threshold_built": error["threshold_built"],
             "beta": error["beta"], "beta_built": n.beta,
-            "beta_fixed_point": f"1 - {n.decay}/2^{n.decay_bits}",
-            "leak": "none" if n.decay == 0 else
-                    ("shift" if n.decay_shift is not None else "multiply"),
+            "beta_fixed_point": f"1 - {plain(n.decay)}/2^{n.decay_bits}",
+            "leak": _leak_kind(n.decay),
             "reset": n.reset, "reset_delay": n.reset_delay,
             "lanes": lanes, "groups": -(-layer.outputs // lanes),
             "weight_rms_error": round(error["weight_rms_error"], 9),
             "weight_rms_error_relative": round(error["weight_rms_error_relative"], 9),
             "weight_max_error": round(error["weight_max_error"], 9),
-        })
+        }
+        if getattr(n, "syn_decay", None) is not None:
+            row["alpha_fixed_point"] = f"1 - {plain(n.syn_decay)}/2^{n.decay_bits}"
+            row["syn_format"] = str(layer.syn_format)
+        if layer.recurrent is not None:
+            diagonal = not np.any(layer.recurrent - np.diag(np.diag(layer.recurrent)))
+            row["recurrent"] = "one_to_one" if diagonal else "all_to_all"
+        rows.append({key: plain(value) for key, value in row.items()})
     return rows
 
 
@@ -196,16 +216,28 @@ def _pct(x):
     return "n/a" if x is None else f"{100 * x:.2f} %"
 
 
+def _values(value):
+    """A parameter for the summary: one number, or the range of per-neuron values."""
+    if isinstance(value, list):
+        return f"{min(value):g}..{max(value):g} (per neuron)"
+    return f"{value:g}"
+
+
 def summary(tree, verification=None):
     """The readable summary printed after a build (and after verification)."""
     net = tree["network"]
     lines = [f"spikegen {tree['spikegen']}: {net['name']} "
              f"{'-'.join(str(n) for n in net['shape'])}"]
     for k, layer in enumerate(net["layers"]):
+        model = layer.get("model", "QLIF")
+        kind = {"QCubaLIF": " current-based"}.get(model, "")
+        if layer.get("recurrent"):
+            kind += f" recurrent ({layer['recurrent'].replace('_', '-')})"
         lines.append(
-            f"  layer {k}: {layer['inputs']}->{layer['outputs']}  weights {layer['weight_format']}"
-            f"  membrane {layer['mem_format']}  threshold {layer['threshold_built']:g}"
-            f"  beta {layer['beta']:g}->{layer['beta_built']:g} ({layer['leak']})"
+            f"  layer {k}:{kind} {layer['inputs']}->{layer['outputs']}"
+            f"  weights {layer['weight_format']}  membrane {layer['mem_format']}"
+            f"  threshold {_values(layer['threshold_built'])}"
+            f"  beta {_values(layer['beta'])}->{_values(layer['beta_built'])} ({layer['leak']})"
             f"  reset {layer['reset']}{'' if layer['reset_delay'] else ' (no delay)'}"
             f"  P={layer['lanes']}")
     coding = tree["coding"]
