@@ -43,6 +43,10 @@ class SpikeCounter(wiring.Component):
         best_count = Signal(self.count_bits)
         pending = Signal()
         token = self.i_events.payload
+        cmp_valid = Signal()
+        cmp_index = Signal(range(n))
+        cmp_count = Signal(self.count_bits)
+        m.d.sync += cmp_valid.eq(0)
 
         m.d.comb += [
             self.o_spikes.payload.eq(token),
@@ -53,9 +57,9 @@ class SpikeCounter(wiring.Component):
             with m.If(token.eos):
                 m.d.sync += pending.eq(token.last)
             with m.Else():
-                # one incrementer and one comparator, shared: the spiking class's count is
-                # selected, grown and loaded back (every counter takes the same value, its
-                # clock enable picks which)
+                # one incrementer, shared: the spiking class's count is selected, grown and
+                # loaded back (every counter takes the same value, its clock enable picks
+                # which)
                 index = Signal(range(n))
                 m.d.comb += index.eq(token.index)
                 selected = Signal(self.count_bits)
@@ -67,8 +71,14 @@ class SpikeCounter(wiring.Component):
                         for k in range(n):
                             with m.Case(k):
                                 m.d.sync += counts[k].eq(grown)
-                    with m.If((grown > best_count) | ((grown == best_count) & (index < best))):
-                        m.d.sync += [best.eq(index), best_count.eq(grown)]
+                    m.d.sync += [cmp_valid.eq(1), cmp_index.eq(index), cmp_count.eq(grown)]
+
+        # the winner is updated one cycle after its count, from registers (timing): the
+        # comparisons still run in token order, and an inference's last token (its end of
+        # step) arrives at least a cycle after its last spike, so the result sees them all
+        with m.If(cmp_valid & ((cmp_count > best_count)
+                               | ((cmp_count == best_count) & (cmp_index < best)))):
+            m.d.sync += [best.eq(cmp_index), best_count.eq(cmp_count)]
 
         result = self.o_result.payload
         m.d.comb += [self.o_result.valid.eq(pending), result.cls.eq(best)]

@@ -5,6 +5,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .event import EventGroupLayout, EventLayout, index_width
+from .stream_register import StreamRegister
 
 
 __all__ = ["SpikeWordLayout", "SpikeSerializer", "chunk_bits", "chunk_flags",
@@ -80,8 +81,8 @@ class SpikeSerializer(wiring.Component):
     (``events`` = 1) or two (``events`` = 2) spikes per beat. After the spikes of a
     ``final`` word, an end-of-step token. A beat of two events holds two consecutive spikes
     of the step; a chunk with one spike left gives a beat of one (the next layer pairs events
-    by their position in the step, whatever the beats). Chunks follow each other without a
-    bubble, so a step of ``n`` spikes in chunks ``c`` takes ``sum ceil(n_c / events)`` beats
+    by their position in the step, whatever the beats); beats leave through a register.
+    Chunks follow each other without a bubble, so a step of ``n`` spikes in chunks ``c`` takes ``sum ceil(n_c / events)`` beats
     and its end-of-step token one more (:func:`serializer_beats`).
 
     Members
@@ -184,7 +185,10 @@ class SpikeSerializer(wiring.Component):
 
         hot0, pos0 = lowest(b_bits, "first")
         taken = hot0
-        out = self.o_events
+        # the beat leaves through a register: the consumer starts from flip-flops
+        m.submodules.out_reg = out_reg = StreamRegister(self.o_events.payload.shape())
+        wiring.connect(m, out_reg.o, wiring.flipped(self.o_events))
+        out = out_reg.i
         m.d.comb += [
             out.valid.eq(b_valid),
             out.payload.eos.eq(b_eos),
