@@ -1,5 +1,5 @@
 """Turning a layer's spike words into spike-event tokens, one or two per cycle."""
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -47,6 +47,23 @@ def serializer_beats(spikes, lanes, events):
     wide[..., :lanes] = words
     counts = wide.reshape(words.shape[:-1] + (chunks, c)).sum(axis=-1)
     return (-(-counts // events)).sum(axis=(-1, -2))
+
+
+def _at_most(m, bits, count):
+    """Whether ``bits`` has at most ``count`` set bits: nibble popcounts from 16-entry tables,
+    then one table of their sum; a few LUT levels and no carry chain."""
+    nibbles = [bits[k:k + 4] for k in range(0, len(bits), 4)]
+    counts = []
+    for nibble in nibbles:
+        table = Array(Const(bin(v).count("1"), 3) for v in range(1 << len(nibble)))
+        counts.append(table[nibble])
+    if len(counts) == 1:
+        return counts[0] <= count
+    assert len(counts) == 2, "chunks are at most 8 bits"
+    few = Signal(name="few_left")
+    table = Array(Const(int(a + b <= count), 1) for b in range(8) for a in range(8))
+    m.d.comb += few.eq(table[Cat(counts[0], counts[1])])
+    return few
 
 
 class SpikeWordLayout(data.StructLayout):
@@ -212,8 +229,9 @@ class SpikeSerializer(wiring.Component):
         transfer = out.valid & out.ready
         with m.If(transfer):
             m.d.sync += b_bits.eq(remaining)
-        # the item is finished by this beat (an end-of-step token, or the chunk's last spikes)
-        finished = b_eos | (remaining == 0)
+        # the item is finished by this beat (an end-of-step token, or the chunk's last spikes:
+        # at most ``events`` left, counted by small tables rather than after the searches)
+        finished = b_eos | _at_most(m, b_bits, E)
         b_free = ~b_valid | (transfer & finished)
         head = data.View(item, items.r_data)
         m.d.comb += items.r_en.eq(b_free)

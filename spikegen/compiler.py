@@ -6,6 +6,7 @@ Each step takes the frozen :class:`Build` record and returns a new one with its 
 so any intermediate state can be inspected (and checked against the reference) after any
 step. :func:`build` runs them in order.
 """
+import inspect
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -152,21 +153,21 @@ def emit(b: Build) -> Build:
     files.append("network.json")
     if b.options.hdl not in ("verilog", "vhdl", "both"):
         raise SpikegenError(f"--hdl must be verilog, vhdl or both, not {b.options.hdl!r}")
-    if b.options.hdl in ("verilog", "both"):
-        verilog = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
-        path = os.path.join("hdl", "verilog", f"{TOP_NAME}.v")
-        with open(os.path.join(out, path), "w") as f:
-            f.write(verilog)
-        files.append(path)
-    if b.options.hdl in ("vhdl", "both"):
-        # a fresh component: one Amaranth design is elaborated once per conversion
-        vhdl = _emit.vhdl(FlatTop(_assemble.accelerator(b.qnet)), name=TOP_NAME,
-                          std=b.options.vhdl_std)
-        os.makedirs(os.path.join(out, "hdl", "vhdl"), exist_ok=True)
-        path = os.path.join("hdl", "vhdl", f"{TOP_NAME}.vhd")
-        with open(os.path.join(out, path), "w") as f:
-            f.write(vhdl)
-        files.append(path)
+    texts = {}
+    if b.options.hdl == "both":
+        texts["verilog"], texts["vhdl"] = _emit.both(FlatTop(b.component), name=TOP_NAME,
+                                                     std=b.options.vhdl_std)
+    elif b.options.hdl == "verilog":
+        texts["verilog"] = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
+    else:
+        texts["vhdl"] = _emit.vhdl(FlatTop(b.component), name=TOP_NAME, std=b.options.vhdl_std)
+    for language, suffix in (("verilog", "v"), ("vhdl", "vhd")):
+        if language in texts:
+            os.makedirs(os.path.join(out, "hdl", language), exist_ok=True)
+            path = os.path.join("hdl", language, f"{TOP_NAME}.{suffix}")
+            with open(os.path.join(out, path), "w") as f:
+                f.write(texts[language])
+            files.append(path)
     if b.eval is not None:
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
         arrays = {"spikes" if b.qnet.coding.kind == "events" else "pixels": b.eval.inputs}
@@ -194,8 +195,6 @@ def board(b: Build) -> Build:
     extra = {}
     make = lambda: _assemble.accelerator(b.qnet)                    # noqa: E731
     if b.options.board_hdl == "vhdl":
-        import inspect
-
         if "extra_files" not in inspect.signature(target.build).parameters:
             raise SpikegenError(f"--board-hdl vhdl needs a vendor flow that reads VHDL "
                                 f"(arty-a7); {target.name}'s open toolchain reads Verilog")
@@ -209,6 +208,15 @@ def board(b: Build) -> Build:
         make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
     elif b.options.board_hdl != "verilog":
         raise SpikegenError(f"--board-hdl must be verilog or vhdl, not {b.options.board_hdl!r}")
+    elif b.options.hdl != "vhdl" and "extra_files" in inspect.signature(target.build).parameters:
+        # the core's Verilog is already written: the board top instantiates it by name
+        # instead of converting the whole design once more
+        from .blackbox import BlackBox
+
+        with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
+            extra["extra_files"] = {f"{TOP_NAME}.v": f.read()}
+        signature = b.component.signature
+        make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
     try:
         # a function, not a component: the board top instantiates its own accelerator (one
         # design elaborates once), and may rebuild it at a slower clock if timing fails

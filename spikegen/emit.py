@@ -1,8 +1,9 @@
 """HDL emission of Amaranth components."""
+from amaranth.back import rtlil as _rtlil
 from amaranth.back import verilog as _verilog
 
 
-__all__ = ["verilog", "vhdl"]
+__all__ = ["verilog", "vhdl", "both"]
 
 
 def verilog(component, *, name="top"):
@@ -24,3 +25,15 @@ def vhdl(component, *, name="top", std="08"):
     from . import vhdl as _vhdl
 
     return _vhdl.convert(component, name=name, std=std)
+
+
+def both(component, *, name="top", std="08"):
+    """``(verilog, vhdl)`` texts of a component from one elaboration and one RTLIL
+    conversion (a large design's weight memories make each conversion cost seconds); the
+    same texts as :func:`verilog` and :func:`vhdl` give."""
+    from . import vhdl as _vhdl
+
+    text = _rtlil.convert(component, name=name, emit_src=False)
+    verilog = _verilog._convert_rtlil_text(text, strip_internal_attrs=True)
+    verilog = verilog if verilog.endswith("\n") else verilog + "\n"
+    return verilog, _vhdl.convert_rtlil(text, name=name, std=std)

@@ -2,17 +2,25 @@
 
 :func:`estimate` lists the memories of an accelerator behind its host link and counts the
 block RAMs they take in a family's own units (iCE40 EBR of 4 kbit, ECP5 DP16KD of 18 kbit,
-7-series RAMB36), and estimates the logic from a linear model fitted to Yosys runs of the
-digits network (``-P`` from 1 to all lanes, 4- and 8-bit weights, each input coding)::
+7-series RAMB36), and estimates the logic from the datapath, lane by lane
+(:func:`core_logic`, in 7-series LUT6; other families scale it)::
 
-    LUTs ≈ c0 + c1·Σ lanes·membrane bits + c2·Σ lanes·weight bits
-           + c3·Σ lanes·accumulator bits + c4·[rate coder]
+    per lane   4·membrane bits            a fully parallel lane whose end-of-step update is
+                                          a lookup table (membrane of at most 8 bits)
+               5·membrane bits + 2        otherwise (arithmetic leak, reset and saturation)
+             + 3·current bits             a current-based (CubaLIF) lane
+             + weight bits + 1            the pair adder of two events per cycle
+             + 3·accumulator bits + 40    a first layer fed pixel values (multiply-accumulate)
+    per layer  1.8·P + 100                spike serializer, pipeline control, FIFOs
+             + weight bits / 16           a weight ROM small enough to be logic
+    per design 300 (core: readout, input) + 700 (host link, UART) + 280 (rate coder)
 
-where the sums run over the layers and the accumulator bits are those of a first layer fed
-pixel values directly. Memories too shallow for block RAM take flip-flops (iCE40) or LUT RAM
-(ECP5, 7-series), as Yosys maps them. The logic model is within 7 % of the runs it was fitted
-to, the block RAM count exact on all of them. :func:`check_fit` refuses a design whose
-estimate exceeds the part, and says what would fit.
+calibrated on Yosys ``synth_xilinx`` runs of the MNIST accelerator (784-128-10, within 7 %)
+and the digits network; an ECP5 LUT4 count is about 1.55 times, an iCE40 logic-cell count
+(carry- and flip-flop-only cells included) about 1.8 times the 7-series LUTs. Memories too
+shallow for block RAM take flip-flops (iCE40) or LUT RAM (ECP5, 7-series), as Yosys maps
+them; the block RAM count is exact on the runs checked. :func:`check_fit` refuses a design
+whose estimate exceeds the part, and says what would fit.
 
 The memories follow :class:`rtl_lib.fc_layer.FCLayer`: a layer of ``N`` neurons in ``P`` lanes
 has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` weights, with
@@ -23,10 +31,7 @@ input accumulator (a first layer fed pixel values). A fully parallel layer (``G`
 its state in flip-flops and its biases as constants. A weight ROM of fewer than
 ``DISTRIBUTED_BITS`` bits asks for LUTs, not block RAM. With two events per cycle (``-E 2``) a
 layer reads its weight ROM through two ports: the same block RAMs on ECP5 and 7-series (true
-dual port), twice as many on iCE40, whose block RAM has one read port. The current of a
-CubaLIF lane counts as membrane bits in the logic model, and with ``-E 2`` the weight bits
-count twice in the flip-flop model (a second registered weight row); the runs the models were
-fitted to had neither.
+dual port), twice as many on iCE40, whose block RAM has one read port.
 """
 import math
 from collections import namedtuple
@@ -38,7 +43,7 @@ from rtl_lib.spike_serializer import SpikeWordLayout
 from .errors import SpikegenError
 
 
-__all__ = ["estimate", "check_fit", "memories", "block_rams", "MemoryPlan"]
+__all__ = ["estimate", "core_logic", "check_fit", "memories", "block_rams", "MemoryPlan"]
 
 
 # Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
@@ -58,21 +63,12 @@ _BRAM_READ_PORTS = {"ice40": 1, "ecp5": 2, "xc7": 2}
 _MIN_BRAM_DEPTH = {"ice40": 5, "ecp5": 65, "xc7": 65}
 _MIN_ROM_DEPTH = 256
 
-# Logic model coefficients (c0 ... c4 of the module docstring) per family. iCE40: logic cells
-# after nextpnr's packing (carry-only and flip-flop-only cells included), fitted to eight place
-# and route runs on the iCEBreaker (1024-byte receive buffer); ECP5: LUT4s, a carry cell
-# counting two, and 7-series: LUTs, both fitted to Yosys 0.70 runs with a 512-byte receive
-# buffer (Vivado usually needs fewer LUTs than Yosys: the 7-series estimate errs on the safe
-# side). The weight-bit and membrane-bit terms are nearly collinear on these runs; their sum
-# is what the fit pins down.
-_LOGIC = {
-    "ice40": (2313.0, 1.83, 24.22, 10.01, 36.0),
-    "ecp5": (1546.0, 15.42, 0.0, 0.57, 205.0),
-    "xc7": (1652.0, 14.23, 12.82, 2.69, 280.0),
-}
-# Flip-flops: a fixed part and a part per lane bit (registers of the lanes and the weight row;
-# on the iCE40, shallow memories in flip-flops too). Fitted as the logic, within 20 %.
-_FFS = {"ice40": (1097.0, 0.85), "ecp5": (649.0, 1.05), "xc7": (1245.0, 2.13)}
+# Logic per family, relative to 7-series LUT6 (fitted to Yosys 0.70 runs; iCE40 counts logic
+# cells after nextpnr's packing), and the fixed parts of the design.
+_LUT_SCALE = {"xc7": 1.0, "ecp5": 1.55, "ice40": 1.8}
+_CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 300, 700, 280
+# Flip-flops: the fixed parts (readout, control; host link and UART).
+_CORE_FFS, _HOST_FFS = 200, 450
 
 
 def _index_width(count):
@@ -154,23 +150,36 @@ def block_rams(depth, width, family, read_ports=1):
     return copies * blocks / _BRAM_PER_UNIT[family]
 
 
-def _lane_sums(qnet):
-    """Lane bits of the logic model: membrane (and synaptic current), weight, accumulator;
-    and the weight bits of the registered weight rows (E per lane)."""
+def core_logic(qnet, *, host_link=True):
+    """Estimated logic of the accelerator of ``qnet`` in 7-series LUT6 and flip-flops:
+    ``(luts, ffs)``, lane by lane (see the module docstring); with ``host_link``, the board's
+    UART link too."""
     hw, coding = qnet.hardware, qnet.coding
-    mem = weight = acc = rows = 0
+    luts = _CORE_LUTS + (_HOST_LUTS if host_link else 0) + \
+        (_RATE_CODER_LUTS if coding.kind == "rate" else 0)
+    ffs = _CORE_FFS + (_HOST_FFS if host_link else 0)
     for k, layer in enumerate(qnet.layers):
         lanes = hw.lanes(layer.outputs)
-        mem += lanes * layer.mem_format.bits
-        if layer.syn_format is not None:
-            mem += lanes * layer.syn_format.bits
-        weight += lanes * layer.weight_format.bits
+        groups = -(-layer.outputs // lanes)
+        mb, wb = layer.mem_format.bits, layer.weight_format.bits
         direct = coding.kind == "direct" and k == 0
-        rows += lanes * layer.weight_format.bits * (1 if direct else hw.events_per_cycle)
+        events = 1 if direct else hw.events_per_cycle
+        tabulated = groups == 1 and mb <= 8 and layer.syn_format is None and not direct
+        lane = 4 * mb if tabulated else 5 * mb + 2
+        if layer.syn_format is not None:
+            lane += 3 * layer.syn_format.bits
+        if events > 1:
+            lane += wb + 1
         if direct:
-            acc += lanes * (layer.weight_format.bits + coding.value_bits + 1
-                            + _index_width(layer.inputs))
-    return mem, weight, acc, rows
+            lane += 3 * (_state_bits(layer, True, coding) - mb) + 40
+        rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
+        weight_bits = rows * groups * lanes * wb
+        luts += lanes * lane + 1.8 * lanes + 100
+        if weight_bits < DISTRIBUTED_BITS:
+            luts += weight_bits / 16 * events
+        ffs += (lanes * _state_bits(layer, direct, coding) if groups == 1 else 0) \
+            + events * lanes * wb + 100
+    return round(luts), round(ffs)
 
 
 def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
@@ -195,11 +204,8 @@ def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
         bram += blocks
         rows.append({"name": plan.name, "depth": depth, "width": plan.width,
                      "kind": kind, "read_ports": plan.read_ports, "blocks": blocks})
-    mem, weight, acc, weight_rows = _lane_sums(qnet)
-    c0, c1, c2, c3, c4 = _LOGIC[family]
-    luts = c0 + c1 * mem + c2 * weight + c3 * acc + c4 * (qnet.coding.kind == "rate")
-    f0, f1 = _FFS[family]
-    ffs = f0 + f1 * (mem + weight_rows + acc)
+    luts, ffs = core_logic(qnet)
+    luts *= _LUT_SCALE[family]
     return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,
             "ios": pins, "memories": rows}
 

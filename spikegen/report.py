@@ -56,31 +56,13 @@ def memory_estimate(qnet, layers=None):
 
 
 def resource_estimate(qnet, layers=None):
-    """A fast analytical estimate of the core's logic (7-series LUT6 / flip-flops).
+    """A fast analytical estimate of the core's logic (7-series LUT6 / flip-flops, without a
+    board's host link; see :func:`spikegen.fit.core_logic`) and block RAM. ``build --synth``
+    shows how close it is."""
+    from .fit import core_logic
 
-    Per neuron lane: about ``4 * mem_bits`` LUTs when its end-of-step update is a lookup
-    table (fully parallel layer, membrane of at most 8 bits), ``5 * mem_bits + 2`` when it is
-    arithmetic, ``3 * syn_bits`` more for a current-based neuron, and ``weight_bits + 1``
-    more for the pair adder of two events per cycle; per layer about ``1.8 * P + 40`` for the
-    spike serializer and ~60 for control and FIFOs. Flip-flops: the neuron state of a fully
-    parallel layer, the registered weight rows, ~100 per layer. Calibrated on Yosys
-    ``synth_xilinx`` runs; ``build --synth`` shows how close it is.
-    """
-    layers = _components(qnet) if layers is None else layers
-    lut = ff = 0
-    for layer, comp in zip(qnet.layers, layers):
-        lanes, mb, wb = comp.lanes, layer.mem_format.bits, layer.weight_format.bits
-        tabulated = comp.groups == 1 and mb <= 8
-        per_lane = 4 * mb if tabulated else 5 * mb + 2
-        if layer.syn_format is not None:
-            per_lane += 3 * layer.syn_format.bits
-        if comp.events > 1:
-            per_lane += wb + 1
-        lut += lanes * per_lane + 1.8 * lanes + 100
-        ff += (lanes * comp.lane_state_bits if comp.groups == 1 else 0) \
-            + comp.events * lanes * wb + 100
-    return {"lut": int(lut), "ff": int(ff),
-            "bram36": memory_estimate(qnet, layers)["bram36_estimate"]}
+    luts, ffs = core_logic(qnet, host_link=False)
+    return {"lut": luts, "ff": ffs, "bram36": memory_estimate(qnet, layers)["bram36_estimate"]}
 
 
 def cycle_estimate(qnet, events, coder=None, beats=None):
