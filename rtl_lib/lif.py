@@ -240,7 +240,19 @@ class LIFLane(wiring.Component):
         after = _no_delay_reset(mem, spike, self.r, p, sat)
         m.d.comb += self.mem_out.eq(after)
         if self.tabulated:
-            start, r_next = self._table(m)
+            # the end-of-step update as a table of what it adds to the membrane, through the
+            # integrate path's own adder and saturation: the adder is shared, and the table
+            # of a difference is often simpler than that of the new value
+            delta, r_next = self._table(m)
+            addend = _node(m, Mux(self.op, delta, self.weight << p.weight_shift), "addend")
+            total = sat(self.mem + addend, "total")
+            restart, r_restart, _ = end_of_step(p, 0, 0, True, self.const_bias)
+            m.d.comb += [
+                self.mem_next.eq(Mux(self.op & self.last, restart, total)),
+                self.r_next.eq(Mux(self.op, Mux(self.last, r_restart, r_next), self.r)),
+                self.spike.eq(self.op & spike),
+            ]
+            return m
         else:
             bias = self.bias if self.const_bias is None else self.const_bias
             rest = _node(m, Mux(self.last, 0, after), "rest")
@@ -260,21 +272,19 @@ class LIFLane(wiring.Component):
         return m
 
     def _table(self, m):
-        """``(start, r_next)`` of the end-of-step update from a table indexed by the membrane
-        (and ``r`` without reset delay); the last step's restart is a constant."""
+        """``(delta, r_next)`` of the end-of-step update from a table indexed by the
+        membrane (and ``r`` without reset delay): the new membrane is ``mem + delta``, always
+        within range; the last step's restart is a constant, outside the table."""
         p, mb = self.params, self.params.mem_bits
         entries = []
         for r in range(2 if self.uses_r else 1):
             for raw in range(1 << mb):
                 mem = raw - (1 << mb) if raw >> (mb - 1) else raw
                 start, r_next, _ = end_of_step(p, mem, r, False, self.const_bias)
-                entries.append((start & ((1 << mb) - 1)) | (r_next << mb))
+                entries.append(((start - mem) & ((1 << (mb + 1)) - 1)) | (r_next << (mb + 1)))
         index = Cat(self.mem.as_unsigned(), self.r) if self.uses_r else self.mem.as_unsigned()
-        looked = _node(m, Array(Const(e, mb + 1) for e in entries)[index], "table")
-        restart, r_restart, _ = end_of_step(p, 0, 0, True, self.const_bias)
-        start = _node(m, Mux(self.last, restart, looked[:mb].as_signed()), "start")
-        r_next = _node(m, Mux(self.last, r_restart, looked[mb]), "reset")
-        return start, r_next
+        looked = _node(m, Array(Const(e, mb + 2) for e in entries)[index], "table")
+        return looked[:mb + 1].as_signed(), looked[mb + 1]
 
 
 #: Widest end-of-step table index (membrane bits, plus ``r`` when it is used).

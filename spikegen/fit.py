@@ -5,15 +5,15 @@ block RAMs they take in a family's own units (iCE40 EBR of 4 kbit, ECP5 DP16KD o
 7-series RAMB36), and estimates the logic from the datapath, lane by lane
 (:func:`core_logic`, in 7-series LUT6; other families scale it)::
 
-    per lane   4·membrane bits            a fully parallel lane whose end-of-step update is
+    per lane   2·membrane bits + 2        a fully parallel lane whose end-of-step update is
                                           a lookup table (membrane of at most 8 bits)
                5·membrane bits + 2        otherwise (arithmetic leak, reset and saturation)
              + 3·current bits             a current-based (CubaLIF) lane
              + weight bits + 1            the pair adder of two events per cycle
              + 3·accumulator bits + 40    a first layer fed pixel values (multiply-accumulate)
-    per layer  1.8·P + 100                spike serializer, pipeline control, FIFOs
+    per layer  1.8·P + 60                 spike serializer, pipeline control, FIFOs
              + weight bits / 16           a weight ROM small enough to be logic
-    per design 300 (core: readout, input) + 700 (host link, UART) + 280 (rate coder)
+    per design 200 (core: readout, input) + 700 (host link, UART) + 280 (rate coder)
 
 calibrated on Yosys ``synth_xilinx`` runs of the MNIST accelerator (784-128-10, within 7 %)
 and the digits network; an ECP5 LUT4 count is about 1.55 times, an iCE40 logic-cell count
@@ -66,7 +66,7 @@ _MIN_ROM_DEPTH = 256
 # Logic per family, relative to 7-series LUT6 (fitted to Yosys 0.70 runs; iCE40 counts logic
 # cells after nextpnr's packing), and the fixed parts of the design.
 _LUT_SCALE = {"xc7": 1.0, "ecp5": 1.55, "ice40": 1.8}
-_CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 300, 700, 280
+_CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 200, 700, 280
 # Flip-flops: the fixed parts (readout, control; host link and UART).
 _CORE_FFS, _HOST_FFS = 200, 450
 
@@ -165,7 +165,7 @@ def core_logic(qnet, *, host_link=True):
         direct = coding.kind == "direct" and k == 0
         events = 1 if direct else hw.events_per_cycle
         tabulated = groups == 1 and mb <= 8 and layer.syn_format is None and not direct
-        lane = 4 * mb if tabulated else 5 * mb + 2
+        lane = 2 * mb + 2 if tabulated else 5 * mb + 2
         if layer.syn_format is not None:
             lane += 3 * layer.syn_format.bits
         if events > 1:
@@ -174,9 +174,9 @@ def core_logic(qnet, *, host_link=True):
             lane += 3 * (_state_bits(layer, True, coding) - mb) + 40
         rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
         weight_bits = rows * groups * lanes * wb
-        luts += lanes * lane + 1.8 * lanes + 100
+        luts += lanes * lane + 1.8 * lanes + 60
         if weight_bits < DISTRIBUTED_BITS:
-            luts += weight_bits / 16 * events
+            luts += weight_bits / 16
         ffs += (lanes * _state_bits(layer, direct, coding) if groups == 1 else 0) \
             + events * lanes * wb + 100
     return round(luts), round(ffs)
