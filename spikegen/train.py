@@ -350,13 +350,15 @@ def train_float(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9, 
 
 
 def finetune(model, dataset, *, coding="direct", steps=25, weight_bits=8, beta_bits=8,
-             mem_frac_bits=2, epochs=5, batch=100, lr=2e-4, augment=False, calibrate=True,
-             calibration_samples=1000, slope=25.0, seed=0, progress=None):
+             mem_frac_bits=2, mem_bits=None, epochs=5, batch=100, lr=2e-4, augment=False,
+             calibrate=True, calibration_samples=1000, slope=25.0, seed=0, progress=None):
     """Scale calibration and quantization-aware fine-tuning of a float-trained model.
 
     Parameters are those of :func:`train_network` (``epochs`` and ``lr`` are its
     ``qat_epochs`` and ``qat_lr``); ``calibration_samples`` training images (a seeded
-    choice) score the calibration candidates.
+    choice) score the calibration candidates; ``mem_bits`` fixes the membrane width (as
+    ``spikegen build --mem-bits``: fine-tuning then learns its saturation), ``None`` takes
+    the range analysis's.
 
     Returns
     -------
@@ -372,7 +374,8 @@ def finetune(model, dataset, *, coding="direct", steps=25, weight_bits=8, beta_b
                    calibration_samples=calibration_samples)
     x, y = _training_data(dataset, augment)
     coding_ = InputCoding(coding, steps=steps)
-    quant = dict(weight_bits=weight_bits, beta_bits=beta_bits, mem_frac_bits=mem_frac_bits)
+    quant = dict(weight_bits=weight_bits, beta_bits=beta_bits, mem_frac_bits=mem_frac_bits,
+                 mem_bits=mem_bits)
     x_val, y_val = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
     say = progress or (lambda line: None)
     metrics = {"coding": coding, "steps": steps, "weight_bits": weight_bits,
