@@ -223,9 +223,11 @@ def summary(tree, verification=None):
             f"  reset {layer['reset']}{'' if layer['reset_delay'] else ' (no delay)'}"
             f"  P={layer['lanes']}")
     coding = tree["coding"]
+    events = tree.get("options", {}).get("events_per_cycle", 1)
     lines.append(f"  input coding: {coding['kind']}" + (
         "" if coding["kind"] == "events" else
-        f", {coding['steps']} steps, {coding['value_bits']}-bit pixels"))
+        f", {coding['steps']} steps, {coding['value_bits']}-bit pixels")
+        + f"; {events} input event{'s' if events > 1 else ''} per cycle per layer")
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
     mem = tree["memory"]
