@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .lif import RESETS, _no_delay_reset, _node, decay_amount, saturate
+from .lif import _no_delay_reset, _node, check_params, decay_amount, saturate
 
 
 __all__ = ["CubaLIFParams", "CubaLIFLane"]
@@ -31,23 +31,9 @@ class CubaLIFParams:
     weight_shift: int = 0
 
     def __post_init__(self):
-        for label, bits in (("Membrane", self.mem_bits), ("Synaptic current", self.syn_bits)):
-            if not isinstance(bits, int) or bits < 2:
-                raise TypeError(f"{label} width must be an integer of at least 2, not {bits!r}")
-        if not isinstance(self.decay_bits, int) or self.decay_bits < 1:
-            raise TypeError(f"Decay width must be a positive integer, not {self.decay_bits!r}")
-        for label, decay in (("Decay", self.decay), ("Synaptic decay", self.syn_decay)):
-            if not 0 <= decay <= (1 << self.decay_bits):
-                raise ValueError(f"{label} must be in [0, {1 << self.decay_bits}], "
-                                 f"not {decay!r}")
-        if not self.mem_min <= self.threshold <= self.mem_max:
-            raise ValueError(f"Threshold {self.threshold} does not fit a {self.mem_bits}-bit "
-                             "membrane")
-        if self.reset not in RESETS:
-            raise ValueError(f"Reset must be one of {', '.join(RESETS)}, not {self.reset!r}")
-        if not isinstance(self.weight_shift, int) or self.weight_shift < 0:
-            raise TypeError(f"Weight shift must be a non-negative integer, "
-                            f"not {self.weight_shift!r}")
+        check_params(self, widths=(("Membrane", self.mem_bits),
+                                   ("Synaptic current", self.syn_bits)),
+                     decays=(("Decay", self.decay), ("Synaptic decay", self.syn_decay)))
 
     @property
     def mem_min(self):

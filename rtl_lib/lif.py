@@ -29,21 +29,8 @@ class LIFParams:
     weight_shift: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.mem_bits, int) or self.mem_bits < 2:
-            raise TypeError(f"Membrane width must be an integer of at least 2, "
-                            f"not {self.mem_bits!r}")
-        if not isinstance(self.decay_bits, int) or self.decay_bits < 1:
-            raise TypeError(f"Decay width must be a positive integer, not {self.decay_bits!r}")
-        if not 0 <= self.decay <= (1 << self.decay_bits):
-            raise ValueError(f"Decay must be in [0, {1 << self.decay_bits}], not {self.decay!r}")
-        if not -(1 << (self.mem_bits - 1)) <= self.threshold < (1 << (self.mem_bits - 1)):
-            raise ValueError(f"Threshold {self.threshold} does not fit a {self.mem_bits}-bit "
-                             "membrane")
-        if self.reset not in RESETS:
-            raise ValueError(f"Reset must be one of {', '.join(RESETS)}, not {self.reset!r}")
-        if not isinstance(self.weight_shift, int) or self.weight_shift < 0:
-            raise TypeError(f"Weight shift must be a non-negative integer, "
-                            f"not {self.weight_shift!r}")
+        check_params(self, widths=(("Membrane", self.mem_bits),),
+                     decays=(("Decay", self.decay),))
 
     @property
     def mem_min(self):
@@ -57,6 +44,25 @@ class LIFParams:
     @property
     def mem_max(self):
         return (1 << (self.mem_bits - 1)) - 1
+
+
+def check_params(p, *, widths, decays):
+    """The checks every neuron parameter set shares, in Amaranth's voice: ``widths`` and
+    ``decays`` are ``(label, value)`` pairs; then the threshold, reset and weight shift."""
+    for label, bits in widths:
+        if not isinstance(bits, int) or bits < 2:
+            raise TypeError(f"{label} width must be an integer of at least 2, not {bits!r}")
+    if not isinstance(p.decay_bits, int) or p.decay_bits < 1:
+        raise TypeError(f"Decay width must be a positive integer, not {p.decay_bits!r}")
+    for label, decay in decays:
+        if not 0 <= decay <= (1 << p.decay_bits):
+            raise ValueError(f"{label} must be in [0, {1 << p.decay_bits}], not {decay!r}")
+    if not -(1 << (p.mem_bits - 1)) <= p.threshold < (1 << (p.mem_bits - 1)):
+        raise ValueError(f"Threshold {p.threshold} does not fit a {p.mem_bits}-bit membrane")
+    if p.reset not in RESETS:
+        raise ValueError(f"Reset must be one of {', '.join(RESETS)}, not {p.reset!r}")
+    if not isinstance(p.weight_shift, int) or p.weight_shift < 0:
+        raise TypeError(f"Weight shift must be a non-negative integer, not {p.weight_shift!r}")
 
 
 def _node(m, value, name):
