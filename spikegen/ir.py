@@ -254,16 +254,8 @@ class DenseLayer:
         return self.weight.shape[0]
 
 
-@dataclass(frozen=True, eq=False)
-class Network:
-    """A chain of dense layers; ``readout`` says how the class is read from the last one
-    (see the module docstring)."""
-    layers: tuple
-    name: str = "net"
-    readout: str = "spikes"
-
-    def __post_init__(self):
-        _check_readout(self.readout)
+class _LayerChain:
+    """What a network of layers tells about its shape (``layers`` is a tuple of layers)."""
 
     @property
     def inputs(self):
@@ -276,6 +268,18 @@ class Network:
     @property
     def shape(self):
         return (self.inputs, *(layer.outputs for layer in self.layers))
+
+
+@dataclass(frozen=True, eq=False)
+class Network(_LayerChain):
+    """A chain of dense layers; ``readout`` says how the class is read from the last one
+    (see the module docstring)."""
+    layers: tuple
+    name: str = "net"
+    readout: str = "spikes"
+
+    def __post_init__(self):
+        _check_readout(self.readout)
 
 
 # ------------------------------------------------------------------------------ quantized IR
@@ -492,7 +496,7 @@ class InputCoding:
 
 
 @dataclass(frozen=True, eq=False)
-class QNetwork:
+class QNetwork(_LayerChain):
     """The quantized network: what the reference model and the hardware compute.
 
     ``readout`` as for :class:`Network`.
@@ -506,18 +510,6 @@ class QNetwork:
 
     def __post_init__(self):
         _check_readout(self.readout)
-
-    @property
-    def inputs(self):
-        return self.layers[0].inputs
-
-    @property
-    def outputs(self):
-        return self.layers[-1].outputs
-
-    @property
-    def shape(self):
-        return (self.inputs, *(layer.outputs for layer in self.layers))
 
 
 # ---------------------------------------------------------------------------- serialisation
