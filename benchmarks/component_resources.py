@@ -1,0 +1,69 @@
+"""Yosys resource counts of single rtl_lib components, for the people who tune them.
+
+    python benchmarks/component_resources.py [--family xc7|ecp5|ice40]
+
+Synthesises, each on its own: one LIF lane of the Spiker+ configuration (6-bit membrane,
+beta 15/16, threshold 16, a pair of 4-bit weights: 5-bit sums) with its membrane register,
+the spike serializer of a 128-neuron layer (two events per beat) and the readout of 10
+classes. The figures are what a full build's ``--synth`` report sums up, one block at a time.
+"""
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from amaranth.hdl import Module, Signal, signed                     # noqa: E402
+from amaranth.lib import wiring                                      # noqa: E402
+from amaranth.lib.wiring import In, Out                              # noqa: E402
+
+from rtl_lib.lif import LIFLane, LIFParams                           # noqa: E402
+from rtl_lib.readout import SpikeCounter                             # noqa: E402
+from rtl_lib.spike_serializer import SpikeSerializer                 # noqa: E402
+from spikegen import emit                                            # noqa: E402
+from spikegen.flat_top import FlatTop                                # noqa: E402
+from spikegen.synth import FAMILIES, synthesize                      # noqa: E402
+
+
+class RegisteredLane(wiring.Component):
+    """A lane as a fully parallel layer uses it: its membrane in a register."""
+    def __init__(self, params, weight_bits):
+        self.params, self.weight_bits = params, weight_bits
+        super().__init__({"op": In(1), "last": In(1), "en": In(1),
+                          "weight": In(signed(weight_bits)), "spike": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.lane = lane = LIFLane(self.params, self.weight_bits, bias=0)
+        mem = Signal(signed(self.params.mem_bits))
+        r = Signal()
+        m.d.comb += [lane.op.eq(self.op), lane.last.eq(self.last), lane.weight.eq(self.weight),
+                     lane.mem.eq(mem), lane.r.eq(r)]
+        with m.If(self.en):
+            m.d.sync += [mem.eq(lane.mem_next), r.eq(lane.r_next), self.spike.eq(lane.spike)]
+        return m
+
+
+def components():
+    spiker = LIFParams(mem_bits=6, threshold=16, decay=16, decay_bits=8)
+    return [
+        ("LIF lane (6-bit membrane, 5-bit weight sums)", lambda: RegisteredLane(spiker, 5)),
+        ("spike serializer (128 neurons, 2 events/beat)",
+         lambda: FlatTop(SpikeSerializer(128, 128, 1, 2))),
+        ("readout (10 classes, 7-bit counts)", lambda: FlatTop(SpikeCounter(10, 7))),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="xc7")
+    args = parser.parse_args()
+    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}")
+    for label, make in components():
+        result = synthesize(emit.verilog(make(), name="top"), "top", args.family)
+        print(f"{label:48}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
