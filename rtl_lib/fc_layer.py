@@ -139,9 +139,6 @@ class FCLayer(wiring.Component):
             raise TypeError(f"Lane count must be a positive integer, not {lanes!r}")
         self.lanes = min(lanes, self.outputs)
         self.groups = -(-self.outputs // self.lanes)
-        if self.groups > 1 and not self.uniform:
-            raise ValueError("Per-neuron thresholds or decays that differ need one lane per "
-                             "neuron (a fully parallel layer)")
         self.weight, self.bias = rows, bias
         self.params, self.weight_bits = params, weight_bits
         if value_bits is not None and (not isinstance(value_bits, int) or value_bits < 1):
@@ -152,6 +149,10 @@ class FCLayer(wiring.Component):
             raise ValueError(f"Events per cycle must be 1 or 2 (the ports of a block RAM), "
                              f"not {events!r}")
         self.cuba = isinstance(params, CubaLIFParams)
+        if self.groups > 1 and not self.uniform and (self.cuba or value_bits):
+            raise ValueError("Per-neuron thresholds or decays that differ need one lane per "
+                             "neuron (a fully parallel layer) for current-based neurons and "
+                             "for a layer fed input values")
         if self.cuba and value_bits:
             raise ValueError("A current-based layer cannot take input values (direct coding)")
         if events > 1 and value_bits:
@@ -269,6 +270,27 @@ class FCLayer(wiring.Component):
             image.append(_pack(lanes, self.lane_state_bits))
         return image
 
+    @property
+    def variable_params(self):
+        """Per-neuron parameters on shared lanes: each group's thresholds and decays are read
+        from a memory, like its biases, and the lanes leak with a multiplier."""
+        return self.groups > 1 and not self.uniform
+
+    def param_image(self):
+        """Words of the parameter memory: lane ``j`` of word ``g`` holds the threshold
+        (``mem_bits``) then the decay (``decay_bits + 1`` bits) of neuron ``g * P + j``."""
+        mb, db = self.params.mem_bits, self.params.decay_bits + 1
+        image = []
+        for g in range(self.groups):
+            word = 0
+            for j in range(self.lanes):
+                n = self._neuron(g, j)
+                q = self.params if n is None else self.neuron_params[n]
+                lane = (q.threshold & ((1 << mb) - 1)) | (q.decay << mb)
+                word |= lane << (j * (mb + db))
+            image.append(word)
+        return image
+
     def bias_image(self):
         return [_pack([self.bias[n] if (n := self._neuron(g, j)) is not None else 0
                        for j in range(self.lanes)], self.params.acc_bits)
@@ -300,6 +322,11 @@ class FCLayer(wiring.Component):
         else:
             b_rd = None
             bias_data = Const(0 if self.bias is None else self.bias_image()[0], P * p.acc_bits)
+        pw = mb + p.decay_bits + 1
+        if self.variable_params:
+            m.submodules.params = params_rom = memory.Memory(
+                shape=P * pw, depth=G, init=self.param_image())
+            v_rd = params_rom.read_port()
 
         # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
         gw = max(1, ceil_log2(G))
@@ -364,6 +391,8 @@ class FCLayer(wiring.Component):
             m.d.comb += s_rd.addr.eq(f_group)
         if b_rd is not None:
             m.d.comb += b_rd.addr.eq(f_group)
+        if self.variable_params:
+            m.d.comb += v_rd.addr.eq(f_group)
         m.d.sync += [
             f_valid.eq(issue),
             f_step.eq(token.eos),
@@ -419,6 +448,12 @@ class FCLayer(wiring.Component):
                     # one neuron per lane: its bias is a constant of the lane
                     bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
                     lane = kind(lane_p, wb + E - 1, bias=bias)
+                elif self.variable_params:
+                    # per-neuron parameters on shared lanes: read with the group's state
+                    lane = kind(p, wb + E - 1, variable=True)
+                    word_p = v_rd.data[j * pw:(j + 1) * pw]
+                    m.d.comb += [lane.bias.eq(bias_data[j * ab:(j + 1) * ab]),
+                                 lane.threshold.eq(word_p[:mb]), lane.decay.eq(word_p[mb:])]
                 else:
                     lane = kind(p, wb + E - 1)
                     m.d.comb += lane.bias.eq(bias_data[j * ab:(j + 1) * ab])

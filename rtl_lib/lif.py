@@ -1,7 +1,7 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -105,6 +105,9 @@ def decay_amount(value, decay, bits):
     """The amount the leak takes off: ``(value * decay + 2**(bits-1)) >> bits`` (rounding
     half up); a shift when ``decay`` is 2**k, shifts and adds otherwise; ``None`` when
     beta = 1."""
+    if isinstance(decay, Value):
+        # a decay read from memory (per-neuron parameters on shared lanes): a multiplier
+        return (value * decay + (1 << (bits - 1))) >> bits
     if decay == 0:
         return None
     if decay & (decay - 1) == 0:
@@ -194,9 +197,11 @@ class LIFLane(wiring.Component):
     mem_out : Out(signed(mem_bits))
         The step's membrane ``m'`` (snnTorch's ``mem``), for a membrane readout.
     """
-    def __init__(self, params, weight_bits, *, bias=None):
+    def __init__(self, params, weight_bits, *, bias=None, variable=False):
         if not isinstance(params, LIFParams):
             raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
+        if variable and bias is not None:
+            raise ValueError("A lane with variable parameters takes its bias from a port")
         if not isinstance(weight_bits, int) or weight_bits < 1:
             raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
         if bias is not None and (not isinstance(bias, int)
@@ -215,6 +220,10 @@ class LIFLane(wiring.Component):
         }
         if bias is None:
             ports["bias"] = In(mem)
+        self.variable = variable
+        if variable:
+            ports["threshold"] = In(mem)
+            ports["decay"] = In(unsigned(params.decay_bits + 1))
         super().__init__(ports)
 
     @property
@@ -234,6 +243,9 @@ class LIFLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
+        if self.variable:
+            # threshold and decay from the ports: the same arithmetic, with them as signals
+            p = _VariableParams(p, self.threshold, self.decay)
 
         def sat(value, name):
             return _saturate(m, value, p, name)
@@ -291,6 +303,15 @@ class LIFLane(wiring.Component):
         index = Cat(self.mem.as_unsigned(), self.r) if self.uses_r else self.mem.as_unsigned()
         looked = _node(m, Array(Const(e, mb + 2) for e in entries)[index], "table")
         return looked[:mb + 1].as_signed(), looked[mb + 1]
+
+
+class _VariableParams:
+    """:class:`LIFParams` with ``threshold`` and ``decay`` replaced by signals."""
+    def __init__(self, params, threshold, decay):
+        self._params, self.threshold, self.decay = params, threshold, decay
+
+    def __getattr__(self, name):
+        return getattr(self._params, name)
 
 
 #: Widest end-of-step table index (membrane bits, plus ``r`` when it is used).

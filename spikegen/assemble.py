@@ -39,9 +39,13 @@ def lif_params(layer: QDenseLayer):
 def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1,
                     membrane_class=False):
     params = lif_params(layer)
-    if isinstance(params, list) and (lanes or layer.outputs) < layer.outputs:
+    if isinstance(params, list) and (lanes or layer.outputs) < layer.outputs \
+            and (isinstance(layer.neuron, QCubaLIF) or value_bits is not None):
+        kind = "current-based neurons" if isinstance(layer.neuron, QCubaLIF) else \
+            "a first layer fed input values"
         raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "
-                            f"neuron ({layer.outputs}, not {lanes}): use -P 0 (fully parallel)")
+                            f"neuron for {kind} ({layer.outputs}, not {lanes}): use -P 0 "
+                            f"(fully parallel)")
     if value_bits is not None and layer.recurrent is not None:
         raise SpikegenError("the hardware cannot build a recurrent first layer with direct "
                             "coding yet; use rate or events coding, or spikegen simulate for "

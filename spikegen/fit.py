@@ -28,7 +28,8 @@ has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` 
 events too); its state, one word of ``P`` lanes per group, holds per lane the membrane and
 the reset flag (LIF), the membrane and the synaptic current (CubaLIF), or the membrane and an
 input accumulator (a first layer fed pixel values). A fully parallel layer (``G`` = 1) keeps
-its state in flip-flops and its biases as constants. A weight ROM of fewer than
+its state in flip-flops and its biases as constants. Per-neuron parameters on shared lanes
+(LIF) are read from a parameter ROM of ``G`` words, and each lane leaks with a multiplier. A weight ROM of fewer than
 ``DISTRIBUTED_BITS`` bits asks for LUTs, not block RAM. With two events per cycle (``-E 2``) a
 layer reads its weight ROM through two ports: the same block RAMs on ECP5 and 7-series (true
 dual port), twice as many on iCE40, whose block RAM has one read port.
@@ -121,6 +122,9 @@ def memories(qnet, *, rx_fifo_depth, weight_bits=None):
             if layer.bias is not None:
                 out.append(MemoryPlan(f"layer{k}.bias", groups,
                                       lanes * layer.acc_format.bits, "rom"))
+            if not layer.neuron.uniform:
+                out.append(MemoryPlan(f"layer{k}.params", groups, lanes * (
+                    layer.mem_format.bits + layer.neuron.decay_bits + 1), "rom"))
         out.append(MemoryPlan(f"layer{k}.words", groups + 2,
                               SpikeWordLayout(lanes, groups).size, "async"))
         if qnet.readout == "membrane" and k == last:
@@ -168,6 +172,8 @@ def core_logic(qnet, *, host_link=True):
         lane = 2 * mb + 2 if tabulated else 5 * mb + 2
         if layer.syn_format is not None:
             lane += 3 * layer.syn_format.bits
+        if groups > 1 and not layer.neuron.uniform:
+            lane += mb * (layer.neuron.decay_bits + 1) // 2 + mb    # multiplier, comparator
         if events > 1:
             lane += wb + 1
         if direct:

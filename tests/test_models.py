@@ -391,11 +391,15 @@ def test_assemble_builds_every_model(tmp_path, rng, kind):
     assert accelerator(qnet).layers[0].outputs == qnet.layers[0].outputs
 
 
-def test_assemble_refuses_per_neuron_parameters_on_shared_lanes(tmp_path, rng):
+def test_assemble_per_neuron_parameters_on_shared_lanes(tmp_path, rng):
+    """LIF: a parameter memory per layer; current-based: refused with a one-line error."""
     from spikegen.assemble import accelerator
 
     net = model("leaky", rng, per_neuron=True)
     qnet = quantize(load_state_dict(tmp_path, net), hardware=HardwareConfig(parallelism=2))
+    assert all(layer.variable_params for layer in accelerator(qnet).layers)
+    net = model("synaptic", rng, per_neuron=True)
+    qnet = quantize(load_state_dict(tmp_path, net), hardware=HardwareConfig(parallelism=2))
     with pytest.raises(SpikegenError, match="per-neuron thresholds or betas that differ need "
-                                            "one lane per neuron"):
+                                            "one lane per neuron for current-based neurons"):
         accelerator(qnet)

@@ -165,6 +165,21 @@ def test_every_snntorch_model_grouped_with_zero_reset(tmp_path):
 
 
 @pytest.mark.verilator
+@pytest.mark.ghdl
+def test_per_neuron_lif_on_shared_lanes(tmp_path):
+    """Leaky and RLeaky layers with per-neuron betas and thresholds on fewer lanes than
+    neurons: each group's parameters come from a memory. Bit-exact on Verilator and GHDL."""
+    net = snntorch_model(5, kinds=("leaky", "rleaky_all", "rleaky_one"), sizes=(12, 10, 8, 6),
+                         per_neuron=True)
+    source = export(net, tmp_path / "model.nir")
+    out = tmp_path / "build"
+    qnet = build(source, out, "--reset", "subtract", "-P", "3", "-E", "2")
+    assert all(isinstance(layer.neuron.threshold, np.ndarray) for layer in qnet.layers)
+    assert_every_layer_spikes(qnet)
+    ghdl_too(out, verify(out))
+
+
+@pytest.mark.verilator
 def test_norse_export_builds_and_verifies(tmp_path):
     norse = pytest.importorskip("norse.torch", reason="Norse is not installed (pip install "
                                                       "norse torch==2.13.0)")

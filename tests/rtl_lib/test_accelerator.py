@@ -89,6 +89,17 @@ def test_per_neuron_parameters_and_zero_all(seed):
     check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed == 2 else 0)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_per_neuron_parameters_on_shared_lanes(seed):
+    """Per-neuron LIF thresholds and decays with fewer lanes than neurons: each group's
+    parameters come from a memory and the leak is a multiplier."""
+    resets = ["subtract", "zero", "none"]
+    qnet, spikes = random_model_network(seed, e=1 + seed % 2, parallelism=[2, 3, 2][seed],
+                                        per_neuron=True, reset=resets[seed],
+                                        delay=seed != 1)
+    check(qnet, spikes, overlap=bool(seed % 2), stall_every=3 if seed == 2 else 0)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_current_based_networks(seed):
     resets = ["subtract", "zero", "zero_all", "none"]

@@ -237,30 +237,33 @@ def run_layer(qlayer, lanes, samples, events=1, mixed_beats=False):
 @pytest.mark.parametrize("reset", ["subtract", "zero", "zero_all", "none"])
 @pytest.mark.parametrize("delay", [True, False])
 def test_per_neuron_parameters_and_resets(reset, delay):
-    """Per-neuron thresholds and decays (one lane per neuron), every reset mode, narrow
-    (tabulated) and wide membranes."""
+    """Per-neuron thresholds and decays, every reset mode: one lane per neuron (narrow,
+    tabulated, and wide membranes), and shared lanes reading each group's parameters from a
+    memory (E = 1 and 2)."""
     rng = np.random.default_rng(["subtract", "zero", "zero_all", "none"].index(reset) * 2 + delay)
     for mem_bits, per_neuron in ((7, True), (11, True), (6, False)):
         qlayer = random_qlayer(rng, 9, 6, reset=reset, delay=delay, per_neuron=per_neuron,
                                mem_bits=mem_bits)
         samples = (rng.random((2, 6, 9)) < 0.5).astype(np.uint8)
         run_layer(qlayer, None, samples)
-        if not per_neuron:
-            run_layer(qlayer, 4, samples, events=2)
+        run_layer(qlayer, 4, samples, events=2)
+        if per_neuron:
+            assert layer_component(qlayer, 4).variable_params
+            run_layer(qlayer, 2, samples)
 
 
-def test_per_neuron_parameters_need_one_lane_per_neuron():
+def test_per_neuron_parameters_need_one_lane_per_neuron_where_lanes_are_constant():
     from rtl_lib.fc_layer import FCLayer
     from rtl_lib.lif import LIFParams
     from spikegen.errors import SpikegenError
 
-    qlayer = random_qlayer(np.random.default_rng(0), 4, 5, per_neuron=True)
+    qlayer = random_qlayer(np.random.default_rng(0), 4, 5, per_neuron=True, cuba=True)
     with pytest.raises(SpikegenError, match=r"per-neuron thresholds or betas that differ need "
-                       r"one lane per neuron \(5, not 2\): use -P 0"):
+                       r"one lane per neuron for current-based neurons \(5, not 2\): use -P 0"):
         layer_component(qlayer, 2)
     params = [LIFParams(mem_bits=8, threshold=t, decay=1, decay_bits=4) for t in (5, 6)]
     with pytest.raises(ValueError, match="need one lane per neuron"):
-        FCLayer([[1], [2]], None, params, 4, lanes=1)
+        FCLayer([[1], [2]], None, params, 4, lanes=1, value_bits=8)
     with pytest.raises(ValueError, match="Neuron parameters must have 2 entries, not 1"):
         FCLayer([[1], [2]], None, params[:1], 4)
     with pytest.raises(ValueError, match="may differ only in threshold and decay"):

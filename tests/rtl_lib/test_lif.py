@@ -48,13 +48,18 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("const_bias", [None, "constant"])
+@pytest.mark.parametrize("const_bias", [None, "constant", "variable"])
 @pytest.mark.parametrize("params", PARAMS)
 def test_lane_matches_reference(params, const_bias):
+    """Constant or port bias; "variable": threshold and decay from ports too (per-neuron
+    parameters on shared lanes), set to the parameters' values."""
     wb = 6
-    if const_bias is not None:
+    variable = const_bias == "variable"
+    if const_bias == "constant":
         const_bias = params.mem_max // 5
-    dut = LIFLane(params, wb, bias=const_bias)
+    else:
+        const_bias = None
+    dut = LIFLane(params, wb, bias=const_bias, variable=variable)
     rng = np.random.default_rng(7)
     cases = []
     for _ in range(300):
@@ -67,6 +72,9 @@ def test_lane_matches_reference(params, const_bias):
               (0, 0, params.mem_min, 0, -(1 << (wb - 1)), 0)]
 
     async def bench(ctx):
+        if variable:
+            ctx.set(dut.threshold, params.threshold)
+            ctx.set(dut.decay, params.decay)
         for op, last, mem, r, weight, bias in cases:
             if const_bias is None:
                 ctx.set(dut.bias, bias)
@@ -106,3 +114,8 @@ def test_narrow_lane_is_tabulated():
 def test_constant_bias_must_fit():
     with pytest.raises(ValueError, match="Constant bias must be an integer that fits"):
         LIFLane(PARAMS[5], 4, bias=40)
+
+
+def test_variable_lane_takes_its_bias_from_a_port():
+    with pytest.raises(ValueError, match="A lane with variable parameters takes its bias"):
+        LIFLane(PARAMS[0], 4, bias=0, variable=True)
