@@ -12,6 +12,25 @@ from conftest import random_network
 from qlayers import random_qlayer
 
 
+async def run_step(ctx, dut, step):
+    """Feed one step's tokens to the layer until its end-of-step token comes out: the
+    output spike indices and that token's ``last`` flag."""
+    got, pending = [], list(step)
+    while True:
+        if pending:
+            ctx.set(dut.i_events.payload, pending[0])
+        ctx.set(dut.i_events.valid, int(bool(pending)))
+        _, _, took, valid, payload = await ctx.tick().sample(
+            dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
+        if pending and took:
+            pending = pending[1:]
+        if valid:
+            if payload.eos:
+                ctx.set(dut.i_events.valid, 0)
+                return got, bool(payload.last)
+            got.append(int(payload.index))
+
+
 def unpack_state(layer, words):
     """(mem, r) per neuron from the state memory words."""
     mb = layer.params.mem_bits
@@ -53,24 +72,8 @@ def test_layer_steps_match_reference(rng, case):
                 step = list(tokens(sample[t:t + 1]))
                 step[-1]["last"] = int(t == sample.shape[0] - 1)
                 spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t])
-                got = []
-                pending = list(step)
-                while True:
-                    if pending:
-                        ctx.set(dut.i_events.payload, pending[0])
-                        ctx.set(dut.i_events.valid, 1)
-                    else:
-                        ctx.set(dut.i_events.valid, 0)
-                    _, _, took, valid, payload = await ctx.tick().sample(
-                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
-                    if pending and took:
-                        pending.pop(0)
-                    if valid:
-                        if payload.eos:
-                            assert payload.last == (t == sample.shape[0] - 1)
-                            break
-                        got.append(int(payload.index))
-                ctx.set(dut.i_events.valid, 0)
+                got, last = await run_step(ctx, dut, step)
+                assert last == (t == sample.shape[0] - 1)
                 assert got == sorted(got)
                 assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
                 words = ([ctx.get(dut.state_reg)] if dut.state is None else
@@ -128,19 +131,7 @@ def test_direct_input_layer_matches_reference(rng, reset, delay, lanes):
                       for i in np.flatnonzero(values[b])]
             for t in range(steps):
                 stream.append({"index": 0, "value": 0, "eos": 1, "last": int(t == steps - 1)})
-                got, pending = [], stream
-                while True:
-                    if pending:
-                        ctx.set(dut.i_events.payload, pending[0])
-                    ctx.set(dut.i_events.valid, int(bool(pending)))
-                    _, _, took, valid, payload = await ctx.tick().sample(
-                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
-                    if pending and took:
-                        pending = pending[1:]
-                    if valid:
-                        if payload.eos:
-                            break
-                        got.append(int(payload.index))
+                got, _ = await run_step(ctx, dut, stream)
                 stream = []
                 assert got == list(np.flatnonzero(trace.spikes[b, t])), f"sample {b} step {t}"
                 words = ([ctx.get(dut.state_reg)] if dut.state is None else
@@ -202,21 +193,8 @@ def run_layer(qlayer, lanes, samples, events=1, mixed_beats=False):
                 step[-1]["last"] = int(t == steps - 1)
                 spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t],
                                                    events_per_cycle=events)
-                got, pending = [], step
-                while True:
-                    if pending:
-                        ctx.set(dut.i_events.payload, pending[0])
-                    ctx.set(dut.i_events.valid, int(bool(pending)))
-                    _, _, took, valid, payload = await ctx.tick().sample(
-                        dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
-                    if pending and took:
-                        pending = pending[1:]
-                    if valid:
-                        if payload.eos:
-                            assert payload.last == (t == steps - 1)
-                            break
-                        got.append(int(payload.index))
-                ctx.set(dut.i_events.valid, 0)
+                got, last = await run_step(ctx, dut, step)
+                assert last == (t == steps - 1)
                 assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
                 if t == steps - 1:
                     state = layer_initial_state(qlayer)     # the last step restarts from rest
