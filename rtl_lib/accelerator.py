@@ -1,11 +1,10 @@
 """The accelerator top: layers chained through event FIFOs, and the readout."""
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from .event import EventLayout, ResultLayout, connect_events
 from .event_fifo import EventFIFO
-from .fc_layer import FCLayer
 from .readout import SpikeCounter
 from .stream_register import StreamRegister
 
@@ -13,8 +12,21 @@ from .stream_register import StreamRegister
 __all__ = ["Accelerator"]
 
 
+def _check_layer(layer):
+    """Any layer component fits in the chain: an ``i_events`` stream in and an ``o_events``
+    stream of spike events out, with ``inputs``, ``outputs`` and ``out_events``."""
+    members = getattr(getattr(layer, "signature", None), "members", {})
+    if not isinstance(layer, wiring.Component) or "i_events" not in members \
+            or "o_events" not in members:
+        raise TypeError(f"Layers must be components with i_events and o_events streams, "
+                        f"not {layer!r}")
+    for name in ("inputs", "outputs", "out_events"):
+        if not isinstance(getattr(layer, name, None), int):
+            raise TypeError(f"Layer {layer!r} must tell its {name} (an integer)")
+
+
 class Accelerator(wiring.Component):
-    """A spiking network accelerator: ``FCLayer`` → ``EventFIFO`` → ... → ``SpikeCounter``.
+    """A spiking network accelerator: layer → ``EventFIFO`` → ... → ``SpikeCounter``.
 
     Feed each inference as its time steps in order: a step's input spike events (ascending
     index) then an end-of-step token, the final step's with ``last`` set. Consecutive layers
@@ -23,8 +35,11 @@ class Accelerator(wiring.Component):
 
     Parameters
     ----------
-    layers : list of FCLayer
-        Each layer's ``inputs`` equal to the previous layer's ``outputs``.
+    layers : list of wiring.Component
+        Layer components (:class:`~rtl_lib.fc_layer.FCLayer` or any other with an
+        ``i_events`` stream in and an ``o_events`` stream of spike events out, and
+        ``inputs``, ``outputs`` and ``out_events``); each layer's ``inputs`` equal to the
+        previous layer's ``outputs``.
     count_bits : int
         Width of the per-class spike counters.
     fifo_depth : int
@@ -47,8 +62,10 @@ class Accelerator(wiring.Component):
     """
     def __init__(self, layers, *, count_bits=8, fifo_depth=64, frontend=None):
         layers = list(layers)
-        if not layers or not all(isinstance(layer, FCLayer) for layer in layers):
-            raise TypeError("Layers must be a non-empty list of FCLayer")
+        if not layers:
+            raise TypeError("Layers must be a non-empty list of layer components")
+        for layer in layers:
+            _check_layer(layer)
         for before, after in zip(layers, layers[1:]):
             if after.inputs != before.outputs:
                 raise ValueError(f"A layer with {after.inputs} inputs cannot follow a layer "

@@ -5,7 +5,8 @@ from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .lif import _no_delay_reset, _node, check_params, decay_amount, saturate
+from .fixed_point import decay_amount, node, saturate
+from .lif import _no_delay_reset, check_params
 
 
 __all__ = ["CubaLIFParams", "CubaLIFLane"]
@@ -119,22 +120,22 @@ class CubaLIFLane(wiring.Component):
             return saturate(m, value, p.mem_bits, name)
 
         def leak(value, decay, name):
-            value = _node(m, value, name)
+            value = node(m, value, name)
             amount = decay_amount(value, decay, p.decay_bits)
             return value if amount is None else value - amount
 
         bias = self.bias if self.const_bias is None else self.const_bias
         integrated = saturate(m, self.syn + (self.weight << p.weight_shift), p.syn_bits,
                               "integrated")
-        r = _node(m, self.mem > p.threshold, "reset")
+        r = node(m, self.mem > p.threshold, "reset")
         base = Mux(r, 0, self.mem) if p.reset == "zero" else self.mem
         membrane = leak(base, p.decay, "base") + self.syn
         if p.reset == "subtract":
             membrane = membrane - Mux(r, p.threshold, 0)
         membrane = sat_m(membrane, "membrane")
         if p.reset == "zero_all":
-            membrane = _node(m, Mux(r, 0, membrane), "masked")
-        spike = _node(m, membrane > p.threshold, "fire")
+            membrane = node(m, Mux(r, 0, membrane), "masked")
+        spike = node(m, membrane > p.threshold, "fire")
         after = _no_delay_reset(membrane, spike, r, p, sat_m)
         m.d.comb += self.mem_out.eq(after)
         current = saturate(m, leak(self.syn, p.syn_decay, "current_in") + bias, p.syn_bits,

@@ -1,24 +1,23 @@
 """An event-driven fully connected layer of LIF or current-based LIF neurons."""
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from dataclasses import fields
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .event import EventGroupLayout, EventLayout, ValueEventLayout
 from .event_packer import EventPacker
-from dataclasses import fields
-
 from .cuba_lif import CubaLIFLane, CubaLIFParams
+from .fc_plan import DISTRIBUTED_BITS, FCPlan
 from .lif import DirectLIFLane, LIFLane, LIFParams
+from .membrane_readout import membrane_argmax
 from .recurrent import RecurrentEvents
-from .spike_serializer import SpikeSerializer, SpikeWordLayout, chunk_flags
+from .spike_serializer import SpikeSerializer, chunk_flags
 
 
 __all__ = ["FCLayer", "DISTRIBUTED_BITS"]
-
-
-#: Weight memories smaller than this (half a 7-series RAMB18) are built from logic (LUTs).
-DISTRIBUTED_BITS = 8192
 
 
 def _pack(values, width):
@@ -113,12 +112,8 @@ class FCLayer(wiring.Component):
             recurrent = [[int(v) for v in row] for row in recurrent]
             if len(recurrent) != len(rows) or any(len(row) != len(rows) for row in recurrent):
                 raise ValueError(f"Recurrent weights must be a {len(rows)}x{len(rows)} matrix")
-            if value_bits is not None:
-                raise ValueError("A layer fed with input values cannot be recurrent")
-        self.recurrent = recurrent
-        self.membrane_class = bool(membrane_class)
-        self.outputs, self.inputs = len(rows), len(rows[0])
-        self.neuron_params = _neuron_params(params, self.outputs)
+        outputs, inputs = len(rows), len(rows[0])
+        self.neuron_params = _neuron_params(params, outputs)
         params = self.neuron_params[0]
         if not isinstance(weight_bits, int) or weight_bits < 1:
             raise TypeError(f"Weight width must be a positive integer, not {weight_bits!r}")
@@ -127,54 +122,34 @@ class FCLayer(wiring.Component):
             raise ValueError(f"Weights must fit {weight_bits} signed bits")
         if bias is not None:
             bias = [int(b) for b in bias]
-            if len(bias) != self.outputs:
-                raise ValueError(f"Bias must have {self.outputs} entries, not {len(bias)}")
+            if len(bias) != outputs:
+                raise ValueError(f"Bias must have {outputs} entries, not {len(bias)}")
             top = 1 << (params.acc_bits - 1)
             if any(not -top <= b < top for b in bias):
                 raise ValueError(f"Biases must fit {params.acc_bits} signed bits (the state "
                                  f"the events accumulate into)")
         if lanes is None:
-            lanes = self.outputs
+            lanes = outputs
         if not isinstance(lanes, int) or lanes < 1:
             raise TypeError(f"Lane count must be a positive integer, not {lanes!r}")
-        self.lanes = min(lanes, self.outputs)
-        self.groups = -(-self.outputs // self.lanes)
-        self.weight, self.bias = rows, bias
-        self.params, self.weight_bits = params, weight_bits
-        if value_bits is not None and (not isinstance(value_bits, int) or value_bits < 1):
-            raise TypeError(f"Value width must be a positive integer or None, "
-                            f"not {value_bits!r}")
-        self.value_bits = value_bits
-        if events not in (1, 2):
-            raise ValueError(f"Events per cycle must be 1 or 2 (the ports of a block RAM), "
-                             f"not {events!r}")
-        self.cuba = isinstance(params, CubaLIFParams)
-        if self.groups > 1 and not self.uniform and (self.cuba or value_bits):
-            raise ValueError("Per-neuron thresholds or decays that differ need one lane per "
-                             "neuron (a fully parallel layer) for current-based neurons and "
-                             "for a layer fed input values")
-        if self.cuba and value_bits:
-            raise ValueError("A current-based layer cannot take input values (direct coding)")
-        if events > 1 and value_bits:
-            raise ValueError("A layer fed with input values takes one value per cycle")
-        self.events = events
-        if out_events not in (1, 2):
-            raise ValueError(f"Output events per beat must be 1 or 2, not {out_events!r}")
-        self.out_events = out_events
-        # direct input: an exact accumulator of value * weight over all inputs
-        self.acc_bits = (weight_bits + value_bits + 1 + max(1, ceil_log2(self.inputs))
-                         if value_bits else 0)
+        #: Every hardware fact of the layer (:class:`~rtl_lib.fc_plan.FCPlan`).
+        self.plan = FCPlan(inputs=inputs, outputs=outputs, lanes=min(lanes, outputs),
+                           weight_bits=weight_bits, params=params,
+                           uniform=all(q == params for q in self.neuron_params),
+                           bias=bias is not None, recurrent=recurrent is not None,
+                           value_bits=value_bits, events=events, out_events=out_events,
+                           membrane_class=bool(membrane_class))
+        self.weight, self.bias, self.recurrent = rows, bias, recurrent
         #: Weight ROM: see :meth:`weight_image`. Block RAM, except for a small memory (under
         #: ``DISTRIBUTED_BITS``), which would waste most of a block and goes to LUTs.
-        depth = self.rows * self.groups
-        style = "logic" if depth * self.lanes * weight_bits < DISTRIBUTED_BITS else "block"
-        self.weights = memory.Memory(shape=self.lanes * weight_bits, depth=depth,
-                                     init=self.weight_image(), attrs={"ram_style": style})
+        self.weights = memory.Memory(shape=self.plan.weight_width, depth=self.plan.weight_depth,
+                                     init=self.weight_image(),
+                                     attrs={"ram_style": self.plan.weight_style})
         #: Neuron state, word ``g`` = group ``g``; lane ``j`` holds ``mem | r << mem_bits`` in
         #: bits ``[j * (mem_bits + 1), (j + 1) * (mem_bits + 1))``: between time steps, the
         #: membrane at the start of the next step and its reset flag. A memory of ``groups``
         #: words, or with one group (fully parallel) the register ``state_reg``.
-        if self.groups == 1:
+        if self.plan.state_in_registers:
             self.state, self.state_reg = None, Signal(self.lanes * self.lane_state_bits,
                                                       init=self.state_image()[0])
         else:
@@ -182,36 +157,50 @@ class FCLayer(wiring.Component):
                                        depth=self.groups, init=self.state_image())
             self.state_reg = None
         if value_bits is not None:
-            in_layout = ValueEventLayout(self.inputs, value_bits)
+            in_layout = ValueEventLayout(inputs, value_bits)
         elif events > 1:
-            in_layout = EventGroupLayout(self.inputs, events)
+            in_layout = EventGroupLayout(inputs, events)
         else:
-            in_layout = EventLayout(self.inputs)
+            in_layout = EventLayout(inputs)
         ports = {
             "i_events": In(stream.Signature(in_layout)),
             "o_events": Out(stream.Signature(
-                EventLayout(self.outputs) if out_events == 1
-                else EventGroupLayout(self.outputs, out_events))),
+                EventLayout(outputs) if out_events == 1
+                else EventGroupLayout(outputs, out_events))),
         }
         if self.membrane_class:
-            ports["o_class"] = Out(stream.Signature(range(self.outputs)))
+            ports["o_class"] = Out(stream.Signature(range(outputs)))
         super().__init__(ports)
 
-    # -- memory images ------------------------------------------------------------------------
+    # -- the plan's facts, by name ------------------------------------------------------------
 
-    @property
-    def uniform(self):
-        """Whether every neuron has the same parameters."""
-        return all(q == self.neuron_params[0] for q in self.neuron_params)
+    inputs = property(lambda self: self.plan.inputs)
+    outputs = property(lambda self: self.plan.outputs)
+    lanes = property(lambda self: self.plan.lanes)
+    groups = property(lambda self: self.plan.groups)
+    rows = property(lambda self: self.plan.rows, doc="Weight rows per group (inputs, and "
+                                                     "the layer's own neurons if recurrent).")
+    params = property(lambda self: self.plan.params)
+    weight_bits = property(lambda self: self.plan.weight_bits)
+    value_bits = property(lambda self: self.plan.value_bits)
+    events = property(lambda self: self.plan.events)
+    out_events = property(lambda self: self.plan.out_events)
+    membrane_class = property(lambda self: self.plan.membrane_class)
+    cuba = property(lambda self: self.plan.cuba)
+    acc_bits = property(lambda self: self.plan.acc_bits)
+    uniform = property(lambda self: self.plan.uniform)
+    variable_params = property(lambda self: self.plan.variable_params)
+    lane_state_bits = property(lambda self: self.plan.lane_state_bits)
+
+    def state_fields(self):
+        """``(name, bits)`` of the fields of one lane's state word, LSB first."""
+        return list(self.plan.state_fields())
+
+    # -- memory images ------------------------------------------------------------------------
 
     def _neuron(self, group, lane):
         index = group * self.lanes + lane
         return index if index < self.outputs else None
-
-    @property
-    def rows(self):
-        """Weight rows per group: one per input, and one per neuron in a recurrent layer."""
-        return self.inputs + (self.outputs if self.recurrent is not None else 0)
 
     def weight_image(self):
         """Weight ROM words: row ``i * groups + g`` holds the weights of group ``g`` from input
@@ -236,21 +225,6 @@ class FCLayer(wiring.Component):
         start = bias - (p.threshold if r and p.reset == "subtract" else 0)
         return min(max(start, p.mem_min), p.mem_max), int(r)
 
-    @property
-    def lane_state_bits(self):
-        """Bits of one lane's state word: ``mem | r << mem_bits`` for spike input,
-        ``mem | acc << mem_bits`` for direct input, ``mem | syn << mem_bits`` for a
-        current-based layer (``r`` is then ``mem > threshold``)."""
-        return sum(bits for _, bits in self.state_fields())
-
-    def state_fields(self):
-        """``(name, bits)`` of the fields of one lane's state word, LSB first."""
-        if self.value_bits:
-            return [("mem", self.params.mem_bits), ("acc", self.acc_bits)]
-        if self.cuba:
-            return [("mem", self.params.mem_bits), ("syn", self.params.syn_bits)]
-        return [("mem", self.params.mem_bits), ("r", 1)]
-
     def state_image(self):
         if self.value_bits:
             return [0] * self.groups         # membrane and accumulator start at zero
@@ -269,12 +243,6 @@ class FCLayer(wiring.Component):
                 lanes.append((mem & ((1 << mb) - 1)) | (high << mb))
             image.append(_pack(lanes, self.lane_state_bits))
         return image
-
-    @property
-    def variable_params(self):
-        """Per-neuron parameters on shared lanes: each group's thresholds and decays are read
-        from a memory, like its biases, and the lanes leak with a multiplier."""
-        return self.groups > 1 and not self.uniform
 
     def param_image(self):
         """Words of the parameter memory: lane ``j`` of word ``g`` holds the threshold
@@ -300,53 +268,70 @@ class FCLayer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, P, G, E = self.params, self.lanes, self.groups, self.events
-        mb, wb = p.mem_bits, self.weight_bits
+        mem = self._memories(m)
+        pipe = self._issue(m, mem)
+        spikes = self._execute(m, mem, pipe)
+        self._serialize(m, mem, pipe, spikes)
+        return m
 
+    # -- the stages of elaborate, in the order they are built ----------------------------------
+
+    def _memories(self, m):
+        """Weight ROM (one read port per event of a group), state (memory or register), bias
+        and parameter ROMs, and the queue of output spike words."""
+        p, P, G, E = self.params, self.lanes, self.groups, self.events
+        mem = SimpleNamespace()
         m.submodules.weights = weights = self.weights
-        w_rds = [weights.read_port() for _ in range(E)]
-        sw = self.lane_state_bits
+        mem.w_rds = [weights.read_port() for _ in range(E)]
         if G == 1:
             # fully parallel: the state is a register, read and written by the execute stage
-            state_reg = self.state_reg
-            s_rd = s_wr = None
+            mem.s_rd = mem.s_wr = None
         else:
             m.submodules.state = state = self.state
-            s_wr = state.write_port()
-            s_rd = state.read_port(transparent_for=(s_wr,))
+            mem.s_wr = s_wr = state.write_port()
+            mem.s_rd = state.read_port(transparent_for=(s_wr,))
         if self.bias is not None and G > 1:
             m.submodules.biases = biases = memory.Memory(
                 shape=P * p.acc_bits, depth=G, init=self.bias_image())
-            b_rd = biases.read_port()
-            bias_data = b_rd.data
+            mem.b_rd = b_rd = biases.read_port()
+            mem.bias_data = b_rd.data
         else:
-            b_rd = None
-            bias_data = Const(0 if self.bias is None else self.bias_image()[0], P * p.acc_bits)
-        pw = mb + p.decay_bits + 1
+            mem.b_rd = None
+            mem.bias_data = Const(0 if self.bias is None else self.bias_image()[0],
+                                  P * p.acc_bits)
+        mem.pw = pw = self.plan.param_lane_bits
+        mem.v_rd = None
         if self.variable_params:
             m.submodules.params = params_rom = memory.Memory(
                 shape=P * pw, depth=G, init=self.param_image())
-            v_rd = params_rom.read_port()
-
+            mem.v_rd = params_rom.read_port()
         # Output spike words: lanes' spikes of one group, plus the end-of-step marker.
-        gw = max(1, ceil_log2(G))
         # (the serializer holds the word at the head until its last spikes are read out)
-        depth = G + 2
-        word_layout = SpikeWordLayout(P, G)
-        m.submodules.words = words = fifo.SyncFIFO(width=word_layout.size, depth=depth)
+        mem.depth = self.plan.words_depth
+        m.submodules.words = mem.words = fifo.SyncFIFO(width=self.plan.word_layout.size,
+                                                       depth=mem.depth)
+        return mem
 
-        # -- stage 1: issue one group of the token at the head of the input ----------------
+    def _issue(self, m, mem):
+        """Stage 1 issues one group of the token at the head of the input per cycle; stage 2
+        ("fetch") registers the weight rows out of block RAM and reads the group's state."""
+        G, E = self.groups, self.events
+        gw = max(1, ceil_log2(G))
+        words, depth = mem.words, mem.depth
+        pipe = SimpleNamespace()
         source = wiring.flipped(self.i_events)
+        pipe.merge = None
         if self.recurrent is not None:
             # the layer's own spikes of the previous step follow each step's input events
             m.submodules.merge = merge = RecurrentEvents(self.inputs, self.outputs, E)
             wiring.connect(m, source, merge.i)
-            prev_spikes = Signal(G * P)
+            prev_spikes = Signal(G * self.lanes)
             busy = Signal()
             m.d.comb += [merge.spikes.eq(prev_spikes[:self.outputs]), merge.busy.eq(busy)]
             with m.If(merge.o.valid & merge.o.ready & merge.o.payload.eos):
                 m.d.sync += busy.eq(1)
             source = merge.o
+            pipe.prev_spikes, pipe.busy = prev_spikes, busy
         if E > 1:
             # pairs are formed by position in the step, whatever beats the producer sent
             m.submodules.packer = packer = EventPacker(self.rows)
@@ -373,6 +358,7 @@ class FCLayer(wiring.Component):
         s2_group = Signal(gw)
         room = Signal()
         m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
+        pipe.classes = None
         if self.membrane_class:
             classes = fifo.SyncFIFO(width=len(self.o_class.payload), depth=2)
             m.submodules.classes = classes
@@ -381,18 +367,16 @@ class FCLayer(wiring.Component):
                 (words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
                 & (classes.level + closing(f_valid, f_step, f_last, f_final)
                    + closing(s2_valid, s2_step, s2_last, s2_final) < 2))
+            pipe.classes = classes
         issue = Signal()
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
         final = group == G - 1
 
-        for port, index in zip(w_rds, indices):
+        for port, index in zip(mem.w_rds, indices):
             m.d.comb += port.addr.eq(index * G + group)
-        if s_rd is not None:
-            m.d.comb += s_rd.addr.eq(f_group)
-        if b_rd is not None:
-            m.d.comb += b_rd.addr.eq(f_group)
-        if self.variable_params:
-            m.d.comb += v_rd.addr.eq(f_group)
+        for port in (mem.s_rd, mem.b_rd, mem.v_rd):
+            if port is not None:
+                m.d.comb += port.addr.eq(f_group)
         m.d.sync += [
             f_valid.eq(issue),
             f_step.eq(token.eos),
@@ -407,11 +391,12 @@ class FCLayer(wiring.Component):
         ]
         if E > 1:
             m.d.sync += f_pair.eq(~token.eos & (token.count == 2))
-        rows = [Signal(P * wb, name=f"weights_row{k}") for k in range(E)]
-        m.d.sync += rows[0].eq(w_rds[0].data)
+        wb = self.weight_bits
+        rows = [Signal(self.lanes * wb, name=f"weights_row{k}") for k in range(E)]
+        m.d.sync += rows[0].eq(mem.w_rds[0].data)
         if E > 1:
             # a lone event's partner row is zero: a synchronous reset of the row register
-            m.d.sync += rows[1].eq(Mux(f_pair, w_rds[1].data, 0))
+            m.d.sync += rows[1].eq(Mux(f_pair, mem.w_rds[1].data, 0))
         with m.If(issue):
             with m.If(final):
                 m.d.comb += source.ready.eq(1)
@@ -420,15 +405,27 @@ class FCLayer(wiring.Component):
             if G > 1:
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
+        pipe.token, pipe.rows = token, rows
+        pipe.s2_valid, pipe.s2_step, pipe.s2_last = s2_valid, s2_step, s2_last
+        pipe.s2_final, pipe.s2_group = s2_final, s2_group
+        return pipe
 
-        # -- stage 3: lanes compute, write back, queue spikes --------------------------------
+    def _execute(self, m, mem, pipe):
+        """Stage 3: the lanes compute and write back; the step's spikes of the group."""
+        p, P, G = self.params, self.lanes, self.groups
+        mb, wb = p.mem_bits, self.weight_bits
+        sw, pw = self.lane_state_bits, mem.pw
+        bias_data, rows = mem.bias_data, pipe.rows
+        s2_valid, s2_step, s2_last = pipe.s2_valid, pipe.s2_step, pipe.s2_last
+        s2_final, s2_group = pipe.s2_final, pipe.s2_group
         spikes = Signal(P)
         next_state = []
         membranes = []
-        state_word = state_reg if G == 1 else s_rd.data
+        state_reg = self.state_reg
+        state_word = state_reg if G == 1 else mem.s_rd.data
         if self.value_bits:
             f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
-            m.d.sync += [f_value.eq(token.value), s2_value.eq(f_value)]
+            m.d.sync += [f_value.eq(pipe.token.value), s2_value.eq(f_value)]
         for j in range(P):
             # with one group each lane is one neuron, with its own parameters
             lane_p = self.neuron_params[j] if G == 1 else p
@@ -447,15 +444,15 @@ class FCLayer(wiring.Component):
                 if G == 1:
                     # one neuron per lane: its bias is a constant of the lane
                     bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
-                    lane = kind(lane_p, wb + E - 1, bias=bias)
+                    lane = kind(lane_p, self.plan.adder_bits, bias=bias)
                 elif self.variable_params:
                     # per-neuron parameters on shared lanes: read with the group's state
-                    lane = kind(p, wb + E - 1, variable=True)
-                    word_p = v_rd.data[j * pw:(j + 1) * pw]
+                    lane = kind(p, self.plan.adder_bits, variable=True)
+                    word_p = mem.v_rd.data[j * pw:(j + 1) * pw]
                     m.d.comb += [lane.bias.eq(bias_data[j * ab:(j + 1) * ab]),
                                  lane.threshold.eq(word_p[:mb]), lane.decay.eq(word_p[mb:])]
                 else:
-                    lane = kind(p, wb + E - 1)
+                    lane = kind(p, self.plan.adder_bits)
                     m.d.comb += lane.bias.eq(bias_data[j * ab:(j + 1) * ab])
                 if self.cuba:
                     m.d.comb += lane.syn.eq(word[mb:])
@@ -473,7 +470,7 @@ class FCLayer(wiring.Component):
             ]
             if self.membrane_class:
                 membranes.append(lane.mem_out)
-        pad = G * P - self.outputs
+        pad = self.plan.pad
         if pad:
             # lanes beyond the last neuron exist only in the last group; they never spike
             valid_lanes = (1 << (P - pad)) - 1
@@ -483,37 +480,41 @@ class FCLayer(wiring.Component):
                 m.d.comb += masked.eq(spikes & valid_lanes)
             spikes = masked
         if self.membrane_class:
-            self._membrane_argmax(m, membranes, classes, s2_valid & s2_step & s2_last,
-                                  s2_group, s2_final)
+            membrane_argmax(m, self.plan, membranes, pipe.classes,
+                            s2_valid & s2_step & s2_last, s2_group, s2_final)
         if self.recurrent is not None:
             # keep the step's spikes for the next step (none after an inference's last step)
             with m.If(s2_valid & s2_step):
                 with m.Switch(s2_group):
                     for g in range(G):
                         with m.Case(g):
-                            m.d.sync += prev_spikes[g * P:(g + 1) * P].eq(
+                            m.d.sync += pipe.prev_spikes[g * P:(g + 1) * P].eq(
                                 Mux(s2_last, 0, spikes))
                 with m.If(s2_final):
-                    m.d.sync += busy.eq(0)
+                    m.d.sync += pipe.busy.eq(0)
         if G == 1:
             with m.If(s2_valid):
                 m.d.sync += state_reg.eq(Cat(*next_state))
         else:
             m.d.comb += [
-                s_wr.addr.eq(s2_group),
-                s_wr.data.eq(Cat(*next_state)),
-                s_wr.en.eq(s2_valid),
+                mem.s_wr.addr.eq(s2_group),
+                mem.s_wr.data.eq(Cat(*next_state)),
+                mem.s_wr.en.eq(s2_valid),
             ]
+        return spikes
+
+    def _serialize(self, m, mem, pipe, spikes):
+        """The step's spikes as words into the queue, then as events, one or two per beat."""
+        words = mem.words
         m.d.comb += [
-            words.w_data.eq(Cat(spikes, chunk_flags(spikes), s2_group, s2_final, s2_last)),
+            words.w_data.eq(Cat(spikes, chunk_flags(spikes), pipe.s2_group, pipe.s2_final,
+                                pipe.s2_last)),
             # every group's word, spikes or not: an OR over all lanes here would be a long
             # path across the die (the serializer skips empty words in a cycle)
-            words.w_en.eq(s2_valid & s2_step),
+            words.w_en.eq(pipe.s2_valid & pipe.s2_step),
         ]
-
-        # -- serializer: the step's spikes as events, one or two per beat --------------------
-        m.submodules.serializer = serializer = SpikeSerializer(self.outputs, P, G,
-                                                               self.out_events)
+        m.submodules.serializer = serializer = SpikeSerializer(self.outputs, self.lanes,
+                                                               self.groups, self.out_events)
         m.d.comb += [
             serializer.i_words.payload.eq(words.r_data),
             serializer.i_words.valid.eq(words.r_rdy),
@@ -521,36 +522,9 @@ class FCLayer(wiring.Component):
         ]
         wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))
         if self.membrane_class:
+            classes = pipe.classes
             m.d.comb += [
                 self.o_class.payload.eq(classes.r_data),
                 self.o_class.valid.eq(classes.r_rdy),
                 classes.r_en.eq(self.o_class.ready),
             ]
-        return m
-
-    def _membrane_argmax(self, m, membranes, classes, closing, group, final):
-        """The last step's largest membrane, group after group: a comparison chain over the
-        lanes, then against the best of the earlier groups; strict comparisons keep the
-        lowest index on a tie."""
-        P, G = self.lanes, self.groups
-        mb = self.params.mem_bits
-        pad = G * P - self.outputs
-        best_v, best_i = membranes[0], Const(0, range(self.outputs))
-        for j in range(1, P):
-            better = membranes[j] > best_v
-            if j >= P - pad:
-                better = better & (group != G - 1)      # no neuron behind this lane
-            v, i = Signal(signed(mb), name=f"best_mem{j}"), Signal(range(P), name=f"best{j}")
-            m.d.comb += [v.eq(Mux(better, membranes[j], best_v)), i.eq(Mux(better, j, best_i))]
-            best_v, best_i = v, i
-        index = Signal(range(self.outputs))
-        m.d.comb += index.eq(group * P + best_i)
-        run_v, run_i = Signal(signed(mb)), Signal(range(self.outputs))
-        take = (group == 0) | (best_v > run_v)
-        winner = Signal(range(self.outputs))
-        m.d.comb += winner.eq(Mux(take, index, run_i))
-        with m.If(closing):
-            with m.If(take):
-                m.d.sync += [run_v.eq(best_v), run_i.eq(index)]
-        m.d.comb += [classes.w_data.eq(winner), classes.w_en.eq(closing & final)]
-

@@ -1,12 +1,15 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .fixed_point import decay_amount, node, saturate
 
-__all__ = ["LIFParams", "LIFLane", "DirectLIFLane", "end_of_step"]
+
+__all__ = ["LIFParams", "LIFLane", "DirectLIFLane", "end_of_step", "tabulates",
+           "uses_reset_flag", "TABLE_MAX_BITS"]
 
 
 RESETS = ("subtract", "zero", "zero_all", "none")
@@ -65,35 +68,9 @@ def check_params(p, *, widths, decays):
         raise TypeError(f"Weight shift must be a non-negative integer, not {p.weight_shift!r}")
 
 
-def _node(m, value, name):
-    """``value`` through a signal of its own shape: an expression used several times is then
-    one net, not a copy per use (nested copies would grow the netlist exponentially)."""
-    signal = Signal(value.shape(), name=name)
-    m.d.comb += signal.eq(value)
-    return signal
-
-
 def _saturate(m, value, params, name):
     """Clamp ``value`` to the membrane range, as a ``signed(mem_bits)`` signal."""
     return saturate(m, value, params.mem_bits, name)
-
-
-def saturate(m, value, bits, name):
-    """Clamp ``value`` to the range of ``signed(bits)``, as a signal of that shape.
-
-    The value fits when its bits from ``bits - 1`` up are all copies of its sign; that
-    test is a few LUTs, where two magnitude comparisons would cost two carry chains.
-    """
-    wide = _node(m, value, f"{name}_wide")
-    if not wide.shape().signed:
-        wide = _node(m, Cat(wide, 0).as_signed(), f"{name}_signed")
-    if len(wide) <= bits:
-        return _node(m, wide.as_signed(), name)
-    top = wide[bits - 1:]
-    sign = wide[-1]
-    fits = (top == 0) | (top == (1 << len(top)) - 1)
-    clamped = Mux(sign, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-    return _node(m, Mux(fits, wide[:bits], clamped[:bits]).as_signed(), name)
 
 
 def _decay(mem, params):
@@ -101,51 +78,10 @@ def _decay(mem, params):
     return decay_amount(mem, params.decay, params.decay_bits)
 
 
-def decay_amount(value, decay, bits):
-    """The amount the leak takes off: ``(value * decay + 2**(bits-1)) >> bits`` (rounding
-    half up); a shift when ``decay`` is 2**k, shifts and adds otherwise; ``None`` when
-    beta = 1."""
-    if isinstance(decay, Value):
-        # a decay read from memory (per-neuron parameters on shared lanes): a multiplier
-        return (value * decay + (1 << (bits - 1))) >> bits
-    if decay == 0:
-        return None
-    if decay & (decay - 1) == 0:
-        k = decay.bit_length() - 1
-        if k == bits:
-            return value                     # beta = 0: all of it
-        return (value + (1 << (bits - k - 1))) >> (bits - k)
-    return (_times_constant(value, decay) + (1 << (bits - 1))) >> bits
-
-
 def _leak(mem, params):
     """``mem - ((mem * decay + 2**(bits-1)) >> bits)``: ``beta * mem``, rounded."""
     amount = _decay(mem, params)
     return mem if amount is None else mem - amount
-
-
-def _csd(value):
-    """Canonical signed digits of a positive integer: ``[(shift, sign), ...]``, fewest terms."""
-    digits, shift = [], 0
-    while value:
-        if value & 1:
-            digit = 2 - (value & 3)          # +1 or -1
-            digits.append((shift, digit))
-            value -= digit
-        value >>= 1
-        shift += 1
-    return digits
-
-
-def _times_constant(value, constant):
-    """``value * constant`` as shifts and adds (canonical signed digits): a few carry chains
-    instead of a hardware multiplier, and a shorter path."""
-    total = None
-    for shift, sign in _csd(constant):
-        term = value << shift
-        total = (term if sign > 0 else -term) if total is None else \
-            (total + term if sign > 0 else total - term)
-    return total
 
 
 class LIFLane(wiring.Component):
@@ -229,16 +165,12 @@ class LIFLane(wiring.Component):
     @property
     def uses_r(self):
         """Whether the end-of-step update reads ``r`` (only without reset delay)."""
-        p = self.params
-        return p.reset == "zero_all" or not (p.reset_delay or p.reset == "none")
+        return uses_reset_flag(self.params)
 
     @property
     def tabulated(self):
-        """Whether the end-of-step update is a lookup table: with a constant bias and a
-        narrow membrane, a table of ``2**(mem_bits [+ 1])`` entries maps to a handful of LUTs
-        per bit, where the arithmetic would cost several carry chains."""
-        return (self.const_bias is not None
-                and self.params.mem_bits + self.uses_r <= TABLE_MAX_BITS)
+        """Whether the end-of-step update is a lookup table (see :func:`tabulates`)."""
+        return tabulates(self.params, constant_bias=self.const_bias is not None)
 
     def elaborate(self, platform):
         m = Module()
@@ -252,9 +184,9 @@ class LIFLane(wiring.Component):
 
         integrated = sat(self.mem + (self.weight << p.weight_shift), "integrated")
         # zero_all: the membrane is 0 for the whole step after a spike, its input ignored
-        mem = _node(m, Mux(self.r, 0, self.mem), "masked") if p.reset == "zero_all" \
+        mem = node(m, Mux(self.r, 0, self.mem), "masked") if p.reset == "zero_all" \
             else self.mem
-        spike = _node(m, mem > p.threshold, "fire")
+        spike = node(m, mem > p.threshold, "fire")
         after = _no_delay_reset(mem, spike, self.r, p, sat)
         m.d.comb += self.mem_out.eq(after)
         if self.tabulated:
@@ -262,7 +194,7 @@ class LIFLane(wiring.Component):
             # integrate path's own adder and saturation: the adder is shared, and the table
             # of a difference is often simpler than that of the new value
             delta, r_next = self._table(m)
-            addend = _node(m, Mux(self.op, delta, self.weight << p.weight_shift), "addend")
+            addend = node(m, Mux(self.op, delta, self.weight << p.weight_shift), "addend")
             total = sat(self.mem + addend, "total")
             restart, r_restart, _ = end_of_step(p, 0, 0, True, self.const_bias)
             m.d.comb += [
@@ -273,10 +205,10 @@ class LIFLane(wiring.Component):
             return m
         else:
             bias = self.bias if self.const_bias is None else self.const_bias
-            rest = _node(m, Mux(self.last, 0, after), "rest")
-            r_next = _node(m, rest > p.threshold, "reset")
+            rest = node(m, Mux(self.last, 0, after), "rest")
+            r_next = node(m, rest > p.threshold, "reset")
             base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
-            base = _node(m, base, "base")
+            base = node(m, base, "base")
             amount = _decay(base, p)
             start = base + bias if amount is None else base - amount + bias
             if p.reset == "subtract":
@@ -301,7 +233,7 @@ class LIFLane(wiring.Component):
                 start, r_next, _ = end_of_step(p, mem, r, False, self.const_bias)
                 entries.append(((start - mem) & ((1 << (mb + 1)) - 1)) | (r_next << (mb + 1)))
         index = Cat(self.mem.as_unsigned(), self.r) if self.uses_r else self.mem.as_unsigned()
-        looked = _node(m, Array(Const(e, mb + 2) for e in entries)[index], "table")
+        looked = node(m, Array(Const(e, mb + 2) for e in entries)[index], "table")
         return looked[:mb + 1].as_signed(), looked[mb + 1]
 
 
@@ -316,6 +248,19 @@ class _VariableParams:
 
 #: Widest end-of-step table index (membrane bits, plus ``r`` when it is used).
 TABLE_MAX_BITS = 8
+
+
+def uses_reset_flag(p):
+    """Whether a lane's end-of-step update reads ``r`` (only without reset delay)."""
+    return p.reset == "zero_all" or not (p.reset_delay or p.reset == "none")
+
+
+def tabulates(p, *, constant_bias):
+    """Whether a :class:`LIFLane` of parameters ``p`` makes its end-of-step update a lookup
+    table: with a constant bias and a narrow membrane, a table of ``2**(mem_bits [+ 1])``
+    entries maps to a handful of LUTs per bit, where the arithmetic would cost several carry
+    chains. The lane and the layer plan (:mod:`rtl_lib.fc_plan`) both ask this."""
+    return constant_bias and p.mem_bits + uses_reset_flag(p) <= TABLE_MAX_BITS
 
 
 def end_of_step(p, mem, r, last, bias):
@@ -409,15 +354,15 @@ class DirectLIFLane(wiring.Component):
 
         current = sat((((self.acc << p.weight_shift) + (1 << (vb - 1))) >> vb) + self.bias,
                       "current")
-        r = _node(m, self.mem > p.threshold, "reset")
-        base = _node(m, Mux(r, 0, self.mem) if p.reset == "zero" else self.mem, "base")
+        r = node(m, self.mem > p.threshold, "reset")
+        base = node(m, Mux(r, 0, self.mem) if p.reset == "zero" else self.mem, "base")
         start = _leak(base, p) + current
         if p.reset == "subtract":
             start = start - Mux(r, p.threshold, 0)
         start = sat(start, "start")
         if p.reset == "zero_all":
-            start = _node(m, Mux(r, 0, start), "masked")
-        spike = _node(m, start > p.threshold, "fire")
+            start = node(m, Mux(r, 0, start), "masked")
+        spike = node(m, start > p.threshold, "fire")
         after = _no_delay_reset(start, spike, r, p, sat)
         m.d.comb += self.mem_out.eq(after)
 

@@ -1,11 +1,48 @@
-"""An accelerator whose class is read from the output layer's membranes."""
-from amaranth.hdl import Module
+"""The membrane readout: the class is the output neuron with the largest final membrane.
+
+:func:`membrane_argmax` is the output layer's part (it sees the lanes' membranes group by
+group); :class:`MembraneAccelerator` puts its class into the accelerator's result.
+"""
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from .accelerator import Accelerator
 
 
-__all__ = ["MembraneAccelerator"]
+__all__ = ["MembraneAccelerator", "membrane_argmax"]
+
+
+def membrane_argmax(m, plan, membranes, classes, closing, group, final):
+    """The last step's largest membrane, group after group: a comparison chain over the
+    lanes, then against the best of the earlier groups; strict comparisons keep the lowest
+    index on a tie.
+
+    ``plan`` is the layer's :class:`~rtl_lib.fc_plan.FCPlan`; ``membranes`` the lanes'
+    membranes of the group in the execute stage, ``group`` its number; on ``closing`` (the
+    end-of-step update of the inference's last step) each group is compared, and with
+    ``final`` (its last group) the winner is written into the ``classes`` FIFO.
+    """
+    P, G, outputs = plan.lanes, plan.groups, plan.outputs
+    mb = plan.params.mem_bits
+    pad = plan.pad
+    best_v, best_i = membranes[0], Const(0, range(outputs))
+    for j in range(1, P):
+        better = membranes[j] > best_v
+        if j >= P - pad:
+            better = better & (group != G - 1)      # no neuron behind this lane
+        v, i = Signal(signed(mb), name=f"best_mem{j}"), Signal(range(P), name=f"best{j}")
+        m.d.comb += [v.eq(Mux(better, membranes[j], best_v)), i.eq(Mux(better, j, best_i))]
+        best_v, best_i = v, i
+    index = Signal(range(outputs))
+    m.d.comb += index.eq(group * P + best_i)
+    run_v, run_i = Signal(signed(mb)), Signal(range(outputs))
+    take = (group == 0) | (best_v > run_v)
+    winner = Signal(range(outputs))
+    m.d.comb += winner.eq(Mux(take, index, run_i))
+    with m.If(closing):
+        with m.If(take):
+            m.d.sync += [run_v.eq(best_v), run_i.eq(index)]
+    m.d.comb += [classes.w_data.eq(winner), classes.w_en.eq(closing & final)]
 
 
 class MembraneAccelerator(wiring.Component):

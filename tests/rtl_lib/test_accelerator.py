@@ -50,8 +50,10 @@ def test_layers_must_chain():
     a = layer_component(q.layers[0], None)
     with pytest.raises(ValueError, match="A layer with 4 inputs cannot follow a layer with 3"):
         Accelerator([a, layer_component(q.layers[0], None)])
-    with pytest.raises(TypeError, match="non-empty list of FCLayer"):
+    with pytest.raises(TypeError, match="non-empty list of layer components"):
         Accelerator([])
+    with pytest.raises(TypeError, match="must be components with i_events and o_events"):
+        Accelerator([a, object()])
 
 
 # cases where grouping changes the membranes (the reference with E = 1 differs)
