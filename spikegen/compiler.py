@@ -1,33 +1,28 @@
 """The compiler: an explicit list of plain steps, ``step(build) -> build``.
 
-    load → quantize → check → assemble → emit → board → synth → report
+    load → quantize → plan → check → assemble → emit → board → synth → report
 
 Each step takes the frozen :class:`Build` record and returns a new one with its result added,
 so any intermediate state can be inspected (and checked against the reference) after any
 step. :func:`build` runs them in order.
 """
 import inspect
-import json
 import os
-from dataclasses import asdict, dataclass, replace
-
-import numpy as np
-
-from rtl_lib.spike_serializer import serializer_beats
+from dataclasses import dataclass, replace
 
 from . import assemble as _assemble
 from . import data as _data
 from . import emit as _emit
-from . import floatmodel, ir, loader, reference
-from .quantize import quantize as quantize_network
+from . import ir, loader
+from .build_dir import TOP_NAME, BuildDir, save_npz, write_json
 from .errors import SpikegenError
+from .evaluation import Evaluation, evaluate
 from .flat_top import FlatTop
+from .plan import NetworkPlan, plan_network
+from .quantize import quantize as quantize_network
 
 
-__all__ = ["BuildOptions", "Build", "STEPS", "build", "TOP_NAME", "write_json"]
-
-
-TOP_NAME = "spikegen_top"
+__all__ = ["BuildOptions", "Build", "STEPS", "build"]
 
 
 @dataclass(frozen=True)
@@ -62,24 +57,28 @@ class BuildOptions:
 
 @dataclass(frozen=True, eq=False)
 class Build:
-    """The state of a build after each step."""
+    """The state of a build after each step: the float network, the quantized one, its
+    hardware plan (:mod:`spikegen.plan`), the evaluation data and what it measured, the fit
+    estimate, the assembled component (emitted, wrapped for the board and synthesised as it
+    is; it elaborates once, into ``hdl``: the text of each language emitted), the files
+    written, and the board, synthesis and report trees."""
     options: BuildOptions
     network: "ir.Network | None" = None
     qnet: "ir.QNetwork | None" = None
+    plan: "NetworkPlan | None" = None
     eval: "_data.EvalData | None" = None
-    metrics: "dict | None" = None
+    evaluation: "Evaluation | None" = None
+    fit: "dict | None" = None
     component: object = None
+    hdl: "dict | None" = None
     files: tuple = ()
     board: "dict | None" = None
     synthesis: "dict | None" = None
     report: "dict | None" = None
 
-
-def write_json(path, tree):
-    """Deterministic JSON: sorted keys, fixed indentation, trailing newline."""
-    with open(path, "w") as f:
-        json.dump(tree, f, indent=1, sort_keys=True)
-        f.write("\n")
+    @property
+    def dir(self):
+        return BuildDir(self.options.out)
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -118,64 +117,83 @@ def quantize(b: Build) -> Build:
     return replace(b, qnet=qnet)
 
 
+def plan(b: Build) -> Build:
+    """Quantized IR → the hardware plan of every layer (lanes, memories, cycle model)."""
+    return replace(b, plan=plan_network(b.qnet))
+
+
 def check(b: Build) -> Build:
-    """Check limits, and run the float model and the reference on the evaluation data."""
+    """Check limits and, for a board, the fit of the plan (before anything is written); run
+    the float model and the reference on the evaluation data."""
     o, qnet = b.options, b.qnet
     if qnet.inputs > (1 << 14):
         raise SpikegenError(f"the network has {qnet.inputs} inputs; the host link carries at "
                             "most 16384")
     if o.steps < 1 or o.steps > o.max_steps:
         raise SpikegenError(f"--steps {o.steps} must be from 1 to --max-steps ({o.max_steps})")
+    fit = None
+    if o.board is not None:
+        from .boards import get_board
+        from .fit import check_fit
+
+        try:
+            target = get_board(o.board)
+        except ValueError as exc:
+            raise SpikegenError(str(exc)) from None
+        # refuse a network that cannot fit before anything is emitted or synthesised
+        fit = check_fit(qnet, target, b.plan)
+    b = replace(b, fit=fit)
     if o.eval is None:
-        return replace(b, metrics=None)
+        return replace(b, evaluation=None)
     evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
                                  coding=o.coding)
     if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
         raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
                             f"raise --max-steps to at least that")
-    float_spikes, float_membrane = float_output(b.network, qnet.coding, evaluation.inputs)
-    result = reference.simulate(qnet, evaluation.inputs, record=True)
-    metrics = evaluation_metrics(qnet, evaluation, float_spikes, result, float_membrane)
-    return replace(b, eval=evaluation, metrics=metrics)
+    return replace(b, eval=evaluation,
+                   evaluation=evaluate(b.network, qnet, b.plan, evaluation))
 
 
 def assemble(b: Build) -> Build:
-    """Fixed-point IR → Amaranth accelerator component."""
-    return replace(b, component=_assemble.accelerator(b.qnet))
+    """Fixed-point IR and its plan → Amaranth accelerator component."""
+    return replace(b, component=_assemble.accelerator(b.qnet, b.plan))
 
 
 def emit(b: Build) -> Build:
-    """Write ``network.json``, the Verilog and the evaluation data."""
-    out = b.options.out
-    os.makedirs(os.path.join(out, "hdl", "verilog"), exist_ok=True)
+    """Write ``network.json``, the Verilog and VHDL, and the evaluation data."""
+    out = b.dir
+    os.makedirs(out.root, exist_ok=True)
     files = []
-    write_json(os.path.join(out, "network.json"), ir.to_json(b.qnet))
+    write_json(out.network, ir.to_json(b.qnet))
     files.append("network.json")
     if b.options.hdl not in ("verilog", "vhdl", "both"):
         raise SpikegenError(f"--hdl must be verilog, vhdl or both, not {b.options.hdl!r}")
+    written = ("verilog", "vhdl") if b.options.hdl == "both" else (b.options.hdl,)
+    # the component elaborates once: synthesis reads this Verilog even when only VHDL is
+    # written
+    needed = set(written) | ({"verilog"} if b.options.synth is not None else set())
     texts = {}
-    if b.options.hdl == "both":
+    if needed == {"verilog", "vhdl"}:
         texts["verilog"], texts["vhdl"] = _emit.both(FlatTop(b.component), name=TOP_NAME,
                                                      std=b.options.vhdl_std)
-    elif b.options.hdl == "verilog":
+    elif needed == {"verilog"}:
         texts["verilog"] = _emit.verilog(FlatTop(b.component), name=TOP_NAME)
     else:
         texts["vhdl"] = _emit.vhdl(FlatTop(b.component), name=TOP_NAME, std=b.options.vhdl_std)
-    for language, suffix in (("verilog", "v"), ("vhdl", "vhd")):
-        if language in texts:
-            os.makedirs(os.path.join(out, "hdl", language), exist_ok=True)
-            path = os.path.join("hdl", language, f"{TOP_NAME}.{suffix}")
-            with open(os.path.join(out, path), "w") as f:
-                f.write(texts[language])
-            files.append(path)
+    for language in written:
+        path = out.rel_hdl(language)
+        os.makedirs(os.path.dirname(out.path(path)), exist_ok=True)
+        with open(out.path(path), "w") as f:
+            f.write(texts[language])
+        files.append(path)
     if b.eval is not None:
-        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        os.makedirs(os.path.dirname(out.eval), exist_ok=True)
         arrays = {"spikes" if b.qnet.coding.kind == "events" else "pixels": b.eval.inputs}
         if b.eval.labels is not None:
             arrays["labels"] = b.eval.labels
-        _save_npz(os.path.join(out, "data", "eval.npz"), arrays)
-        files.append(os.path.join("data", "eval.npz"))
-    return replace(b, files=tuple(files))
+        save_npz(out.eval, arrays)
+        files.append(out.rel_eval)
+    return replace(b, files=tuple(files), hdl=texts)
 
 
 def board(b: Build) -> Build:
@@ -183,50 +201,40 @@ def board(b: Build) -> Build:
     if b.options.board is None:
         return replace(b, board=None)
     from .boards import get_board
+    from .blackbox import BlackBox
 
-    try:
-        target = get_board(b.options.board)
-    except ValueError as exc:
-        raise SpikegenError(str(exc)) from None
-    from .fit import check_fit
-
-    # refuse a network that cannot fit before any synthesis runs
-    fit = check_fit(b.qnet, target)
+    target = get_board(b.options.board)
     extra = {}
-    make = lambda: _assemble.accelerator(b.qnet)                    # noqa: E731
+    # a function, not a component: the board top instantiates its own accelerator, and may
+    # rebuild it at a slower clock if timing fails (a component elaborates only once)
+    make = lambda: _assemble.accelerator(b.qnet, b.plan)            # noqa: E731
+    reads_files = "extra_files" in inspect.signature(target.build).parameters
     if b.options.board_hdl == "vhdl":
-        if "extra_files" not in inspect.signature(target.build).parameters:
+        if not reads_files:
             raise SpikegenError(f"--board-hdl vhdl needs a vendor flow that reads VHDL "
                                 f"(arty-a7); {target.name}'s open toolchain reads Verilog")
         if b.options.hdl == "verilog":
             raise SpikegenError("--board-hdl vhdl needs the VHDL: drop --hdl verilog")
-        from .blackbox import BlackBox
-
-        with open(os.path.join(b.options.out, "hdl", "vhdl", f"{TOP_NAME}.vhd")) as f:
-            extra["extra_files"] = {f"{TOP_NAME}.vhd": f.read()}
-        signature = _assemble.accelerator(b.qnet).signature
-        make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
+        language = "vhdl"
     elif b.options.board_hdl != "verilog":
         raise SpikegenError(f"--board-hdl must be verilog or vhdl, not {b.options.board_hdl!r}")
-    elif b.options.hdl != "vhdl" and "extra_files" in inspect.signature(target.build).parameters:
-        # the core's Verilog is already written: the board top instantiates it by name
+    else:
+        language = "verilog" if b.options.hdl != "vhdl" and reads_files else None
+    if language is not None:
+        # the core's HDL is already written: the board top instantiates it by name
         # instead of converting the whole design once more
-        from .blackbox import BlackBox
-
-        with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
-            extra["extra_files"] = {f"{TOP_NAME}.v": f.read()}
+        path = b.dir.hdl(language)
+        extra["extra_files"] = {os.path.basename(path): b.hdl[language]}
         signature = b.component.signature
         make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
     try:
-        # a function, not a component: the board top instantiates its own accelerator (one
-        # design elaborates once), and may rebuild it at a slower clock if timing fails
-        info = target.build(make, os.path.join(b.options.out, "board"), baud=b.options.baud,
+        info = target.build(make, b.dir.board, baud=b.options.baud,
                             clock_hz=b.options.clock_hz, **extra)
     except ValueError as exc:
         raise SpikegenError(f"board {target.name}: {exc}") from None
     info = dict(info)
-    if isinstance(fit, dict) and "shares" in fit:
-        info["fit_estimate"] = fit["shares"]
+    if isinstance(b.fit, dict) and "shares" in b.fit:
+        info["fit_estimate"] = b.fit["shares"]
     return replace(b, board=info)
 
 
@@ -242,12 +250,8 @@ def synth(b: Build) -> Build:
         if b.options.board is not None:
             from .boards import get_board
             family = get_board(b.options.board).capacity.family
-    if b.options.hdl == "vhdl":
-        text = _emit.verilog(FlatTop(_assemble.accelerator(b.qnet)), name=TOP_NAME)
-    else:
-        with open(os.path.join(b.options.out, "hdl", "verilog", f"{TOP_NAME}.v")) as f:
-            text = f.read()
-    work = os.path.join(b.options.out, "synth", family)
+    text = b.hdl["verilog"]
+    work = b.dir.synth(family)
     resources = _synth.synthesize(text, TOP_NAME, family, work_dir=work,
                                   keep_netlist=family == "ecp5")
     timing = None
@@ -267,21 +271,21 @@ def report(b: Build) -> Build:
     from . import plots
 
     files = b.files
-    if b.metrics is not None and plots.available():
-        trains = b.metrics["_raster"]
+    if b.evaluation is not None and plots.available():
+        trains = b.evaluation.raster
         names = ["input"] + [f"layer {k}" for k in range(len(trains) - 1)]
         label = "" if b.eval.labels is None else f", label {int(b.eval.labels[0])}"
-        path = os.path.join("plots", "raster.png")
-        plots.raster(os.path.join(b.options.out, path), trains, names,
+        path = b.dir.rel_plot("raster.png")
+        plots.raster(b.dir.path(path), trains, names,
                      f"{b.qnet.name}: evaluation sample 0{label} (bit-exact reference)")
         files = files + (path,)
     b = replace(b, files=files)
     tree = make_report(b)
-    write_json(os.path.join(b.options.out, "report.json"), tree)
+    write_json(b.dir.report, tree)
     return replace(b, report=tree)
 
 
-STEPS = (load, quantize, check, assemble, emit, board, synth, report)
+STEPS = (load, quantize, plan, check, assemble, emit, board, synth, report)
 
 
 def build(options: BuildOptions, *, log=None) -> Build:
@@ -292,94 +296,3 @@ def build(options: BuildOptions, *, log=None) -> Build:
             log(f"[{step.__name__}]")
         b = step(b)
     return b
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _save_npz(path, arrays):
-    """``np.savez`` with fixed member timestamps, so identical arrays give identical files."""
-    import io
-    import zipfile
-
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name in sorted(arrays):
-            buffer = io.BytesIO()
-            np.save(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, buffer.getvalue())
-
-
-def float_output(network, coding, inputs):
-    """Output spikes of the float (snnTorch) network on the same inputs as the hardware,
-    and its last layer's final membrane: ``(spikes, membrane)``."""
-    if coding.kind == "events":
-        return floatmodel.run_float(network, inputs, membrane=True)
-    if coding.kind == "rate":
-        from .encode import rate_onchip
-        return floatmodel.run_float(network, rate_onchip(inputs, coding.steps,
-                                                         seed=coding.seed), membrane=True)
-    x = np.asarray(inputs, dtype=np.float64) / (1 << coding.value_bits)
-    return floatmodel.run_float(network, x, steps=coding.steps, membrane=True)
-
-
-def input_events(qnet, inputs):
-    """Per sample and step, the tokens the first layer (or the coder) works through:
-    ``(events into layer 0 or None, coder work or None)``, each (samples, steps)."""
-    coding = qnet.coding
-    if coding.kind == "events":
-        return np.asarray(inputs).sum(axis=2), None
-    nonzero = (np.asarray(inputs) > 0).sum(axis=1)
-    if coding.kind == "rate":
-        spikes = reference.input_spikes(qnet, inputs)
-        return spikes.sum(axis=2), np.repeat(nonzero[:, None] + 1, coding.steps, axis=1)
-    # direct: every pixel once, in the first step; then no events
-    first = np.zeros((len(nonzero), coding.steps), dtype=np.int64)
-    first[:, 0] = nonzero
-    return first, None
-
-
-def evaluation_metrics(qnet, evaluation, float_spikes, result, float_membrane=None):
-    """Accuracy of the float model and the reference, and how often their spikes agree.
-    With a membrane readout, both classify by the last layer's final membrane."""
-    labels = evaluation.labels
-    if getattr(qnet, "readout", "spikes") == "membrane" and float_membrane is not None:
-        float_pred = np.argmax(float_membrane, axis=1)
-    else:
-        float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
-    samples = int(evaluation.inputs.shape[0])
-    events, coder = input_events(qnet, evaluation.inputs)
-    metrics = {
-        "source": evaluation.source,
-        "samples": samples,
-        "steps": int(result.spikes.shape[1]),
-        "input_events_per_sample": float(events.sum() / samples),
-        "host_tokens_per_sample": float(
-            events.sum() / samples + result.spikes.shape[1] if qnet.coding.kind == "events"
-            else np.maximum((np.asarray(evaluation.inputs) > 0).sum(axis=1), 1).mean()),
-        "output_spike_agreement": float(np.mean(float_spikes == result.spikes)),
-        "class_agreement": float(np.mean(float_pred == result.predicted)),
-        "saturated_additions": int(result.saturations),
-        "layer_spikes_per_sample": [float(t.spikes.sum() / samples) for t in result.layers],
-    }
-    if labels is not None:
-        metrics["float_accuracy"] = float(np.mean(float_pred == labels))
-        metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
-    metrics["_events"] = [events] + [t.spikes.sum(axis=2) for t in result.layers]
-    hw = qnet.hardware
-    metrics["_beats"] = [serializer_beats(t.spikes, hw.lanes(layer.outputs),
-                                          hw.events_per_cycle)
-                         for t, layer in zip(result.layers, qnet.layers)]
-    metrics["_coder"] = coder
-    first = reference.input_spikes(qnet, evaluation.inputs[:1])
-    if first is None:                       # direct input: show the pixels as one "step"
-        first = (np.asarray(evaluation.inputs[:1]) > 0)[:, None, :].astype(np.uint8)
-    metrics["_raster"] = [first[0]] + [t.spikes[0] for t in result.layers]
-    return metrics
-
-
-def options_tree(options):
-    tree = asdict(options)
-    tree["source"] = os.path.basename(tree["source"])
-    tree.pop("out")
-    return tree

@@ -22,29 +22,32 @@ shallow for block RAM take flip-flops (iCE40) or LUT RAM (ECP5, 7-series), as Yo
 them; the block RAM count is exact on the runs checked. :func:`check_fit` refuses a design
 whose estimate exceeds the part, and says what would fit.
 
-The memories follow :class:`rtl_lib.fc_layer.FCLayer`: a layer of ``N`` neurons in ``P`` lanes
-has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` weights, with
+The memories are the hardware plan's (:mod:`spikegen.plan`; for a dense layer
+:meth:`rtl_lib.fc_plan.FCPlan.memories`), the same object the components are built from: a
+layer of ``N`` neurons in ``P`` lanes has ``G = ⌈N/P⌉`` groups; its weight ROM holds ``rows · G`` words of ``P`` weights, with
 ``rows`` = inputs, plus outputs in a recurrent layer (its own spikes of the previous step are
 events too); its state, one word of ``P`` lanes per group, holds per lane the membrane and
 the reset flag (LIF), the membrane and the synaptic current (CubaLIF), or the membrane and an
 input accumulator (a first layer fed pixel values). A fully parallel layer (``G`` = 1) keeps
 its state in flip-flops and its biases as constants. Per-neuron parameters on shared lanes
-(LIF) are read from a parameter ROM of ``G`` words, and each lane leaks with a multiplier. A weight ROM of fewer than
-``DISTRIBUTED_BITS`` bits asks for LUTs, not block RAM. With two events per cycle (``-E 2``) a
+(LIF) are read from a parameter ROM of ``G`` words, and each lane leaks with a multiplier. A
+weight ROM of fewer than ``DISTRIBUTED_BITS`` bits asks for LUTs, not block RAM. With two events per cycle (``-E 2``) a
 layer reads its weight ROM through two ports: the same block RAMs on ECP5 and 7-series (true
 dual port), twice as many on iCE40, whose block RAM has one read port.
 """
 import math
-from collections import namedtuple
+from dataclasses import replace
 
-from rtl_lib.event import EventGroupLayout, EventLayout
-from rtl_lib.fc_layer import DISTRIBUTED_BITS
-from rtl_lib.spike_serializer import SpikeWordLayout
+from rtl_lib.fc_plan import DISTRIBUTED_BITS
+from rtl_lib.memory_plan import MemoryPlan
 
 from .errors import SpikegenError
+from .plan import NetworkPlan, plan_network
+from .registry import Registry
 
 
-__all__ = ["estimate", "core_logic", "check_fit", "memories", "block_rams", "MemoryPlan"]
+__all__ = ["estimate", "core_logic", "check_fit", "memories", "block_rams", "MemoryPlan",
+           "LOGIC"]
 
 
 # Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
@@ -72,75 +75,22 @@ _CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 200, 700, 280
 _CORE_FFS, _HOST_FFS = 200, 450
 
 
-def _index_width(count):
-    return max(1, math.ceil(math.log2(count))) if count > 1 else 1
+def _planned(design):
+    """A :class:`~spikegen.plan.NetworkPlan`, planned from a quantized network if given
+    one."""
+    return design if isinstance(design, NetworkPlan) else plan_network(design)
 
 
-#: One memory of the accelerator: ``kind`` is ``"block"`` (asks for block RAM: the weights),
-#: ``"lut"`` (asks for LUTs: weights of fewer than :data:`~rtl_lib.fc_layer.DISTRIBUTED_BITS`
-#: bits), ``"ram"`` (state, synchronous FIFOs), ``"rom"`` (biases), ``"async"`` (a FIFO read
-#: without a clock) or ``"reg"`` (flip-flops: the state of a fully parallel layer);
-#: ``read_ports`` the ports that read it at once.
-MemoryPlan = namedtuple("MemoryPlan", "name depth width kind read_ports", defaults=(1,))
-
-
-def _state_bits(layer, direct, coding):
-    """Bits of one lane's state word (see :meth:`rtl_lib.fc_layer.FCLayer.state_fields`)."""
-    mb = layer.mem_format.bits
-    if direct:
-        return mb + layer.weight_format.bits + coding.value_bits + 1 + \
-            _index_width(layer.inputs)
-    if layer.syn_format is not None:
-        return mb + layer.syn_format.bits
-    return mb + 1
-
-
-def memories(qnet, *, rx_fifo_depth, weight_bits=None):
-    """The memories of the accelerator of ``qnet`` behind a host link with a receive buffer
-    of ``rx_fifo_depth`` bytes: a list of :class:`MemoryPlan` ``(name, depth, width, kind,
-    read_ports)``. ``weight_bits``, if given, replaces the layers' weight widths (to see what
-    fewer bits would take)."""
-    hw, coding = qnet.hardware, qnet.coding
-    last = len(qnet.layers) - 1
-    out = []
-    for k, layer in enumerate(qnet.layers):
-        lanes = hw.lanes(layer.outputs)
-        groups = -(-layer.outputs // lanes)
-        wb = weight_bits or layer.weight_format.bits
-        direct = coding.kind == "direct" and k == 0
-        # a first layer fed pixel values takes one per cycle; spike layers take E
-        events = 1 if direct else hw.events_per_cycle
-        rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
-        depth, width = rows * groups, lanes * wb
-        out.append(MemoryPlan(f"layer{k}.weights", depth, width,
-                              "lut" if depth * width < DISTRIBUTED_BITS else "block", events))
-        state = lanes * _state_bits(layer, direct, coding)
-        if groups == 1:
-            out.append(MemoryPlan(f"layer{k}.state", 1, state, "reg"))
-        else:
-            out.append(MemoryPlan(f"layer{k}.state", groups, state, "ram"))
-            if layer.bias is not None:
-                out.append(MemoryPlan(f"layer{k}.bias", groups,
-                                      lanes * layer.acc_format.bits, "rom"))
-            if not layer.neuron.uniform:
-                out.append(MemoryPlan(f"layer{k}.params", groups, lanes * (
-                    layer.mem_format.bits + layer.neuron.decay_bits + 1), "rom"))
-        out.append(MemoryPlan(f"layer{k}.words", groups + 2,
-                              SpikeWordLayout(lanes, groups).size, "async"))
-        if qnet.readout == "membrane" and k == last:
-            out.append(MemoryPlan(f"layer{k}.classes", 2, _index_width(layer.outputs),
-                                  "async"))
-        if k < last:
-            # the events to the next layer, E per beat
-            e = hw.events_per_cycle
-            layout = EventLayout(layer.outputs) if e == 1 else \
-                EventGroupLayout(layer.outputs, e)
-            out.append(MemoryPlan(f"fifo{k}", hw.fifo_depth - 1, layout.size, "ram"))
-    if coding.kind == "rate":
-        out.append(MemoryPlan("rate_coder", qnet.inputs,
-                              _index_width(qnet.inputs) + coding.value_bits + 1, "ram"))
-    out.append(MemoryPlan("rx_fifo", rx_fifo_depth - 1, 9, "ram"))
-    return out
+def memories(design, *, rx_fifo_depth, weight_bits=None):
+    """The memories of an accelerator behind a host link with a receive buffer of
+    ``rx_fifo_depth`` bytes: a list of :class:`MemoryPlan` ``(name, depth, width, kind,
+    read_ports)``. ``design`` is a :class:`~spikegen.plan.NetworkPlan` (or a quantized
+    network, planned here); ``weight_bits``, if given, replaces the layers' weight widths
+    (to see what fewer bits would take)."""
+    plan = _planned(design)
+    if weight_bits is not None:
+        plan = plan.with_weight_bits(weight_bits)
+    return list(plan.memories()) + [MemoryPlan("rx_fifo", rx_fifo_depth - 1, 9, "ram")]
 
 
 def block_rams(depth, width, family, read_ports=1):
@@ -154,42 +104,52 @@ def block_rams(depth, width, family, read_ports=1):
     return copies * blocks / _BRAM_PER_UNIT[family]
 
 
-def core_logic(qnet, *, host_link=True):
-    """Estimated logic of the accelerator of ``qnet`` in 7-series LUT6 and flip-flops:
-    ``(luts, ffs)``, lane by lane (see the module docstring); with ``host_link``, the board's
-    UART link too."""
-    hw, coding = qnet.hardware, qnet.coding
+LOGIC = Registry("logic model")
+
+
+def _dense_logic(plan):
+    """``(luts, ffs)`` of one dense layer (see the module docstring)."""
+    mb, wb = plan.params.mem_bits, plan.weight_bits
+    lane = 2 * mb + 2 if plan.tabulated else 5 * mb + 2
+    if plan.cuba:
+        lane += 3 * plan.params.syn_bits
+    if plan.variable_params:
+        lane += mb * (plan.params.decay_bits + 1) // 2 + mb    # multiplier, comparator
+    if plan.events > 1:
+        lane += wb + 1
+    if plan.direct:
+        lane += 3 * (plan.lane_state_bits - mb) + 40
+    luts = plan.lanes * lane + 1.8 * plan.lanes + 60
+    weight_bits = plan.weight_depth * plan.weight_width
+    if weight_bits < DISTRIBUTED_BITS:
+        luts += weight_bits / 16
+    ffs = (plan.lanes * plan.lane_state_bits if plan.state_in_registers else 0) \
+        + plan.events * plan.weight_width + 100
+    return luts, ffs
+
+
+LOGIC.register("dense")(_dense_logic)
+
+
+def core_logic(design, *, host_link=True):
+    """Estimated logic of an accelerator in 7-series LUT6 and flip-flops: ``(luts, ffs)``,
+    lane by lane (see the module docstring), from its :class:`~spikegen.plan.NetworkPlan`
+    (or a quantized network, planned here); with ``host_link``, the board's UART link
+    too."""
+    plan = _planned(design)
     luts = _CORE_LUTS + (_HOST_LUTS if host_link else 0) + \
-        (_RATE_CODER_LUTS if coding.kind == "rate" else 0)
+        (_RATE_CODER_LUTS if plan.coding.kind == "rate" else 0)
     ffs = _CORE_FFS + (_HOST_FFS if host_link else 0)
-    for k, layer in enumerate(qnet.layers):
-        lanes = hw.lanes(layer.outputs)
-        groups = -(-layer.outputs // lanes)
-        mb, wb = layer.mem_format.bits, layer.weight_format.bits
-        direct = coding.kind == "direct" and k == 0
-        events = 1 if direct else hw.events_per_cycle
-        tabulated = groups == 1 and mb <= 8 and layer.syn_format is None and not direct
-        lane = 2 * mb + 2 if tabulated else 5 * mb + 2
-        if layer.syn_format is not None:
-            lane += 3 * layer.syn_format.bits
-        if groups > 1 and not layer.neuron.uniform:
-            lane += mb * (layer.neuron.decay_bits + 1) // 2 + mb    # multiplier, comparator
-        if events > 1:
-            lane += wb + 1
-        if direct:
-            lane += 3 * (_state_bits(layer, True, coding) - mb) + 40
-        rows = layer.inputs + (layer.outputs if layer.recurrent is not None else 0)
-        weight_bits = rows * groups * lanes * wb
-        luts += lanes * lane + 1.8 * lanes + 60
-        if weight_bits < DISTRIBUTED_BITS:
-            luts += weight_bits / 16
-        ffs += (lanes * _state_bits(layer, direct, coding) if groups == 1 else 0) \
-            + events * lanes * wb + 100
+    for kind, layer in zip(plan.kinds, plan.layers):
+        layer_luts, layer_ffs = LOGIC.get(kind)(layer)
+        luts += layer_luts
+        ffs += layer_ffs
     return round(luts), round(ffs)
 
 
-def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
-    """Resources of the accelerator of ``qnet`` behind a host link, in ``family``'s units.
+def estimate(design, family, *, rx_fifo_depth, pins=0, weight_bits=None):
+    """Resources of an accelerator behind a host link, in ``family``'s units; ``design`` is
+    its :class:`~spikegen.plan.NetworkPlan` (or a quantized network, planned here).
 
     Returns
     -------
@@ -201,8 +161,9 @@ def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
     """
     if family not in _BRAM_SHAPES:
         raise ValueError(f"Unknown FPGA family {family!r}")
+    design = _planned(design)
     rows, bram = [], 0.0
-    for plan in memories(qnet, rx_fifo_depth=rx_fifo_depth, weight_bits=weight_bits):
+    for plan in memories(design, rx_fifo_depth=rx_fifo_depth, weight_bits=weight_bits):
         kind, depth = plan.kind, plan.depth
         in_bram = (kind == "block" or (kind == "ram" and depth >= _MIN_BRAM_DEPTH[family])
                    or (kind == "rom" and depth >= _MIN_ROM_DEPTH))
@@ -210,20 +171,20 @@ def estimate(qnet, family, *, rx_fifo_depth, pins=0, weight_bits=None):
         bram += blocks
         rows.append({"name": plan.name, "depth": depth, "width": plan.width,
                      "kind": kind, "read_ports": plan.read_ports, "blocks": blocks})
-    luts, ffs = core_logic(qnet)
+    luts, ffs = core_logic(design)
     luts *= _LUT_SCALE[family]
     return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,
             "ios": pins, "memories": rows}
 
 
 def _with_parallelism(qnet, parallelism):
-    from dataclasses import replace
+    return plan_network(replace(qnet, hardware=replace(qnet.hardware,
+                                                       parallelism=parallelism)))
 
-    return replace(qnet, hardware=replace(qnet.hardware, parallelism=parallelism))
 
-
-def check_fit(qnet, board):
-    """Refuse, before synthesis, an accelerator that does not fit ``board``'s part.
+def check_fit(qnet, board, plan=None):
+    """Refuse, before synthesis, an accelerator that does not fit ``board``'s part
+    (``plan``: ``qnet``'s :class:`~spikegen.plan.NetworkPlan`, planned here unless given).
 
     Returns
     -------
@@ -237,7 +198,8 @@ def check_fit(qnet, board):
         that fits (the largest), fewer weight bits, or a board with a bigger part.
     """
     family = board.capacity.family
-    found = estimate(qnet, family, rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0)
+    plan = plan_network(qnet) if plan is None else plan
+    found = estimate(plan, family, rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0)
     try:
         found["shares"] = board.check_fit(found)
         return found
@@ -259,7 +221,7 @@ def check_fit(qnet, board):
     if found["bram"] > board.capacity.bram:
         widest_weights = max(layer.weight_format.bits for layer in qnet.layers)
         for bits in range(widest_weights - 1, 1, -1):
-            smaller = estimate(qnet, family, rx_fifo_depth=board.rx_fifo_depth,
+            smaller = estimate(plan, family, rx_fifo_depth=board.rx_fifo_depth,
                                weight_bits=bits)
             if smaller["bram"] <= board.capacity.bram:
                 advice.append(f"--weight-bits {bits} (its weights fit the block RAM)")
@@ -273,7 +235,7 @@ def check_fit(qnet, board):
         if other.name == board.name or other.capacity.family is None:
             continue
         try:
-            other().check_fit(estimate(qnet, other.capacity.family,
+            other().check_fit(estimate(plan, other.capacity.family,
                                        rx_fifo_depth=other.rx_fifo_depth,
                                        pins=other.pins or 0))
         except ValueError:

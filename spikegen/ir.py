@@ -82,8 +82,17 @@ membrane ``mem[T-1]`` at the last step (a leaky-integrator output layer, NIR ``L
 ``CubaLI``, or a last snnTorch layer whose membrane is read); ties go to the lowest index in
 both cases. A leaky integrator is an LIF (or CubaLIF) with ``reset="none"``: its spikes do not
 change its state and nothing reads them.
+
+**Layer kinds.** Every layer class names its ``kind`` (``"dense"`` for :class:`DenseLayer` and
+:class:`QDenseLayer`), and tells what it consumes and produces: ``input_shape`` and
+``output_shape`` (tuples; a spike event's index is the flat, C-order index into them),
+``inputs`` and ``outputs`` (their sizes), ``event_rows`` (the event indices it integrates:
+its inputs, then for a recurrent layer its own neurons) and its ``neuron`` parameters. The
+compiler stages look a layer's kind up in their registries (:mod:`spikegen.registry`); a new
+kind registers its dataclasses here with :func:`register_node` for JSON.
 """
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -92,7 +101,7 @@ __all__ = [
     "RESETS", "READOUTS", "LIF", "CubaLIF", "DenseLayer", "Network",
     "FixedFormat", "QLIF", "QCubaLIF", "QDenseLayer", "QNetwork", "HardwareConfig",
     "InputCoding", "CODINGS", "per_neuron", "is_uniform",
-    "to_json", "from_json", "plain",
+    "to_json", "from_json", "plain", "register_node",
 ]
 
 
@@ -212,6 +221,32 @@ class CubaLIF(_ArrayFields):
         self._normalise(("alpha", "beta", "threshold"), integer=False)
 
 
+class _DenseShape:
+    """The layer protocol of a dense layer (see "Layer kinds" in the module docstring)."""
+
+    @property
+    def inputs(self):
+        return self.weight.shape[1]
+
+    @property
+    def outputs(self):
+        return self.weight.shape[0]
+
+    @property
+    def input_shape(self):
+        return (self.inputs,)
+
+    @property
+    def output_shape(self):
+        return (self.outputs,)
+
+    @property
+    def event_rows(self):
+        """Event indices the layer integrates: its inputs, then its own neurons if
+        recurrent."""
+        return self.inputs + (self.outputs if self.recurrent is not None else 0)
+
+
 def _check_layer(layer, kind):
     if layer.weight.ndim != 2:
         raise ValueError(f"Weight must be 2-D (outputs, inputs), not shape {layer.weight.shape}")
@@ -230,13 +265,14 @@ def _check_layer(layer, kind):
 
 
 @dataclass(frozen=True, eq=False)
-class DenseLayer:
+class DenseLayer(_DenseShape):
     """A fully connected layer followed by LIF or CubaLIF neurons.
 
     ``I[t] = weight @ x[t] + recurrent @ spk[t-1] + bias``. ``weight`` has shape (outputs,
     inputs); ``bias`` is ``None`` or shape (outputs,); ``recurrent`` is ``None`` (feed-forward)
     or the (outputs, outputs) matrix of the layer's feedback (diagonal for one-to-one).
     """
+    kind: ClassVar[str] = "dense"
     weight: np.ndarray
     bias: "np.ndarray | None"
     neuron: "LIF | CubaLIF"
@@ -244,14 +280,6 @@ class DenseLayer:
 
     def __post_init__(self):
         _check_layer(self, (LIF, CubaLIF))
-
-    @property
-    def inputs(self):
-        return self.weight.shape[1]
-
-    @property
-    def outputs(self):
-        return self.weight.shape[0]
 
 
 class _LayerChain:
@@ -395,7 +423,7 @@ class QCubaLIF(_ArrayFields):
 
 
 @dataclass(frozen=True, eq=False)
-class QDenseLayer:
+class QDenseLayer(_DenseShape):
     """A quantized dense layer.
 
     ``weight`` (outputs, inputs) and ``recurrent`` (outputs, outputs, or ``None``) are in LSBs
@@ -405,6 +433,7 @@ class QDenseLayer:
     ``syn_format`` is the synaptic current's format (:class:`QCubaLIF` only; same ``frac`` as
     the membrane).
     """
+    kind: ClassVar[str] = "dense"
     weight: np.ndarray
     bias: "np.ndarray | None"
     weight_format: FixedFormat
@@ -423,14 +452,6 @@ class QDenseLayer:
                                  f"membrane's fraction bits ({self.mem_format.frac})")
         elif self.syn_format is not None:
             raise ValueError("Only a QCubaLIF layer has a syn_format")
-
-    @property
-    def inputs(self):
-        return self.weight.shape[1]
-
-    @property
-    def outputs(self):
-        return self.weight.shape[0]
 
     @property
     def shift(self):
@@ -514,9 +535,22 @@ class QNetwork(_LayerChain):
 
 # ---------------------------------------------------------------------------- serialisation
 
-_REGISTRY = {cls.__name__: cls for cls in (
-    LIF, CubaLIF, DenseLayer, Network, FixedFormat, QLIF, QCubaLIF, QDenseLayer, QNetwork,
-    HardwareConfig, InputCoding)}
+_REGISTRY = {}
+
+
+def register_node(cls):
+    """Make an IR dataclass (a new layer kind's, for instance) readable and writable as JSON,
+    tagged with its class name. Usable as a class decorator."""
+    name = cls.__name__
+    if _REGISTRY.get(name, cls) is not cls:
+        raise ValueError(f"Another IR node is registered as {name!r}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+for _cls in (LIF, CubaLIF, DenseLayer, Network, FixedFormat, QLIF, QCubaLIF, QDenseLayer,
+             QNetwork, HardwareConfig, InputCoding):
+    register_node(_cls)
 
 
 def plain(value):

@@ -233,18 +233,20 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
 
 def quantization_error(net, qnet):
     """Per layer: relative RMS and max weight error, threshold and beta as built."""
-    rows = []
-    for layer, qlayer in zip(net.layers, qnet.layers):
-        lsb = qlayer.weight_format.lsb
-        err = qlayer.weight * lsb - layer.weight
-        peak = float(np.max(np.abs(layer.weight))) or 1.0
-        rows.append({
-            "weight_rms_error": float(np.sqrt(np.mean(err ** 2))),
-            "weight_max_error": float(np.max(np.abs(err))),
-            "weight_rms_error_relative": float(np.sqrt(np.mean(err ** 2)) / peak),
-            "threshold": plain(layer.neuron.threshold),
-            "threshold_built": plain(qlayer.neuron.threshold * qlayer.mem_format.lsb),
-            "beta": plain(layer.neuron.beta),
-            "beta_built": plain(qlayer.neuron.beta),
-        })
-    return rows
+    return [layer_error(layer, qlayer) for layer, qlayer in zip(net.layers, qnet.layers)]
+
+
+def layer_error(layer, qlayer):
+    """A dense layer's relative RMS and max weight error, threshold and beta as built."""
+    lsb = qlayer.weight_format.lsb
+    err = qlayer.weight * lsb - layer.weight
+    peak = float(np.max(np.abs(layer.weight))) or 1.0
+    return {
+        "weight_rms_error": float(np.sqrt(np.mean(err ** 2))),
+        "weight_max_error": float(np.max(np.abs(err))),
+        "weight_rms_error_relative": float(np.sqrt(np.mean(err ** 2)) / peak),
+        "threshold": plain(layer.neuron.threshold),
+        "threshold_built": plain(qlayer.neuron.threshold * qlayer.mem_format.lsb),
+        "beta": plain(layer.neuron.beta),
+        "beta_built": plain(qlayer.neuron.beta),
+    }

@@ -1,115 +1,71 @@
-"""The build report: ``report.json`` and the summary printed on the terminal."""
-import math
+"""The build report: ``report.json`` and the summary printed on the terminal.
+
+:data:`LAYER_ROWS` maps a layer kind to the function that describes one of its layers (the
+quantized layer, the float one and its plan) as a row of plain JSON.
+"""
+import os
+from dataclasses import asdict
 
 import numpy as np
-from amaranth.hdl import Shape
 
 from . import __version__
+from .build_dir import TOP_NAME
+from .fit import block_rams, core_logic
 from .ir import plain
-from .quantize import membrane_bits, quantization_error
+from .quantize import layer_error, membrane_bits
+from .registry import Registry
 
 
-__all__ = ["make_report", "memory_estimate", "cycle_estimate", "summary"]
+__all__ = ["make_report", "memory_estimate", "resource_estimate", "summary", "options_tree",
+           "LAYER_ROWS"]
 
 
-# 7-series RAMB18 aspect ratios (depth, width); a RAMB36 is two of them
-_RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+LAYER_ROWS = Registry("report row")
 
 
-def _ramb18(depth, width, ports=1):
-    # true dual port (two read ports) has no 36-bit-wide shape
-    shapes = _RAMB18_SHAPES if ports == 1 else _RAMB18_SHAPES[:-1]
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
+def options_tree(options):
+    """The build options as the report records them (no output folder, the source's file
+    name only)."""
+    tree = asdict(options)
+    tree["source"] = os.path.basename(tree["source"])
+    tree.pop("out")
+    return tree
 
 
-def _components(qnet):
-    from .assemble import accelerator
-
-    return accelerator(qnet).layers
+def _bits(memory):
+    return memory.depth * memory.width
 
 
-def memory_estimate(qnet, layers=None):
-    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series), read
-    from the layer components themselves (``layers``: the built ``FCLayer`` objects)."""
-    hw = qnet.hardware
-    layers = _components(qnet) if layers is None else layers
-    rows, total, ramb18 = [], 0, 0
-    for k, (layer, comp) in enumerate(zip(qnet.layers, layers)):
-        groups, lanes = comp.groups, comp.lanes
-        width = Shape.cast(comp.weights.shape).width
-        weights = comp.weights.depth * width
-        state = groups * lanes * comp.lane_state_bits
-        bias = 0 if layer.bias is None else groups * lanes * layer.mem_format.bits
-        words = (groups + 2) * (lanes + max(1, math.ceil(math.log2(max(groups, 2)))) + 2)
-        fifo = 0
-        if k + 1 < len(qnet.layers):
-            fifo = hw.fifo_depth * comp.out_events * (
-                max(1, math.ceil(math.log2(layer.outputs))) + 2)
-        block = comp.weights.attrs.get("ram_style") == "block"
-        blocks = _ramb18(comp.weights.depth, width, comp.events) if block else 0
-        ramb18 += blocks
-        rows.append({"weights": weights, "weight_memory": "block" if block else "logic",
-                     "state": state, "bias": bias, "spike_queue": words, "event_fifo": fifo,
-                     "weight_ramb36": blocks / 2})
-        total += weights + state + bias + words + fifo
-    return {"layers": rows, "total_bits": total, "bram36_estimate": ramb18 / 2}
+def memory_estimate(plan):
+    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series), from
+    the hardware plan (:class:`~spikegen.plan.NetworkPlan`): the memories the components
+    are built with."""
+    rows, total, ramb36 = [], 0, 0.0
+    fifos = {m.name: m for m in plan.fifos}
+    for k, layer in enumerate(plan.layers):
+        found = {m.name.split(".", 1)[1]: m for m in layer.memories(f"layer{k}")}
+        weights = found["weights"]
+        block = weights.kind == "block"
+        blocks = block_rams(weights.depth, weights.width, "xc7", weights.read_ports) \
+            if block else 0
+        row = {"weights": _bits(weights), "weight_memory": "block" if block else "logic",
+               "state": _bits(found["state"]),
+               "bias": _bits(found["bias"]) if "bias" in found else 0,
+               "spike_queue": _bits(found["words"]),
+               "event_fifo": _bits(fifos[f"fifo{k}"]) if f"fifo{k}" in fifos else 0,
+               "weight_ramb36": blocks}
+        rows.append(row)
+        ramb36 += blocks
+        total += sum(_bits(m) for m in found.values()) + row["event_fifo"]
+    return {"layers": rows, "total_bits": total, "bram36_estimate": ramb36}
 
 
-def resource_estimate(qnet, layers=None):
+def resource_estimate(plan):
     """A fast analytical estimate of the core's logic (7-series LUT6 / flip-flops, without a
     board's host link; see :func:`spikegen.fit.core_logic`) and block RAM. ``build --synth``
     shows how close it is."""
-    from .fit import core_logic
-
-    luts, ffs = core_logic(qnet, host_link=False)
-    return {"lut": luts, "ff": ffs, "bram36": memory_estimate(qnet, layers)["bram36_estimate"]}
-
-
-def cycle_estimate(qnet, events, coder=None, beats=None):
-    """Estimated cycles per inference from per-step event counts.
-
-    ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0: the
-    input; the last entry: the output layer's spikes); ``coder`` (samples, steps), the cycles
-    of an on-chip rate coder, which works as one more pipeline stage; ``beats[l]`` (samples,
-    steps), the beats in which layer ``l``'s serializer sends its spikes (see
-    :func:`rtl_lib.spike_serializer.serializer_beats`; default: one per spike). With ``E``
-    events per cycle, layer ``l`` needs ``(ceil(events / E) + 1) * groups`` cycles for a
-    step, and the serializer feeding it (layers after the first) one cycle per beat plus
-    one; all these stages work on consecutive steps at once, so a step costs about as much
-    as its slowest stage, plus the pipeline drain of the last step through the later
-    stages.
-    """
-    hw = qnet.hardware
-    e = hw.events_per_cycle
-    direct = qnet.coding.kind == "direct"
-    groups = [-(-layer.outputs // hw.lanes(layer.outputs)) for layer in qnet.layers]
-    events = [np.asarray(e, dtype=np.int64) for e in events]
-    stages = []
-    for k in range(len(groups)):
-        per_cycle = 1 if direct and k == 0 else e
-        if k > 0 and per_cycle > 1:
-            sent = events[k] if beats is None else np.asarray(beats[k - 1], dtype=np.int64)
-            stages.append(sent + 1)           # the previous layer's serializer
-        stages.append((-(-events[k] // per_cycle) + 1) * groups[k])
-    if coder is not None:
-        stages.insert(0, coder)               # the on-chip coder: one cycle per stored pixel
-    work = np.stack(stages)                                                     # (S, B, T)
-    per_step = work.max(axis=0)                                                 # (B, T)
-    # the last step still has to pass the later stages, and the output layer's spikes of
-    # that step leave one per cycle; a few cycles of latency per layer
-    drain = work[1:, :, -1].sum(axis=0) + events[-1][:, -1] + 5 * len(groups)
-    per_inference = per_step.sum(axis=1) + drain
-    return {
-        "formula": "sum over steps of max over stages of (ceil(events_in / E) + 1) * "
-                   "ceil(N/P) per layer and beats + 1 per serializer feeding an E > 1 layer "
-                   "(ceil(spikes / E) per 8-neuron chunk), plus the last step's drain through later stages and its output "
-                   "spikes",
-        "events_per_cycle": e,
-        "per_step_mean": float(per_step.mean()),
-        "per_inference_mean": float(per_inference.mean()),
-        "per_inference_max": int(per_inference.max()),
-        "groups": groups,
-    }
+    luts, ffs = core_logic(plan, host_link=False)
+    return {"lut": luts, "ff": ffs, "bram36": memory_estimate(plan)["bram36_estimate"]}
 
 
 def _leak_kind(decay):
@@ -121,73 +77,73 @@ def _leak_kind(decay):
     return "multiply"
 
 
-def _layer_rows(qnet, network):
+@LAYER_ROWS.register("dense")
+def _dense_row(layer, plan, float_layer):
+    n = layer.neuron
+    error = layer_error(float_layer, layer)
+    threshold = np.max(n.threshold)
+    per_neuron = any(np.ndim(getattr(n, name, 0)) for name in
+                     ("threshold", "decay", "syn_decay"))
+    row = {
+        "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
+        "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
+        "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
+        "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
+                                                 threshold),
+        "threshold_lsb": n.threshold, "threshold": error["threshold"],
+        "threshold_built": error["threshold_built"],
+        "beta": error["beta"], "beta_built": n.beta,
+        "beta_fixed_point": f"1 - {plain(n.decay)}/2^{n.decay_bits}",
+        "leak": _leak_kind(n.decay),
+        "reset": n.reset, "reset_delay": n.reset_delay,
+        "lanes": plan.lanes, "groups": plan.groups,
+        "weight_rms_error": round(error["weight_rms_error"], 9),
+        "weight_rms_error_relative": round(error["weight_rms_error_relative"], 9),
+        "weight_max_error": round(error["weight_max_error"], 9),
+    }
+    if getattr(n, "syn_decay", None) is not None:
+        row["alpha_fixed_point"] = f"1 - {plain(n.syn_decay)}/2^{n.decay_bits}"
+        row["syn_format"] = str(layer.syn_format)
+    if layer.recurrent is not None:
+        diagonal = not np.any(layer.recurrent - np.diag(np.diag(layer.recurrent)))
+        row["recurrent"] = "one_to_one" if diagonal else "all_to_all"
+    return row
+
+
+def _layer_rows(qnet, network, plan):
     rows = []
-    errors = quantization_error(network, qnet)
-    hw = qnet.hardware
-    for layer, error in zip(qnet.layers, errors):
-        n = layer.neuron
-        lanes = hw.lanes(layer.outputs)
-        threshold = np.max(n.threshold)
-        per_neuron = any(np.ndim(getattr(n, name, 0)) for name in
-                         ("threshold", "decay", "syn_decay"))
-        row = {
-            "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
-            "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
-            "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
-            "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
-                                                     threshold),
-            "threshold_lsb": n.threshold, "threshold": error["threshold"],
-            "threshold_built": error["threshold_built"],
-            "beta": error["beta"], "beta_built": n.beta,
-            "beta_fixed_point": f"1 - {plain(n.decay)}/2^{n.decay_bits}",
-            "leak": _leak_kind(n.decay),
-            "reset": n.reset, "reset_delay": n.reset_delay,
-            "lanes": lanes, "groups": -(-layer.outputs // lanes),
-            "weight_rms_error": round(error["weight_rms_error"], 9),
-            "weight_rms_error_relative": round(error["weight_rms_error_relative"], 9),
-            "weight_max_error": round(error["weight_max_error"], 9),
-        }
-        if getattr(n, "syn_decay", None) is not None:
-            row["alpha_fixed_point"] = f"1 - {plain(n.syn_decay)}/2^{n.decay_bits}"
-            row["syn_format"] = str(layer.syn_format)
-        if layer.recurrent is not None:
-            diagonal = not np.any(layer.recurrent - np.diag(np.diag(layer.recurrent)))
-            row["recurrent"] = "one_to_one" if diagonal else "all_to_all"
-        rows.append({key: plain(value) for key, value in row.items()})
+    for layer, layer_plan, float_layer in zip(qnet.layers, plan.layers, network.layers):
+        row = LAYER_ROWS(layer, layer_plan, float_layer)
+        rows.append({"kind": layer.kind, **{key: plain(value) for key, value in row.items()}})
     return rows
 
 
 def make_report(b):
     """The report tree of a build (see :mod:`spikegen.compiler`)."""
-    from .compiler import TOP_NAME, options_tree
-
-    qnet = b.qnet
-    layers = getattr(b.component, "layers", None)
+    qnet, plan = b.qnet, b.plan
     tree = {
         "spikegen": __version__,
         "top": TOP_NAME,
         "options": options_tree(b.options),
         "network": {"name": qnet.name, "shape": list(qnet.shape),
-                    "layers": _layer_rows(qnet, b.network)},
+                    "layers": _layer_rows(qnet, b.network, plan)},
         "quantization_notes": list(qnet.notes),
         "coding": {"kind": qnet.coding.kind,
                    "steps": qnet.coding.steps or None,
                    "seed": qnet.coding.seed if qnet.coding.kind == "rate" else None,
                    "value_bits": qnet.coding.value_bits if qnet.coding.kind != "events"
                    else None},
-        "memory": memory_estimate(qnet, layers),
-        "resources_estimate": resource_estimate(qnet, layers),
+        "memory": memory_estimate(plan),
+        "resources_estimate": resource_estimate(plan),
         "files": sorted(b.files),
         "board": b.board,
     }
     if b.synthesis is not None:
         tree["synthesis"] = b.synthesis
-    if b.metrics is not None:
-        metrics = {k: v for k, v in b.metrics.items() if not k.startswith("_")}
-        cycles = cycle_estimate(qnet, b.metrics["_events"], b.metrics["_coder"],
-                                b.metrics.get("_beats"))
-        tree["evaluation"] = metrics
+    if b.evaluation is not None:
+        ev = b.evaluation
+        cycles = plan.cycle_estimate(ev.events, ev.coder, ev.beats)
+        tree["evaluation"] = dict(ev.metrics)
         tree["cycles"] = cycles
         if b.board is not None:
             tree["latency_us_estimate"] = cycles["per_inference_mean"] / b.board["clock_hz"] * 1e6

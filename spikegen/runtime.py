@@ -13,7 +13,6 @@ A request that still fails after ``retries`` more attempts, or that the board re
 build and the data disagree), ends the run with a :class:`~spikegen.errors.SpikegenError`.
 """
 import bisect
-import json
 import os
 import sys
 import time
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import protocol
+from .build_dir import BuildDir, load_network, read_json, write_json
 from .errors import SpikegenError
 
 
@@ -355,23 +355,12 @@ class ProgressBar:
 # -- a build directory ------------------------------------------------------------------------
 
 
-def _read_json(path, what):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise SpikegenError(f"{os.path.dirname(path) or '.'}: no {os.path.basename(path)}; "
-                            f"run 'spikegen build' into it first") from None
-    except (OSError, ValueError) as exc:
-        raise SpikegenError(f"{path}: not {what} ({exc})") from None
-
-
 def _build_inputs(build_dir, qnet, *, data, samples, steps, seed):
     from . import data as _data
 
     coding = qnet.coding.kind
     if data is None:
-        stored = os.path.join(build_dir, "data", "eval.npz")
+        stored = BuildDir(build_dir).eval
         if not os.path.isfile(stored):
             raise SpikegenError(f"{build_dir}: no evaluation data; build with --eval, or "
                                 f"give --data")
@@ -423,15 +412,10 @@ def run(build_dir, port, *, data=None, samples=None, steps=16, seed=0, baud=None
         ``samples_per_second``, ``bytes_per_sample``, and the link statistics; also written
         to ``build_dir/run.json``.
     """
-    from . import ir, reference
+    from . import reference
 
-    tree = _read_json(os.path.join(build_dir, "network.json"), "a spikegen network")
-    try:
-        qnet = ir.from_json(tree)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SpikegenError(f"{build_dir}/network.json: not a spikegen network ({exc})") \
-            from None
-    report = _read_json(os.path.join(build_dir, "report.json"), "a spikegen report")
+    qnet = load_network(build_dir)
+    report = read_json(BuildDir(build_dir).report, "a spikegen report")
     board = report.get("board")
     if not board:
         raise SpikegenError(f"{build_dir} was built without a board (--board none); "
@@ -479,6 +463,5 @@ def run(build_dir, port, *, data=None, samples=None, steps=16, seed=0, baud=None
     if evaluation.labels is not None:
         result["accuracy"] = float(np.mean(classes == evaluation.labels))
         result["reference_accuracy"] = float(np.mean(expected.predicted == evaluation.labels))
-    from .compiler import write_json
-    write_json(os.path.join(build_dir, "run.json"), result)
+    write_json(BuildDir(build_dir).run, result)
     return result

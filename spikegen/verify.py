@@ -1,5 +1,4 @@
 """``spikegen verify``: the cocotb regression of a build directory against the reference."""
-import json
 import os
 import threading
 import time
@@ -7,9 +6,9 @@ import time
 import numpy as np
 
 from . import data as _data
-from . import ir, reference
-from .assemble import count_bits
-from .compiler import TOP_NAME, write_json
+from . import reference
+from .build_dir import TOP_NAME, BuildDir, load_network, read_json, write_json
+from .plan import count_bits
 from .errors import SpikegenError
 
 
@@ -19,24 +18,13 @@ __all__ = ["SIMULATORS", "verify"]
 SIMULATORS = ("verilator", "ghdl")
 
 
-def _load_network(build_dir):
-    path = os.path.join(build_dir, "network.json")
-    if not os.path.isfile(path):
-        raise SpikegenError(f"{build_dir}: no network.json; run 'spikegen build' into it first")
-    try:
-        with open(path) as f:
-            return ir.from_json(json.load(f))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SpikegenError(f"{path}: not a spikegen network description ({exc})") from None
-
-
 def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
     coding = qnet.coding.kind
     if data is not None:
         evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
                                      limit=samples, coding=coding)
         return evaluation.inputs, evaluation.source
-    stored = os.path.join(build_dir, "data", "eval.npz")
+    stored = BuildDir(build_dir).eval
     if os.path.isfile(stored):
         evaluation = _data.eval_data(stored, inputs=qnet.inputs, limit=samples, coding=coding)
         return evaluation.inputs, "evaluation data of the build"
@@ -49,12 +37,9 @@ def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
 
 def hdl_source(build_dir, simulator):
     """The build's top-level HDL file for ``simulator`` (Verilog or VHDL)."""
-    if simulator == "ghdl":
-        path = os.path.join(build_dir, "hdl", "vhdl", f"{TOP_NAME}.vhd")
-        hint = "rebuild with 'spikegen build --hdl vhdl' (or both)"
-    else:
-        path = os.path.join(build_dir, "hdl", "verilog", f"{TOP_NAME}.v")
-        hint = "rebuild with 'spikegen build --hdl verilog' (or both)"
+    language = "vhdl" if simulator == "ghdl" else "verilog"
+    path = BuildDir(build_dir).hdl(language)
+    hint = f"rebuild with 'spikegen build --hdl {language}' (or both)"
     if not os.path.isfile(path):
         raise SpikegenError(f"{build_dir}: no {os.path.relpath(path, build_dir)}; {hint}")
     return path
@@ -124,7 +109,7 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
                             f"{', '.join(SIMULATORS)}")
     if samples < 1:
         raise SpikegenError(f"--samples must be at least 1, not {samples}")
-    qnet = _load_network(build_dir)
+    qnet = load_network(build_dir)
     hdl_path = hdl_source(build_dir, simulator)
     spikes, source = _inputs(build_dir, qnet, data=data, samples=samples, density=density,
                              steps=steps, seed=seed)
@@ -184,18 +169,17 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "samples_per_second": round(
             spikes.shape[0] / max(float(result.get("test_seconds", seconds)), 1e-9), 2),
     }
-    write_json(os.path.join(build_dir, "verify.json"), summary)
+    write_json(BuildDir(build_dir).verification, summary)
     _merge_into_report(build_dir, summary)
     return summary
 
 
 def _merge_into_report(build_dir, summary):
     """Add the simulated cycle counts to ``report.json`` (deterministic fields only)."""
-    path = os.path.join(build_dir, "report.json")
+    path = BuildDir(build_dir).report
     if not os.path.isfile(path):
         return
-    with open(path) as f:
-        tree = json.load(f)
+    tree = read_json(path, "a spikegen report")
     keep = ("simulator", "samples", "steps", "source", "mismatched_samples",
             "mismatched_spikes", "cycles_per_inference", "cycles_per_inference_min",
             "cycles_per_inference_max", "cycles_per_step")

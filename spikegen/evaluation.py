@@ -1,0 +1,104 @@
+"""What a build measures on its evaluation data: the float model against the bit-exact
+reference, and the activity the cycle model and the plots read.
+
+:func:`evaluate` runs both models on the same inputs and returns an :class:`Evaluation`:
+``metrics`` (plain JSON: accuracies, agreement, saturations, activity; the report's
+``evaluation``), and the arrays behind the cycle estimate and the raster plot.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtl_lib.spike_serializer import serializer_beats
+
+from . import floatmodel, reference
+
+
+__all__ = ["Evaluation", "evaluate", "float_output", "input_events"]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """A build's evaluation.
+
+    ``metrics``: plain JSON figures; ``events``: per layer, the spike events *into* it
+    (samples, steps), then the output layer's spikes; ``beats``: per layer, the beats its
+    serializer sends (samples, steps); ``coder``: an on-chip rate coder's cycles per step
+    (or ``None``); ``raster``: the spike trains of the first sample, input then each layer.
+    """
+    metrics: dict
+    events: tuple
+    beats: tuple
+    coder: "np.ndarray | None"
+    raster: tuple
+
+
+def float_output(network, coding, inputs):
+    """Output spikes of the float (snnTorch) network on the same inputs as the hardware,
+    and its last layer's final membrane: ``(spikes, membrane)``."""
+    if coding.kind == "events":
+        return floatmodel.run_float(network, inputs, membrane=True)
+    if coding.kind == "rate":
+        from .encode import rate_onchip
+        return floatmodel.run_float(network, rate_onchip(inputs, coding.steps,
+                                                         seed=coding.seed), membrane=True)
+    x = np.asarray(inputs, dtype=np.float64) / (1 << coding.value_bits)
+    return floatmodel.run_float(network, x, steps=coding.steps, membrane=True)
+
+
+def input_events(qnet, inputs):
+    """Per sample and step, the tokens the first layer (or the coder) works through:
+    ``(events into layer 0 or None, coder work or None)``, each (samples, steps)."""
+    coding = qnet.coding
+    if coding.kind == "events":
+        return np.asarray(inputs).sum(axis=2), None
+    nonzero = (np.asarray(inputs) > 0).sum(axis=1)
+    if coding.kind == "rate":
+        spikes = reference.input_spikes(qnet, inputs)
+        return spikes.sum(axis=2), np.repeat(nonzero[:, None] + 1, coding.steps, axis=1)
+    # direct: every pixel once, in the first step; then no events
+    first = np.zeros((len(nonzero), coding.steps), dtype=np.int64)
+    first[:, 0] = nonzero
+    return first, None
+
+
+def evaluate(network, qnet, plan, evaluation):
+    """Run the float ``network`` and the quantized ``qnet`` (planned as ``plan``) on the
+    :class:`~spikegen.data.EvalData` ``evaluation``: accuracies, how often their spikes
+    agree, and the activity. With a membrane readout, both classify by the last layer's
+    final membrane."""
+    float_spikes, float_membrane = float_output(network, qnet.coding, evaluation.inputs)
+    result = reference.simulate(qnet, evaluation.inputs, record=True)
+    labels = evaluation.labels
+    if qnet.readout == "membrane":
+        float_pred = np.argmax(float_membrane, axis=1)
+    else:
+        float_pred = np.argmax(float_spikes.sum(axis=1), axis=1)
+    samples = int(evaluation.inputs.shape[0])
+    events, coder = input_events(qnet, evaluation.inputs)
+    metrics = {
+        "source": evaluation.source,
+        "samples": samples,
+        "steps": int(result.spikes.shape[1]),
+        "input_events_per_sample": float(events.sum() / samples),
+        "host_tokens_per_sample": float(
+            events.sum() / samples + result.spikes.shape[1] if qnet.coding.kind == "events"
+            else np.maximum((np.asarray(evaluation.inputs) > 0).sum(axis=1), 1).mean()),
+        "output_spike_agreement": float(np.mean(float_spikes == result.spikes)),
+        "class_agreement": float(np.mean(float_pred == result.predicted)),
+        "saturated_additions": int(result.saturations),
+        "layer_spikes_per_sample": [float(t.spikes.sum() / samples) for t in result.layers],
+    }
+    if labels is not None:
+        metrics["float_accuracy"] = float(np.mean(float_pred == labels))
+        metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
+    beats = tuple(serializer_beats(t.spikes, layer.lanes, layer.out_events)
+                  for t, layer in zip(result.layers, plan.layers))
+    first = reference.input_spikes(qnet, evaluation.inputs[:1])
+    if first is None:                       # direct input: show the pixels as one "step"
+        first = (np.asarray(evaluation.inputs[:1]) > 0)[:, None, :].astype(np.uint8)
+    return Evaluation(
+        metrics=metrics,
+        events=(events,) + tuple(t.spikes.sum(axis=2) for t in result.layers),
+        beats=beats, coder=coder,
+        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers))
