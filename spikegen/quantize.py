@@ -21,15 +21,18 @@ leak keeps precision below the weight LSB):
   saturation (defined in the reference) handles whatever the range does not cover.
 """
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import SpikegenError
 from .ir import (CubaLIF, FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
                  QNetwork, plain)
+from .registry import Registry
 
 
-__all__ = ["quantize", "weight_exponent", "membrane_bits"]
+__all__ = ["quantize", "QUANTIZERS", "QuantOptions", "quantize_dense", "weight_exponent",
+           "membrane_bits", "quantization_error", "layer_error"]
 
 
 def _bits_for(lo, hi):
@@ -120,6 +123,22 @@ def _round_decay(index, label, value, bits, notes):
     return decay if per else int(decay[0])
 
 
+@dataclass(frozen=True)
+class QuantOptions:
+    """The quantizer's options (see :func:`quantize`); ``syn_bits`` defaults to ``mem_bits``
+    when that is given."""
+    weight_bits: int = 8
+    beta_bits: int = 8
+    mem_frac_bits: int = 2
+    mem_bits: "int | None" = None
+    syn_bits: "int | None" = None
+
+
+#: The quantizer of each layer kind: ``quantize_layer(layer, index, options, notes)`` returns
+#: the quantized layer and appends a note for every value it had to change.
+QUANTIZERS = Registry("quantizer")
+
+
 def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
              syn_bits=None, hardware=None, coding=None):
     """Quantize a float :class:`~spikegen.ir.Network` to a :class:`~spikegen.ir.QNetwork`.
@@ -127,7 +146,7 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
     ``mem_bits`` fixes the membrane width (default: range analysis); ``syn_bits`` the
     synaptic current's width of :class:`~spikegen.ir.CubaLIF` layers (default ``mem_bits``
     when given, else range analysis). ``beta_bits`` is the ``decay_bits`` of both beta and
-    alpha.
+    alpha. Each layer is quantized by its kind's entry in :data:`QUANTIZERS`.
     """
     _check_bits("--weight-bits", weight_bits, 2, 16)
     _check_bits("--beta-bits", beta_bits, 1, 16)
@@ -138,97 +157,117 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
         _check_bits("syn_bits", syn_bits, 2, 40)
     elif mem_bits is not None:
         syn_bits = mem_bits
-    hardware = hardware or HardwareConfig()
+    options = QuantOptions(weight_bits=weight_bits, beta_bits=beta_bits,
+                           mem_frac_bits=mem_frac_bits, mem_bits=mem_bits, syn_bits=syn_bits)
     notes = []
-    layers = []
-    for index, layer in enumerate(net.layers):
-        every = layer.weight if layer.recurrent is None else np.concatenate(
-            [layer.weight, layer.recurrent], axis=1)
-        e = weight_exponent(every, weight_bits)
-        if mem_bits is not None:
-            # a narrow membrane must still hold the threshold: coarsen the scale if needed
-            top_mem = (1 << (mem_bits - 1)) - 1
-            lowered = e
-            while lowered > -64 and neuron_threshold(layer) * 2.0 ** (
-                    lowered + mem_frac_bits) > top_mem - 0.5:
-                lowered -= 1
-            peak = float(np.max(np.abs(every))) if every.size else 0.0
-            if lowered != e and np.rint(peak * 2.0 ** lowered) == 0:
-                needed_bits = _bits_for(0, int(np.rint(neuron_threshold(layer)
-                                                       * 2.0 ** (e + mem_frac_bits))) + 1)
-                raise SpikegenError(
-                    f"--mem-bits {mem_bits} cannot hold layer {index}'s threshold without "
-                    f"rounding every weight to zero; use --mem-bits {needed_bits} or more, "
-                    "or fewer --mem-frac-bits")
-            if lowered != e:
-                notes.append(f"layer {index}: weight scale lowered from 2^-{e} to "
-                             f"2^-{lowered} so the threshold fits --mem-bits {mem_bits}")
-                e = lowered
-        frac = e + mem_frac_bits
-        top = (1 << (weight_bits - 1)) - 1
-        weight = np.clip(np.rint(layer.weight * 2.0 ** e), -top - 1, top).astype(np.int64)
-        recurrent = None
-        if layer.recurrent is not None:
-            recurrent = np.clip(np.rint(layer.recurrent * 2.0 ** e), -top - 1,
-                                top).astype(np.int64)
+    layers = tuple(QUANTIZERS(layer, index, options, notes)
+                   for index, layer in enumerate(net.layers))
+    return QNetwork(layers=layers, name=net.name, hardware=hardware or HardwareConfig(),
+                    notes=tuple(notes), coding=coding or InputCoding(), readout=net.readout)
 
-        neuron = layer.neuron
-        cuba = isinstance(neuron, CubaLIF)
-        threshold = _round_threshold(index, neuron.threshold, frac, notes)
-        decay = _round_decay(index, "beta", neuron.beta, beta_bits, notes)
-        syn_decay = _round_decay(index, "alpha", neuron.alpha, beta_bits, notes) if cuba \
-            else None
 
-        bias = None
-        if layer.bias is not None:
-            bias = np.rint(layer.bias * 2.0 ** frac).astype(np.int64)
+def _weight_scale(layer, index, every, o, notes):
+    """The exponent ``e`` of the layer's weight scale ``2**-e``: the largest at which every
+    weight fits, lowered when a fixed ``mem_bits`` could not hold the threshold."""
+    e = weight_exponent(every, o.weight_bits)
+    if o.mem_bits is None:
+        return e
+    # a narrow membrane must still hold the threshold: coarsen the scale if needed
+    top_mem = (1 << (o.mem_bits - 1)) - 1
+    lowered = e
+    while lowered > -64 and neuron_threshold(layer) * 2.0 ** (
+            lowered + o.mem_frac_bits) > top_mem - 0.5:
+        lowered -= 1
+    peak = float(np.max(np.abs(every))) if every.size else 0.0
+    if lowered != e and np.rint(peak * 2.0 ** lowered) == 0:
+        needed_bits = _bits_for(0, int(np.rint(neuron_threshold(layer)
+                                               * 2.0 ** (e + o.mem_frac_bits))) + 1)
+        raise SpikegenError(
+            f"--mem-bits {o.mem_bits} cannot hold layer {index}'s threshold without "
+            f"rounding every weight to zero; use --mem-bits {needed_bits} or more, "
+            "or fewer --mem-frac-bits")
+    if lowered != e:
+        notes.append(f"layer {index}: weight scale lowered from 2^-{e} to "
+                     f"2^-{lowered} so the threshold fits --mem-bits {o.mem_bits}")
+    return lowered
 
-        shifted = (weight if recurrent is None
-                   else np.concatenate([weight, recurrent], axis=1)) << mem_frac_bits
-        lo, hi = _step_range(shifted, bias)
-        needed = _membrane_bits_from(lo, hi, threshold)
-        bits = needed if mem_bits is None else mem_bits
-        fmt = FixedFormat(bits=bits, frac=frac)
-        thresholds = np.atleast_1d(threshold)
-        outside = (thresholds < fmt.min) | (thresholds > fmt.max)
-        if np.any(outside):
-            peak = int(np.max(np.abs(thresholds[outside])))
-            raise SpikegenError(
-                f"--mem-bits {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
-                f"use --mem-bits {_bits_for(-peak, peak + 1)} or more, "
-                "or fewer --mem-frac-bits")
-        if mem_bits is not None and mem_bits < needed:
-            notes.append(f"layer {index}: membrane {mem_bits} bits (range analysis asks "
-                         f"{needed}); sums beyond it saturate")
-        syn_fmt = None
-        if cuba:
-            syn_needed = _bits_for(int(np.min(lo, initial=0)), int(np.max(hi, initial=0)))
-            syn_fmt = FixedFormat(bits=syn_needed if syn_bits is None else syn_bits,
-                                  frac=frac)
-            if syn_bits is not None and syn_bits < syn_needed:
-                notes.append(f"layer {index}: synaptic current {syn_bits} bits (range "
-                             f"analysis asks {syn_needed}); sums beyond it saturate")
-        acc_fmt = syn_fmt or fmt
-        if bias is not None:
-            clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
-            if np.any(clipped != bias):
-                what = "synaptic current" if cuba else "membrane"
-                notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
-                             f"to the {what} range")
-            bias = clipped
-        if cuba:
-            qneuron = QCubaLIF(threshold=threshold, decay=decay, syn_decay=syn_decay,
-                               decay_bits=beta_bits, reset=neuron.reset,
-                               reset_delay=neuron.reset_delay)
-        else:
-            qneuron = QLIF(threshold=threshold, decay=decay, decay_bits=beta_bits,
-                           reset=neuron.reset, reset_delay=neuron.reset_delay)
-        layers.append(QDenseLayer(weight=weight, bias=bias,
-                                  weight_format=FixedFormat(bits=weight_bits, frac=e),
-                                  mem_format=fmt, neuron=qneuron, recurrent=recurrent,
-                                  syn_format=syn_fmt))
-    return QNetwork(layers=tuple(layers), name=net.name, hardware=hardware, notes=tuple(notes),
-                    coding=coding or InputCoding(), readout=net.readout)
+
+def _quantize_neuron(neuron, index, frac, o, notes):
+    """The integer neuron parameters: thresholds on the membrane grid ``2**-frac``, betas
+    (and alphas) as ``1 - decay / 2**beta_bits``."""
+    threshold = _round_threshold(index, neuron.threshold, frac, notes)
+    decay = _round_decay(index, "beta", neuron.beta, o.beta_bits, notes)
+    if isinstance(neuron, CubaLIF):
+        syn_decay = _round_decay(index, "alpha", neuron.alpha, o.beta_bits, notes)
+        return QCubaLIF(threshold=threshold, decay=decay, syn_decay=syn_decay,
+                        decay_bits=o.beta_bits, reset=neuron.reset,
+                        reset_delay=neuron.reset_delay)
+    return QLIF(threshold=threshold, decay=decay, decay_bits=o.beta_bits,
+                reset=neuron.reset, reset_delay=neuron.reset_delay)
+
+
+def _state_formats(index, lo, hi, qneuron, frac, o, notes):
+    """The membrane's format (range analysis, or ``mem_bits``) and, for current-based
+    neurons, the synaptic current's; refuses a membrane that cannot hold the threshold."""
+    threshold = qneuron.threshold
+    needed = _membrane_bits_from(lo, hi, threshold)
+    bits = needed if o.mem_bits is None else o.mem_bits
+    fmt = FixedFormat(bits=bits, frac=frac)
+    thresholds = np.atleast_1d(threshold)
+    outside = (thresholds < fmt.min) | (thresholds > fmt.max)
+    if np.any(outside):
+        peak = int(np.max(np.abs(thresholds[outside])))
+        raise SpikegenError(
+            f"--mem-bits {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
+            f"use --mem-bits {_bits_for(-peak, peak + 1)} or more, "
+            "or fewer --mem-frac-bits")
+    if o.mem_bits is not None and o.mem_bits < needed:
+        notes.append(f"layer {index}: membrane {o.mem_bits} bits (range analysis asks "
+                     f"{needed}); sums beyond it saturate")
+    if not isinstance(qneuron, QCubaLIF):
+        return fmt, None
+    syn_needed = _bits_for(int(np.min(lo, initial=0)), int(np.max(hi, initial=0)))
+    syn_fmt = FixedFormat(bits=syn_needed if o.syn_bits is None else o.syn_bits, frac=frac)
+    if o.syn_bits is not None and o.syn_bits < syn_needed:
+        notes.append(f"layer {index}: synaptic current {o.syn_bits} bits (range "
+                     f"analysis asks {syn_needed}); sums beyond it saturate")
+    return fmt, syn_fmt
+
+
+@QUANTIZERS.register("dense")
+def quantize_dense(layer, index, o, notes):
+    """A :class:`~spikegen.ir.DenseLayer` as a :class:`~spikegen.ir.QDenseLayer` (see the
+    module docstring)."""
+    every = layer.weight if layer.recurrent is None else np.concatenate(
+        [layer.weight, layer.recurrent], axis=1)
+    e = _weight_scale(layer, index, every, o, notes)
+    frac = e + o.mem_frac_bits
+    top = (1 << (o.weight_bits - 1)) - 1
+    weight = np.clip(np.rint(layer.weight * 2.0 ** e), -top - 1, top).astype(np.int64)
+    recurrent = None
+    if layer.recurrent is not None:
+        recurrent = np.clip(np.rint(layer.recurrent * 2.0 ** e), -top - 1,
+                            top).astype(np.int64)
+    qneuron = _quantize_neuron(layer.neuron, index, frac, o, notes)
+    bias = None
+    if layer.bias is not None:
+        bias = np.rint(layer.bias * 2.0 ** frac).astype(np.int64)
+    shifted = (weight if recurrent is None
+               else np.concatenate([weight, recurrent], axis=1)) << o.mem_frac_bits
+    lo, hi = _step_range(shifted, bias)
+    fmt, syn_fmt = _state_formats(index, lo, hi, qneuron, frac, o, notes)
+    acc_fmt = syn_fmt or fmt
+    if bias is not None:
+        clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
+        if np.any(clipped != bias):
+            what = "synaptic current" if syn_fmt is not None else "membrane"
+            notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
+                         f"to the {what} range")
+        bias = clipped
+    return QDenseLayer(weight=weight, bias=bias,
+                       weight_format=FixedFormat(bits=o.weight_bits, frac=e),
+                       mem_format=fmt, neuron=qneuron, recurrent=recurrent,
+                       syn_format=syn_fmt)
 
 
 def quantization_error(net, qnet):

@@ -22,10 +22,27 @@ from typing import NamedTuple
 import numpy as np
 
 from .ir import QCubaLIF, QDenseLayer, QNetwork
+from .registry import Registry
 
 
-__all__ = ["LayerState", "LayerTrace", "SimResult", "leak", "layer_initial_state",
-           "direct_current", "input_spikes", "simulate", "step_layer"]
+__all__ = ["LayerState", "LayerTrace", "SimResult", "LayerModel", "MODELS", "leak",
+           "layer_initial_state", "direct_current", "input_spikes", "simulate", "step_layer"]
+
+
+class LayerModel(NamedTuple):
+    """The reference model of one layer kind.
+
+    ``initial_state(layer, batch, current)``: the state at the start of step 0;
+    ``step(layer, state, spikes_t, current, events_per_cycle)``: one time step, returning
+    ``(spikes, mem, syn or None, next_state, saturations)``; ``current`` is the input
+    current of a first layer fed pixel values (``direct`` coding), else ``None``.
+    """
+    initial_state: object
+    step: object
+
+
+#: The reference model of each layer kind (:class:`LayerModel`).
+MODELS = Registry("reference model")
 
 
 def leak(mem, decay, decay_bits):
@@ -56,8 +73,12 @@ class LayerState(NamedTuple):
     spk: "np.ndarray | None" = None
 
 
-def layer_initial_state(layer: QDenseLayer, batch=1, current=None):
+def layer_initial_state(layer, batch=1, current=None):
     """The state at the start of step 0 (every membrane, current and spike zero)."""
+    return MODELS.lookup(layer).initial_state(layer, batch, current)
+
+
+def _dense_initial_state(layer: QDenseLayer, batch=1, current=None):
     zero = np.zeros((batch, layer.outputs), dtype=np.int64)
     spk = None if layer.recurrent is None else zero.astype(np.uint8)
     return _start_of_step(layer, zero, zero, spk, current)
@@ -167,7 +188,7 @@ def _step(layer, state, spikes_t, current, events_per_cycle):
     return spk, m, syn, following, saturations
 
 
-def step_layer(layer: QDenseLayer, state, spikes_t, current=None, events_per_cycle=1):
+def step_layer(layer, state, spikes_t, current=None, events_per_cycle=1):
     """Advance one layer by one time step.
 
     Parameters
@@ -186,9 +207,12 @@ def step_layer(layer: QDenseLayer, state, spikes_t, current=None, events_per_cyc
         Output spikes and membrane of the step (snnTorch's ``spk``, ``mem``), the state for
         the next step and the number of saturated additions.
     """
-    spk, m, _, following, saturations = _step(layer, state, spikes_t, current,
-                                              events_per_cycle)
+    spk, m, _, following, saturations = MODELS.lookup(layer).step(
+        layer, state, spikes_t, current, events_per_cycle)
     return spk, m, following, saturations
+
+
+MODELS.register("dense")(LayerModel(_dense_initial_state, _step))
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,8 +298,9 @@ def simulate(net: QNetwork, inputs, *, record=False):
     grouping = net.hardware.events_per_cycle
     traces = []
     for k, layer in enumerate(net.layers):
+        model = MODELS.lookup(layer)
         layer_current = current if k == 0 else None
-        state = layer_initial_state(layer, batch, layer_current)
+        state = model.initial_state(layer, batch, layer_current)
         out = np.zeros((batch, steps, layer.outputs), dtype=np.uint8)
         mem = np.zeros((batch, steps, layer.outputs), dtype=np.int64) if record else None
         syn = (np.zeros((batch, steps, layer.outputs), dtype=np.int64)
@@ -283,8 +308,9 @@ def simulate(net: QNetwork, inputs, *, record=False):
         last = np.zeros((batch, layer.outputs), dtype=np.int64)
         saturations = 0
         for t in range(steps):
-            spk, last, s, state, sat = _step(layer, state, None if x is None else x[:, t],
-                                             layer_current, grouping)
+            spk, last, s, state, sat = model.step(layer, state,
+                                                  None if x is None else x[:, t],
+                                                  layer_current, grouping)
             out[:, t] = spk
             saturations += sat
             if record:
