@@ -361,12 +361,32 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def _flag_speller(parser, args):
+    """Names the library's parameters as this command's flags (``weight_bits`` ->
+    ``--weight-bits``; the short form where there is one: ``parallelism`` -> ``-P``)."""
+    flags = {}
+    commands = [action for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction)]
+    chosen = [sub for action in commands for name, sub in action.choices.items()
+              if name == getattr(args, "command", None)]
+    for each in chosen + [parser]:
+        for action in each._actions:
+            long = [s for s in action.option_strings if s.startswith("--")]
+            short = [s for s in action.option_strings if not s.startswith("--")]
+            for option in long:
+                flags.setdefault(option[2:].replace("-", "_"), (short or [option])[0])
+            if long and action.dest not in flags:
+                flags[action.dest] = (short or long)[0]
+    return lambda name: flags.get(name, name)
+
+
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
     except SpikegenError as exc:
-        print(f"spikegen: error: {exc}", file=sys.stderr)
+        print(f"spikegen: error: {exc.render(_flag_speller(parser, args))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("spikegen: interrupted", file=sys.stderr)

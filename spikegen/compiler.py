@@ -95,20 +95,20 @@ def quantize(b: Build) -> Build:
     """Float IR → fixed-point IR (see :mod:`spikegen.quantize`)."""
     o = b.options
     if not isinstance(o.parallelism, int) or o.parallelism < 0:
-        raise SpikegenError(f"--parallelism must be 0 (all neurons) or a positive integer, "
+        raise SpikegenError(f"`parallelism` must be 0 (all neurons) or a positive integer, "
                             f"not {o.parallelism!r}")
     if not isinstance(o.max_steps, int) or not 1 <= o.max_steps <= 65535:
-        raise SpikegenError(f"--max-steps must be from 1 to 65535, not {o.max_steps!r}")
+        raise SpikegenError(f"`max_steps` must be from 1 to 65535, not {o.max_steps!r}")
     if not isinstance(o.fifo_depth, int) or not 2 <= o.fifo_depth <= 65536:
-        raise SpikegenError(f"--fifo-depth must be from 2 to 65536, not {o.fifo_depth!r}")
+        raise SpikegenError(f"`fifo_depth` must be from 2 to 65536, not {o.fifo_depth!r}")
     if o.events_per_cycle not in (1, 2):
-        raise SpikegenError(f"--events-per-cycle must be 1 or 2 (the two ports of a block "
+        raise SpikegenError(f"`events_per_cycle` must be 1 or 2 (the two ports of a block "
                             f"RAM), not {o.events_per_cycle!r}")
     hardware = ir.HardwareConfig(parallelism=o.parallelism, max_steps=o.max_steps,
                                  fifo_depth=o.fifo_depth,
                                  events_per_cycle=o.events_per_cycle)
     if o.coding not in ir.CODINGS:
-        raise SpikegenError(f"--coding must be one of {', '.join(ir.CODINGS)}, "
+        raise SpikegenError(f"`coding` must be one of {', '.join(ir.CODINGS)}, "
                             f"not {o.coding!r}")
     coding = ir.InputCoding(kind=o.coding, steps=0 if o.coding == "events" else o.steps)
     qnet = quantize_network(b.network, weight_bits=o.weight_bits, beta_bits=o.beta_bits,
@@ -130,7 +130,7 @@ def check(b: Build) -> Build:
         raise SpikegenError(f"the network has {qnet.inputs} inputs; the host link carries at "
                             "most 16384")
     if o.steps < 1 or o.steps > o.max_steps:
-        raise SpikegenError(f"--steps {o.steps} must be from 1 to --max-steps ({o.max_steps})")
+        raise SpikegenError(f"`steps` {o.steps} must be from 1 to `max_steps` ({o.max_steps})")
     fit = None
     if o.board is not None:
         from .boards import get_board
@@ -149,7 +149,7 @@ def check(b: Build) -> Build:
                                  coding=o.coding)
     if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
         raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
-                            f"raise --max-steps to at least that")
+                            f"raise `max_steps` to at least that")
     return replace(b, eval=evaluation,
                    evaluation=evaluate(b.network, qnet, b.plan, evaluation))
 
@@ -167,7 +167,7 @@ def emit(b: Build) -> Build:
     write_json(out.network, ir.to_json(b.qnet))
     files.append("network.json")
     if b.options.hdl not in ("verilog", "vhdl", "both"):
-        raise SpikegenError(f"--hdl must be verilog, vhdl or both, not {b.options.hdl!r}")
+        raise SpikegenError(f"`hdl` must be verilog, vhdl or both, not {b.options.hdl!r}")
     written = ("verilog", "vhdl") if b.options.hdl == "both" else (b.options.hdl,)
     # the component elaborates once: synthesis reads this Verilog even when only VHDL is
     # written
@@ -211,13 +211,13 @@ def board(b: Build) -> Build:
     reads_files = "extra_files" in inspect.signature(target.build).parameters
     if b.options.board_hdl == "vhdl":
         if not reads_files:
-            raise SpikegenError(f"--board-hdl vhdl needs a vendor flow that reads VHDL "
+            raise SpikegenError(f"`board_hdl` vhdl needs a vendor flow that reads VHDL "
                                 f"(arty-a7); {target.name}'s open toolchain reads Verilog")
         if b.options.hdl == "verilog":
-            raise SpikegenError("--board-hdl vhdl needs the VHDL: drop --hdl verilog")
+            raise SpikegenError("`board_hdl` vhdl needs the VHDL: drop `hdl` verilog")
         language = "vhdl"
     elif b.options.board_hdl != "verilog":
-        raise SpikegenError(f"--board-hdl must be verilog or vhdl, not {b.options.board_hdl!r}")
+        raise SpikegenError(f"`board_hdl` must be verilog or vhdl, not {b.options.board_hdl!r}")
     else:
         language = "verilog" if b.options.hdl != "vhdl" and reads_files else None
     if language is not None:

@@ -82,7 +82,7 @@ def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
                                 "steps, inputs) or 'pixels' (samples, inputs), and 'labels'"
                                 ) from None
         if inputs != data.x_test.shape[1]:
-            raise SpikegenError(f"--eval {spec} gives {data.x_test.shape[1]} inputs but the "
+            raise SpikegenError(f"`eval` {spec} gives {data.x_test.shape[1]} inputs but the "
                                 f"network has {inputs}")
         x, y = data.x_test, data.y_test
         if limit is not None:
@@ -130,7 +130,7 @@ def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
 def random_pixels(samples, inputs, density, seed=0):
     """Random 8-bit pixels: each nonzero (uniform 1..255) with probability ``density``."""
     if not 0.0 <= density <= 1.0:
-        raise SpikegenError(f"--density must be between 0 and 1, not {density}")
+        raise SpikegenError(f"`density` must be between 0 and 1, not {density}")
     rng = np.random.default_rng(seed)
     values = rng.integers(1, 256, (samples, inputs))
     values[rng.random((samples, inputs)) >= density] = 0
@@ -140,6 +140,6 @@ def random_pixels(samples, inputs, density, seed=0):
 def random_spikes(samples, steps, inputs, density, seed=0):
     """Random spike trains: every input spikes in every step with probability ``density``."""
     if not 0.0 <= density <= 1.0:
-        raise SpikegenError(f"--density must be between 0 and 1, not {density}")
+        raise SpikegenError(f"`density` must be between 0 and 1, not {density}")
     rng = np.random.default_rng(seed)
     return (rng.random((samples, steps, inputs)) < density).astype(np.uint8)

@@ -216,7 +216,7 @@ def check_fit(qnet, board, plan=None):
                                      rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0))
         except ValueError:
             continue
-        advice.append(f"-P {p} (estimated to fit)")
+        advice.append(f"`parallelism` {p} (estimated to fit)")
         break
     if found["bram"] > board.capacity.bram:
         widest_weights = max(layer.weight_format.bits for layer in qnet.layers)
@@ -224,10 +224,10 @@ def check_fit(qnet, board, plan=None):
             smaller = estimate(plan, family, rx_fifo_depth=board.rx_fifo_depth,
                                weight_bits=bits)
             if smaller["bram"] <= board.capacity.bram:
-                advice.append(f"--weight-bits {bits} (its weights fit the block RAM)")
+                advice.append(f"`weight_bits` {bits} (its weights fit the block RAM)")
                 break
         else:
-            advice.append("fewer --weight-bits")
+            advice.append("fewer `weight_bits`")
     from .boards import BOARDS
 
     bigger = []

@@ -220,7 +220,7 @@ def _neuron_layer(path, prefix, leaves, state, pending, reset_delay):
     if kind == "RSynaptic" and reset_delay is False:
         raise SpikegenError(
             f"{path}: {where} is an RSynaptic, which ignores reset_delay=False in snnTorch "
-            "1.0 (it behaves as reset_delay=True); load it without --no-reset-delay")
+            "1.0 (it behaves as reset_delay=True); load it without `no_reset_delay`")
     delay = True if reset_delay is None else bool(reset_delay)
     recurrent = None
     if kind.startswith("R"):
@@ -371,7 +371,7 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
                         reset_delay=True if reset_delay is None else reset_delay, name=name,
                         readout=readout)
     if dt is not None or reset is not None:
-        raise SpikegenError(f"{path}: --dt and --reset apply to NIR files only; a state_dict "
+        raise SpikegenError(f"{path}: `dt` and `reset` apply to NIR files only; a state_dict "
                             "records its own reset mechanism")
     obj = _read(path)
     if not isinstance(obj, dict):

@@ -180,9 +180,9 @@ def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None,
     except ImportError:
         raise SpikegenError("reading NIR needs the 'nir' package: pip install nir") from None
     if not dt > 0:
-        raise SpikegenError(f"--dt must be positive, not {dt}")
+        raise SpikegenError(f"`dt` must be positive, not {dt}")
     if reset not in ("zero", "subtract"):
-        raise SpikegenError(f"--reset must be zero or subtract for NIR input, not {reset!r}")
+        raise SpikegenError(f"`reset` must be zero or subtract for NIR input, not {reset!r}")
     try:
         graph = nir.read(os.fspath(path))
     except Exception as exc:     # h5py and nir raise many types for a damaged file
@@ -308,7 +308,7 @@ def _neuron_layer(path, node_name, node, kind, weight, bias, rec_node, rec_name,
         if reset == "zero" and np.any(v_reset != 0.0):
             raise SpikegenError(f"{path}: node {node_name!r} resets to v_reset="
                                 f"{float(v_reset[v_reset != 0][0]):g}; spikegen resets to 0 "
-                                "(or use --reset subtract)")
+                                "(or use `reset` subtract)")
     alpha = None
     constant = 0.0
     if kind == "IF":
@@ -331,7 +331,7 @@ def _neuron_layer(path, node_name, node, kind, weight, bias, rec_node, rec_name,
     for label, values in (("beta", beta), ("alpha", alpha)):
         if values is not None and not np.all((0.0 <= values) & (values <= 1.0)):
             raise SpikegenError(f"{path}: node {node_name!r}: dt={dt:g} gives {label} "
-                                f"{float(values.min()):g}, outside [0, 1]; check --dt")
+                                f"{float(values.min()):g}, outside [0, 1]; check `dt`")
     w = weight * gain[:, None]
     b = None if bias is None else bias * gain
     if np.any(constant != 0.0):

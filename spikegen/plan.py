@@ -108,7 +108,7 @@ def dense_plan(layer, lanes=None, value_bits=None, events=1, out_events=1,
     if isinstance(params, list) and lanes < layer.outputs and (cuba or value_bits is not None):
         kind = "current-based neurons" if cuba else "a first layer fed input values"
         raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "
-                            f"neuron for {kind} ({layer.outputs}, not {lanes}): use -P 0 "
+                            f"neuron for {kind} ({layer.outputs}, not {lanes}): use `parallelism` 0 "
                             f"(fully parallel)")
     if value_bits is not None and layer.recurrent is not None:
         raise SpikegenError("the hardware cannot build a recurrent first layer with direct "

@@ -148,11 +148,11 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
     when given, else range analysis). ``beta_bits`` is the ``decay_bits`` of both beta and
     alpha. Each layer is quantized by its kind's entry in :data:`QUANTIZERS`.
     """
-    _check_bits("--weight-bits", weight_bits, 2, 16)
-    _check_bits("--beta-bits", beta_bits, 1, 16)
-    _check_bits("--mem-frac-bits", mem_frac_bits, 0, 16)
+    _check_bits("`weight_bits`", weight_bits, 2, 16)
+    _check_bits("`beta_bits`", beta_bits, 1, 16)
+    _check_bits("`mem_frac_bits`", mem_frac_bits, 0, 16)
     if mem_bits is not None:
-        _check_bits("--mem-bits", mem_bits, 2, 40)
+        _check_bits("`mem_bits`", mem_bits, 2, 40)
     if syn_bits is not None:
         _check_bits("syn_bits", syn_bits, 2, 40)
     elif mem_bits is not None:
@@ -183,12 +183,12 @@ def _weight_scale(layer, index, every, o, notes):
         needed_bits = _bits_for(0, int(np.rint(neuron_threshold(layer)
                                                * 2.0 ** (e + o.mem_frac_bits))) + 1)
         raise SpikegenError(
-            f"--mem-bits {o.mem_bits} cannot hold layer {index}'s threshold without "
-            f"rounding every weight to zero; use --mem-bits {needed_bits} or more, "
-            "or fewer --mem-frac-bits")
+            f"`mem_bits` {o.mem_bits} cannot hold layer {index}'s threshold without "
+            f"rounding every weight to zero; use `mem_bits` {needed_bits} or more, "
+            "or fewer `mem_frac_bits`")
     if lowered != e:
         notes.append(f"layer {index}: weight scale lowered from 2^-{e} to "
-                     f"2^-{lowered} so the threshold fits --mem-bits {o.mem_bits}")
+                     f"2^-{lowered} so the threshold fits a {o.mem_bits}-bit membrane")
     return lowered
 
 
@@ -218,9 +218,9 @@ def _state_formats(index, lo, hi, qneuron, frac, o, notes):
     if np.any(outside):
         peak = int(np.max(np.abs(thresholds[outside])))
         raise SpikegenError(
-            f"--mem-bits {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
-            f"use --mem-bits {_bits_for(-peak, peak + 1)} or more, "
-            "or fewer --mem-frac-bits")
+            f"`mem_bits` {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
+            f"use `mem_bits` {_bits_for(-peak, peak + 1)} or more, "
+            "or fewer `mem_frac_bits`")
     if o.mem_bits is not None and o.mem_bits < needed:
         notes.append(f"layer {index}: membrane {o.mem_bits} bits (range analysis asks "
                      f"{needed}); sums beyond it saturate")

@@ -362,8 +362,8 @@ def _build_inputs(build_dir, qnet, *, data, samples, steps, seed):
     if data is None:
         stored = BuildDir(build_dir).eval
         if not os.path.isfile(stored):
-            raise SpikegenError(f"{build_dir}: no evaluation data; build with --eval, or "
-                                f"give --data")
+            raise SpikegenError(f"{build_dir}: no evaluation data; build with `eval`, or "
+                                f"give `data`")
         data = stored
     evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
                                  limit=samples, coding=coding)
@@ -418,19 +418,19 @@ def run(build_dir, port, *, data=None, samples=None, steps=16, seed=0, baud=None
     report = read_json(BuildDir(build_dir).report, "a spikegen report")
     board = report.get("board")
     if not board:
-        raise SpikegenError(f"{build_dir} was built without a board (--board none); "
+        raise SpikegenError(f"{build_dir} was built without a board (`board` none); "
                             f"rebuild it for one")
     if board.get("protocol", 0) != protocol.PROTOCOL_VERSION:
         raise SpikegenError(f"{build_dir} speaks host protocol version "
                             f"{board.get('protocol', 0)}; this spikegen speaks "
                             f"{protocol.PROTOCOL_VERSION}: rebuild it")
     if samples is not None and samples < 1:
-        raise SpikegenError(f"--samples must be at least 1, not {samples}")
+        raise SpikegenError(f"`samples` must be at least 1, not {samples}")
     evaluation = _build_inputs(build_dir, qnet, data=data, samples=samples, steps=steps,
                                seed=seed)
     inputs = evaluation.inputs
     if qnet.coding.kind == "events" and inputs.shape[1] > qnet.hardware.max_steps:
-        raise SpikegenError(f"{inputs.shape[1]} time steps exceed the build's --max-steps "
+        raise SpikegenError(f"{inputs.shape[1]} time steps exceed the build's `max_steps` "
                             f"({qnet.hardware.max_steps})")
     expected = reference.simulate(qnet, inputs)
 

@@ -141,12 +141,12 @@ def _image_side(features):
 
 def _check_options(coding=None, steps=None, hidden=None, **counts):
     if coding is not None and coding not in CODINGS:
-        raise SpikegenError(f"--coding must be one of {', '.join(CODINGS)}, not {coding!r}")
+        raise SpikegenError(f"`coding` must be one of {', '.join(CODINGS)}, not {coding!r}")
     if steps is not None and (not isinstance(steps, int) or steps < 1):
-        raise SpikegenError(f"--steps must be a positive integer, not {steps!r}")
+        raise SpikegenError(f"`steps` must be a positive integer, not {steps!r}")
     if hidden is not None and (not hidden or any(not isinstance(h, int) or h < 1
                                                  for h in hidden)):
-        raise SpikegenError(f"--hidden must be one or more positive layer sizes, "
+        raise SpikegenError(f"`hidden` must be one or more positive layer sizes, "
                             f"not {hidden!r}")
     for label, value in counts.items():
         least = 1 if label == "batch" else 0

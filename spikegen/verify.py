@@ -105,17 +105,17 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     Writes ``verify.json`` into ``build_dir`` and returns its contents.
     """
     if simulator not in SIMULATORS:
-        raise SpikegenError(f"--simulator {simulator!r} is not available; choose one of: "
+        raise SpikegenError(f"`simulator` {simulator!r} is not available; choose one of: "
                             f"{', '.join(SIMULATORS)}")
     if samples < 1:
-        raise SpikegenError(f"--samples must be at least 1, not {samples}")
+        raise SpikegenError(f"`samples` must be at least 1, not {samples}")
     qnet = load_network(build_dir)
     hdl_path = hdl_source(build_dir, simulator)
     spikes, source = _inputs(build_dir, qnet, data=data, samples=samples, density=density,
                              steps=steps, seed=seed)
     steps = spikes.shape[1] if qnet.coding.kind == "events" else qnet.coding.steps
     if steps > qnet.hardware.max_steps:
-        raise SpikegenError(f"{steps} time steps exceed the build's --max-steps "
+        raise SpikegenError(f"{steps} time steps exceed the build's `max_steps` "
                             f"({qnet.hardware.max_steps})")
     stimulus, expected = stimulus_for(qnet, spikes)
 

@@ -246,3 +246,15 @@ def test_two_events_per_cycle_and_membrane_readout_verify(tmp_path, small_net, c
         assert main(["verify", str(out), "--samples", "3", "--density", "0.5", "--steps", "6",
                      "--simulator", "ghdl"]) == 0
         assert json.loads((out / "verify.json").read_text())["mismatched_samples"] == 0
+
+
+def test_library_words_become_the_commands_flags():
+    from spikegen.cli import _flag_speller, _parser
+    from spikegen.errors import SpikegenError
+
+    parser = _parser()
+    spell = _flag_speller(parser, parser.parse_args(["build", "net.pt"]))
+    error = SpikegenError("try `parallelism` 4, fewer `weight_bits`, or `no_reset_delay`")
+    assert str(error) == "try parallelism 4, fewer weight_bits, or no_reset_delay"
+    assert error.render(spell) == "try -P 4, fewer --weight-bits, or --no-reset-delay"
+    assert SpikegenError("`unknown` stays").render(spell) == "unknown stays"

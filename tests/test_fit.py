@@ -92,7 +92,7 @@ def test_digits_network_fits_with_fewer_lanes():
     with pytest.raises(SpikegenError, match=r"the design does not fit the icebreaker "
                                             r"\(iCE40UP5K-SG48\): it needs about [\d,]+ LUT4 "
                                             r"of 5,280 \(\d+%, [\d,]+ too many\) "
-                                            r"\(estimated before synthesis\); try -P \d+ "
+                                            r"\(estimated before synthesis\); try parallelism \d+ "
                                             r"\(estimated to fit\), "
                                             r"or a bigger part \(arty-a7, arty-a7-100, "
                                             r"ulx3s-85f\)"):
@@ -104,12 +104,12 @@ def test_block_ram_too_small():
     # 784 inputs x 256 neurons of 8-bit weights: 1.6 Mbit, far more than the UP5K's 120 kbit
     with pytest.raises(SpikegenError, match=r"it needs about 40\d EBR of 30 \(\d+%, 3\d\d too "
                                             r"many\) \(estimated before synthesis\); try "
-                                            r"fewer --weight-bits, or a bigger part "
+                                            r"fewer weight_bits, or a bigger part "
                                             r"\(arty-a7-100, ulx3s-85f\)"):
         check_fit(qnet_of((784, 256, 10), parallelism=1), get_board("icebreaker"))
     # a dozen EBR more than the part has: fewer weight bits would fit
     with pytest.raises(SpikegenError, match=r"it needs about 4\d EBR of 30 .*; try "
-                                            r"--weight-bits \d \(its weights fit the block "
+                                            r"weight_bits \d \(its weights fit the block "
                                             r"RAM\), or a bigger part"):
         check_fit(qnet_of((256, 64, 10), parallelism=2), get_board("icebreaker"))
 

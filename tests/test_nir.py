@@ -84,7 +84,7 @@ def test_damaged_file(tmp_path):
 
 def test_options_only_for_nir(tmp_path):
     torch.save(model().state_dict(), tmp_path / "net.pt")
-    with pytest.raises(SpikegenError, match="--dt and --reset apply to NIR files only"):
+    with pytest.raises(SpikegenError, match="dt and reset apply to NIR files only"):
         spikegen.load(tmp_path / "net.pt", dt=1e-3)
 
 
@@ -196,7 +196,7 @@ def test_if_node(tmp_path):
      r"node 'lif' resets to v_reset=-0.5; spikegen resets to 0"),
     (lambda: (affine(3, 4), nir.LIF(tau=np.full(3, 5e-5), r=np.ones(3), v_leak=np.zeros(3),
                                     v_threshold=np.ones(3))),
-     r"dt=0.0001 gives beta -1, outside \[0, 1\]; check --dt"),
+     r"dt=0.0001 gives beta -1, outside \[0, 1\]; check dt"),
 ])
 def test_nir_errors_name_the_node(tmp_path, nodes, message):
     with pytest.raises(SpikegenError, match=message):

@@ -50,9 +50,9 @@ def test_range_analysis_covers_one_step(rng):
 
 
 @pytest.mark.parametrize("option,value,message", [
-    ("weight_bits", 1, "--weight-bits must be an integer from 2 to 16"),
-    ("beta_bits", 0, "--beta-bits must be an integer from 1 to 16"),
-    ("mem_bits", 50, "--mem-bits must be an integer from 2 to 40"),
+    ("weight_bits", 1, "weight_bits must be an integer from 2 to 16"),
+    ("beta_bits", 0, "beta_bits must be an integer from 1 to 16"),
+    ("mem_bits", 50, "mem_bits must be an integer from 2 to 40"),
 ])
 def test_bad_widths(rng, option, value, message):
     with pytest.raises(SpikegenError, match=message):

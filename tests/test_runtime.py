@@ -322,7 +322,7 @@ def test_run_refuses_builds_without_a_board(tmp_path):
     qnet = quantize(random_network(np.random.default_rng(0), (6, 3)))
     write_json(tmp_path / "network.json", ir.to_json(qnet))
     write_json(tmp_path / "report.json", {"board": None})
-    with pytest.raises(SpikegenError, match=r"was built without a board \(--board none\); "
+    with pytest.raises(SpikegenError, match=r"was built without a board \(board none\); "
                                             r"rebuild it for one"):
         run(str(tmp_path), "/dev/null")
     write_json(tmp_path / "report.json", {"board": {"board": "arty-a7", "baud": 3_000_000}})
@@ -331,6 +331,6 @@ def test_run_refuses_builds_without_a_board(tmp_path):
         run(str(tmp_path), "/dev/null")
     write_json(tmp_path / "report.json", {"board": {"board": "arty-a7", "baud": 3_000_000,
                                                     "protocol": 1}})
-    with pytest.raises(SpikegenError, match=r"no evaluation data; build with --eval, or give "
-                                            r"--data"):
+    with pytest.raises(SpikegenError, match=r"no evaluation data; build with eval, or give "
+                                            r"data"):
         run(str(tmp_path), "/dev/null")

@@ -83,9 +83,9 @@ def test_augmentation():
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(coding="spikes"), r"--coding must be one of events, rate, direct, not 'spikes'"),
-    (dict(steps=0), r"--steps must be a positive integer, not 0"),
-    (dict(hidden=()), r"--hidden must be one or more positive layer sizes, not \(\)"),
+    (dict(coding="spikes"), r"coding must be one of events, rate, direct, not 'spikes'"),
+    (dict(steps=0), r"steps must be a positive integer, not 0"),
+    (dict(hidden=()), r"hidden must be one or more positive layer sizes, not \(\)"),
     (dict(qat_epochs=-1), r"--qat-epochs must be a non-negative integer, not -1"),
     (dict(batch=0), r"--batch must be a positive integer, not 0"),
 ])
