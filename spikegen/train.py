@@ -44,7 +44,7 @@ __all__ = ["train", "train_network", "train_float", "finetune", "evaluate", "sav
 
 def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=2e-3, seed=0,
           progress=None):
-    """Train on ``dataset`` (a :class:`spikegen.data.Dataset`); returns the torch model.
+    """Train on ``dataset`` (a :class:`spikegen.datasets.Dataset`); returns the torch model.
 
     The loss is cross-entropy on the output spike counts; inputs are rate coded with a fresh
     seed per epoch (``seed + epoch``), so the network does not learn one particular spike train.
@@ -428,7 +428,7 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
 
     Parameters
     ----------
-    dataset : spikegen.data.Dataset
+    dataset : spikegen.datasets.Dataset
         ``x_train``/``y_train`` are trained on; ``x_test``/``y_test`` (may be empty) are the
         validation data reported in the progress lines and the metrics, never trained on.
     hidden : tuple of int
