@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .encode import pixels_u8, rate
+from .encode import rate
 from .errors import SpikegenError
 from .ir import CODINGS, LIF, InputCoding
 from .snntorch_model import network_from_module, reset_state, untrained
