@@ -10,9 +10,9 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest -q -ra
 
-# component and reference tests only (no Verilator builds)
+# component and reference tests only (no Verilator builds, no GHDL runs)
 test-fast: setup
-	.venv/bin/python -m pytest -q -m "not slow and not verilator"
+	.venv/bin/python -m pytest -q -m "not slow and not verilator and not ghdl"
 
 clean:
 	rm -rf demo-build build .pytest_cache

@@ -6,11 +6,14 @@ accelerator into a project (and, where the toolchain is present, a bitstream).
 """
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from rtl_lib.host_link import PROTOCOL_VERSION, SerialAccelerator
 
-__all__ = ["Capacity", "ClockPlan", "Board", "STANDARD_BAUDS", "MAX_BAUD_ERROR",
+
+__all__ = ["Capacity", "ClockPlan", "Board", "BoardTop", "STANDARD_BAUDS", "MAX_BAUD_ERROR",
            "clock_and_reset"]
 
 
@@ -78,6 +81,57 @@ def clock_and_reset(m, clk, *, async_reset, por_cycles=0):
     else:
         m.d.por += ready.eq(1)
     m.submodules.reset_sync = ResetSynchronizer(async_reset | ~ready, domain="sync")
+
+
+class BoardTop(Elaboratable):
+    """Base of the board top levels: a :class:`SerialAccelerator` and the parts of the board
+    every top wires the same way.
+
+    A board's top calls :meth:`add_core` (the core on ``uart`` 0), :meth:`heartbeat` and
+    :meth:`show_class` from its ``elaborate``, around its own clock, reset and LEDs.
+
+    Parameters
+    ----------
+    accel : wiring.Component
+        The accelerator, with ``i_events`` (or ``i_pixels``) and ``o_result`` stream ports.
+    clock : ClockPlan
+        How the board makes the design clock (the ``sync`` domain); its frequency sets the
+        LED blink lengths.
+    divisor : int
+        Clock cycles per UART bit.
+    rx_fifo_depth : int
+        Bytes of the receive buffer.
+    """
+    def __init__(self, accel, clock, divisor, *, rx_fifo_depth):
+        self.clock = clock
+        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock.hz // 20),
+                                      rx_fifo_depth=rx_fifo_depth)
+
+    def add_core(self, m, platform):
+        """Add the core, its receiver and transmitter on the board's ``uart`` 0; returns it."""
+        m.submodules.core = core = self.core
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx_buffer.i), tx_buffer.o.eq(core.tx)]
+        return core
+
+    def heartbeat(self, m):
+        """A signal that toggles every half second: a LED on it shows the clock runs."""
+        heartbeat = Signal(range(max(2, self.clock.hz // 2)))
+        beat = Signal()
+        with m.If(heartbeat == 0):
+            m.d.sync += [heartbeat.eq(max(1, self.clock.hz // 2) - 1), beat.eq(~beat)]
+        with m.Else():
+            m.d.sync += heartbeat.eq(heartbeat - 1)
+        return beat
+
+    def show_class(self, m, leds):
+        """Show the class of the latest result in binary on ``leds`` (output buffers, the
+        first is bit 0); a LED above the class's width stays off."""
+        for bit, led in enumerate(leds):
+            if bit < len(self.core.cls):
+                m.d.comb += led.o.eq(self.core.cls[bit])
 
 
 class Board:
@@ -188,6 +242,27 @@ class Board:
             "bram": c.bram,
             "bram_name": c.bram_name,
             "description": self.description,
+        }
+
+    def record(self, clock, baud, divisor, *, files, bitstream, ran):
+        """The build record: ``board``, ``part``, ``family``, ``toolchain``, ``clock_hz``,
+        ``clock`` (how it is made), ``baud`` (nominal; the board makes it within 2 %),
+        ``divisor``, ``rx_fifo_depth``, ``protocol``, ``files`` (relative to the build
+        folder, sorted), ``bitstream`` (or ``None``) and ``toolchain_ran``."""
+        return {
+            "board": self.name,
+            "part": self.part,
+            "family": self.capacity.family,
+            "toolchain": self.toolchain,
+            "clock_hz": clock.hz,
+            "clock": clock.describe(self.osc_hz),
+            "baud": baud,
+            "divisor": divisor,
+            "rx_fifo_depth": self.rx_fifo_depth,
+            "protocol": PROTOCOL_VERSION,
+            "files": sorted(files),
+            "bitstream": bitstream,
+            "toolchain_ran": bool(ran),
         }
 
     def check_fit(self, estimate):

@@ -168,7 +168,7 @@ class YowaspBoard:
         Returns
         -------
         dict
-            See :meth:`record`; with the tools run, also ``utilisation``, ``fmax_hz`` and
+            See :meth:`~._board.Board.record`; with the tools run, also ``utilisation``, ``fmax_hz`` and
             ``clock_attempts`` (each clock tried and the frequency achieved).
 
         Raises
@@ -199,7 +199,7 @@ class YowaspBoard:
             if not run_vendor:
                 os.makedirs(os.fspath(build_dir), exist_ok=True)
                 plan.extract(os.fspath(build_dir))
-                return self.record(build_dir, clock, nominal, divisor, ran=False)
+                return self._built(build_dir, clock, nominal, divisor, ran=False)
             try:
                 run_plan(plan, build_dir, self.capacity.family)
             except ToolchainError as exc:
@@ -231,32 +231,13 @@ class YowaspBoard:
             nominal = self.fastest_baud(clock.hz) if baud is None else baud
             divisor = self.divisor(nominal, clock.hz)
             component = factory()
-        info = self.record(build_dir, clock, nominal, divisor, ran=True)
+        info = self._built(build_dir, clock, nominal, divisor, ran=True)
         info.update(utilisation=result["utilisation"], fmax_hz=fmax, clock_attempts=attempts)
         return info
 
-    def record(self, build_dir, clock, baud, divisor, *, ran):
-        """The build record: ``board``, ``part``, ``family``, ``toolchain``, ``clock_hz``,
-        ``clock`` (how it is made), ``baud`` (nominal; the board makes it within 2 %),
-        ``divisor``, ``rx_fifo_depth``, ``protocol``,
-        ``files`` (relative to ``build_dir``, sorted), ``bitstream`` (or ``None``) and
-        ``toolchain_ran``."""
-        from rtl_lib.host_link import PROTOCOL_VERSION
-
-        files = sorted(os.listdir(os.fspath(build_dir)))
+    def _built(self, build_dir, clock, baud, divisor, *, ran):
+        """:meth:`~._board.Board.record` of what ``build_dir`` holds after the build."""
+        files = os.listdir(os.fspath(build_dir))
         bitstream = f"spikegen{self.bitstream_ext}"
-        return {
-            "board": self.name,
-            "part": self.part,
-            "family": self.capacity.family,
-            "toolchain": self.toolchain,
-            "clock_hz": clock.hz,
-            "clock": clock.describe(self.osc_hz),
-            "baud": baud,
-            "divisor": divisor,
-            "rx_fifo_depth": self.rx_fifo_depth,
-            "protocol": PROTOCOL_VERSION,
-            "files": files,
-            "bitstream": bitstream if bitstream in files else None,
-            "toolchain_ran": ran,
-        }
+        return self.record(clock, baud, divisor, files=files,
+                           bitstream=bitstream if bitstream in files else None, ran=ran)

@@ -10,52 +10,29 @@ The build writes a Vivado project and runs it only where Vivado is installed.
 import os
 import shutil
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import io
 from amaranth_boards.arty_a7 import ArtyA7_35Platform, ArtyA7_100Platform
 
-from rtl_lib.host_link import PROTOCOL_VERSION, SerialAccelerator
-
-from ._board import Board, Capacity
+from ._board import Board, BoardTop, Capacity
 
 
 __all__ = ["ArtyTop", "ArtyA7_35Board", "ArtyA7_100Board"]
 
 
-class ArtyTop(Elaboratable):
-    """Top level for an Arty A7: pins of the board around a :class:`SerialAccelerator`.
-
-    Parameters
-    ----------
-    accel : wiring.Component
-        The accelerator, with ``i_events`` and ``o_result`` stream ports.
-    divisor : int
-        Clock cycles per UART bit.
-    clock_hz : int
-        Frequency of the ``sync`` domain, for the LED blink length.
-    rx_fifo_depth : int
-        Bytes of the receive buffer.
-    """
-    def __init__(self, accel, divisor, *, clock_hz, rx_fifo_depth=4096):
-        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock_hz // 20),
-                                      rx_fifo_depth=rx_fifo_depth)
+class ArtyTop(BoardTop):
+    """Top level for an Arty A7: pins of the board around a :class:`SerialAccelerator`;
+    parameters as for :class:`~._board.BoardTop`, the clock the 100 MHz oscillator."""
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self.core
+        core = self.add_core(m, platform)
 
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
-        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
-        m.d.comb += [
-            core.rx.eq(rx_buffer.i),
-            tx_buffer.o.eq(core.tx),
-        ]
-
+        leds = []
         for i in range(4):
             m.submodules[f"led_{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
-            if i < len(core.cls):
-                m.d.comb += led.o.eq(core.cls[i])
+            leds.append(led)
+        self.show_class(m, leds)
 
         # The RGB LEDs are blinding at full drive: light them one cycle in eight.
         dim = Signal(3)
@@ -126,7 +103,7 @@ class _ArtyA7Board(Board):
         if callable(accel) and not hasattr(accel, "signature"):
             accel = accel()
 
-        top = ArtyTop(accel, divisor, clock_hz=clock.hz, rx_fifo_depth=self.rx_fifo_depth)
+        top = ArtyTop(accel, clock, divisor, rx_fifo_depth=self.rx_fifo_depth)
         # With do_build=False the platform ignores build_dir and returns the plan.
         platform = self.platform()
         for name, text in sorted((extra_files or {}).items()):
@@ -138,22 +115,10 @@ class _ArtyA7Board(Board):
         else:
             plan.extract(build_dir)
 
-        return {
-            "board":         self.name,
-            "part":          self.part,
-            "family":        self.capacity.family,
-            "toolchain":     self.toolchain,
-            "clock_hz":      clock.hz,
-            "clock":         clock.describe(self.osc_hz),
-            "baud":          baud,
-            "divisor":       divisor,
-            "rx_fifo_depth": self.rx_fifo_depth,
-            "protocol":      PROTOCOL_VERSION,
-            "files":         sorted(plan.files),
-            "bitstream":     None,
-            "toolchain_ran": bool(run_vendor),
-            "vivado_ran":    bool(run_vendor),
-        }
+        info = self.record(clock, baud, divisor, files=plan.files, bitstream=None,
+                           ran=run_vendor)
+        info["vivado_ran"] = bool(run_vendor)
+        return info
 
 
 class ArtyA7_35Board(_ArtyA7Board):

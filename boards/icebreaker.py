@@ -10,13 +10,11 @@ LEDs: green (LEDG) blinks on link activity, red (LEDR) on a link error; on the b
 board, LEDs 2 to 5 show the class of the latest result in binary (LED 2 is bit 0) and LED 6
 blinks once a second while the clock runs. The user button (BTN_N) resets the design.
 """
-from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-from rtl_lib.host_link import SerialAccelerator
-
-from ._board import Board, Capacity, ClockPlan, clock_and_reset
+from ._board import Board, BoardTop, Capacity, ClockPlan, clock_and_reset
 from ._pll import ice40_pll, ice40_pll_instance
 from ._yowasp import YowaspBoard
 
@@ -24,25 +22,10 @@ from ._yowasp import YowaspBoard
 __all__ = ["ICEBreakerTop", "ICEBreakerBoard"]
 
 
-class ICEBreakerTop(Elaboratable):
+class ICEBreakerTop(BoardTop):
     """Top level for an iCEBreaker: clock and reset, UART pins and LEDs around a
-    :class:`SerialAccelerator`.
-
-    Parameters
-    ----------
-    accel : wiring.Component
-        The accelerator.
-    clock : ClockPlan
-        How to make the design clock from the 12 MHz oscillator.
-    divisor : int
-        Clock cycles per UART bit.
-    rx_fifo_depth : int
-        Bytes of the receive buffer.
-    """
-    def __init__(self, accel, clock, divisor, *, rx_fifo_depth):
-        self.clock = clock
-        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock.hz // 20),
-                                      rx_fifo_depth=rx_fifo_depth)
+    :class:`SerialAccelerator`; parameters as for :class:`~._board.BoardTop`, the clock made
+    from the 12 MHz oscillator."""
 
     def elaborate(self, platform):
         m = Module()
@@ -79,11 +62,7 @@ class ICEBreakerTop(Elaboratable):
         clock_and_reset(m, clk, async_reset=async_reset,
                         por_cycles=max(1, int(self.clock.hz * 15e-6)))
 
-        m.submodules.core = core = self.core
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
-        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
-        m.d.comb += [core.rx.eq(rx_buffer.i), tx_buffer.o.eq(core.tx)]
+        core = self.add_core(m, platform)
 
         leds = {}
         for name, number in (("led_g", 0), ("led_r", 0), *(("led", k) for k in range(2, 7))):
@@ -93,16 +72,8 @@ class ICEBreakerTop(Elaboratable):
             leds["led_g", 0].o.eq(core.activity & ~core.error),
             leds["led_r", 0].o.eq(core.error),
         ]
-        for bit in range(4):
-            if bit < len(core.cls):
-                m.d.comb += leds["led", 2 + bit].o.eq(core.cls[bit])
-        heartbeat = Signal(range(max(2, self.clock.hz // 2)))
-        beat = Signal()
-        with m.If(heartbeat == 0):
-            m.d.sync += [heartbeat.eq(max(1, self.clock.hz // 2) - 1), beat.eq(~beat)]
-        with m.Else():
-            m.d.sync += heartbeat.eq(heartbeat - 1)
-        m.d.comb += leds["led", 6].o.eq(beat)
+        self.show_class(m, [leds["led", 2 + bit] for bit in range(4)])
+        m.d.comb += leds["led", 6].o.eq(self.heartbeat(m))
         return m
 
 

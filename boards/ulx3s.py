@@ -9,13 +9,11 @@ LEDs: 0 to 3 show the class of the latest result in binary (LED 0 is bit 0), LED
 once a second while the clock runs, LED 6 on link activity and LED 7 on a link error. Button
 F1 (``fire`` 0) resets the design.
 """
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import io
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from rtl_lib.host_link import SerialAccelerator
-
-from ._board import Board, Capacity, ClockPlan, clock_and_reset
+from ._board import Board, BoardTop, Capacity, ClockPlan, clock_and_reset
 from ._pll import ecp5_pll, ecp5_pll_instance
 from ._yowasp import YowaspBoard
 
@@ -23,25 +21,13 @@ from ._yowasp import YowaspBoard
 __all__ = ["ULX3STop", "ULX3S85FBoard"]
 
 
-class ULX3STop(Elaboratable):
+class ULX3STop(BoardTop):
     """Top level for a ULX3S: PLL and reset, UART pins and LEDs around a
-    :class:`SerialAccelerator`.
-
-    Parameters
-    ----------
-    accel : wiring.Component
-        The accelerator.
-    clock : ClockPlan
-        How to make the design clock from the 25 MHz oscillator.
-    divisor : int
-        Clock cycles per UART bit.
-    rx_fifo_depth : int
-        Bytes of the receive buffer.
-    """
+    :class:`SerialAccelerator`; parameters as for :class:`~._board.BoardTop`, and ``osc_hz``
+    the frequency of the oscillator the PLL multiplies."""
     def __init__(self, accel, clock, divisor, *, rx_fifo_depth, osc_hz=25_000_000):
-        self.clock, self.osc_hz = clock, osc_hz
-        self.core = SerialAccelerator(accel, divisor, blink_cycles=max(1, clock.hz // 20),
-                                      rx_fifo_depth=rx_fifo_depth)
+        super().__init__(accel, clock, divisor, rx_fifo_depth=rx_fifo_depth)
+        self.osc_hz = osc_hz
 
     def elaborate(self, platform):
         m = Module()
@@ -59,11 +45,7 @@ class ULX3STop(Elaboratable):
             clk, async_reset = clk25_buf.i, button_buf.i
         clock_and_reset(m, clk, async_reset=async_reset)
 
-        m.submodules.core = core = self.core
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
-        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
-        m.d.comb += [core.rx.eq(rx_buffer.i), tx_buffer.o.eq(core.tx)]
+        core = self.add_core(m, platform)
 
         esp32 = platform.request("esp32", 0, dir={"gpio0": "-", "en": "-", "tx": "-",
                                                    "rx": "-", "gpio5": "-", "gpio16": "-",
@@ -76,17 +58,9 @@ class ULX3STop(Elaboratable):
             m.submodules[f"led_{k}"] = led = io.Buffer("o", platform.request("led", k,
                                                                             dir="-"))
             leds.append(led)
-        for bit in range(4):
-            if bit < len(core.cls):
-                m.d.comb += leds[bit].o.eq(core.cls[bit])
-        heartbeat = Signal(range(max(2, self.clock.hz // 2)))
-        beat = Signal()
-        with m.If(heartbeat == 0):
-            m.d.sync += [heartbeat.eq(max(1, self.clock.hz // 2) - 1), beat.eq(~beat)]
-        with m.Else():
-            m.d.sync += heartbeat.eq(heartbeat - 1)
+        self.show_class(m, leds[:4])
         m.d.comb += [
-            leds[5].o.eq(beat),
+            leds[5].o.eq(self.heartbeat(m)),
             leds[6].o.eq(core.activity & ~core.error),
             leds[7].o.eq(core.error),
         ]

@@ -1,4 +1,4 @@
-"""Build and run cocotb testbenches on GHDL (the VHDL twin of :mod:`spikegen.sim.runner`).
+"""GHDL for the cocotb runner of :mod:`spikegen.sim.runner` (the VHDL twin of Verilator).
 
 GHDL comes from the system (Debian: ``apt-get install ghdl``, 2.0 with the mcode back end,
 which analyses and elaborates in a moment and needs no C compiler). Sources are analysed as
@@ -9,19 +9,15 @@ For long regressions, Debian's ``ghdl-llvm`` package simulates about twice as fa
 few seconds of compiling: select it with ``GHDL_BACKEND=llvm`` in the environment (Debian's
 ``ghdl`` command honours it; this module needs no change).
 """
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
-
-from .runner import SimulationError, _python_path
+from . import runner
+from .runner import SimulationError, Simulator
 
 
-__all__ = ["find_ghdl", "ghdl_version", "BUILD_ARGS", "TEST_ARGS", "PLUSARGS", "run_cocotb",
-           "harness_vhdl", "run_accelerator_ghdl"]
+__all__ = ["find_ghdl", "ghdl_version", "BUILD_ARGS", "TEST_ARGS", "PLUSARGS", "GHDL",
+           "run_cocotb", "harness_vhdl", "run_accelerator_ghdl"]
 
 
 #: Analysis options (``--std=08`` must also be given when running).
@@ -52,104 +48,33 @@ def _require_ghdl():
                               "'apt-get install ghdl') and put 'ghdl' on PATH")
 
 
+#: GHDL as the runner drives it. Analysis is cheap, so every run analyses again; GHDL finds
+#: its library (mcode) or the elaborated program (LLVM, GCC back ends) in the folder it runs
+#: in, so the test runs in the build folder.
+GHDL = Simulator(name="ghdl", label="GHDL", hdl="vhdl", prepare=_require_ghdl,
+                 build_args=BUILD_ARGS, test_args=TEST_ARGS, plusargs=PLUSARGS, always=True,
+                 run_in_build_dir=True)
+
+
 def run_cocotb(sources, toplevel, test_module, work_dir, *, extra_env=None, python_path=(),
                waves=False, quiet=True):
-    """Analyse VHDL ``sources`` and run cocotb ``test_module`` on entity ``toplevel``.
-
-    ``work_dir/ghdl`` holds GHDL's library; logs go to ``work_dir/build.log`` and
-    ``work_dir/test.log`` when ``quiet``. ``python_path`` lists folders where the simulator's
-    Python finds ``test_module`` (spikegen itself is always found). A failing cocotb test is
-    not an error here (the caller reads the results the test wrote); a failing build or run
-    raises :class:`~spikegen.sim.runner.SimulationError`.
-    """
-    from cocotb_tools.runner import get_runner
-
-    _require_ghdl()
-    work_dir = Path(work_dir).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    build_dir = work_dir / "ghdl"
-    runner = get_runner("ghdl")
-    env = dict(extra_env or {})
-    env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), _python_path()])
-    log = open(work_dir / "simulation.log", "w") if quiet else None
-    stdout = sys.stdout
-    try:
-        if log is not None:
-            sys.stdout = log
-        runner.build(
-            sources=[str(Path(f).resolve()) for f in sources],
-            hdl_toplevel=toplevel,
-            build_dir=str(build_dir),
-            build_args=list(BUILD_ARGS),
-            always=True,
-            waves=waves,
-            log_file=str(work_dir / "build.log") if quiet else None,
-        )
-        runner.test(
-            hdl_toplevel=toplevel,
-            test_module=test_module,
-            build_dir=str(build_dir),
-            # GHDL finds its library (mcode) or the elaborated program (LLVM, GCC back ends)
-            # in the folder it runs in
-            test_dir=str(build_dir),
-            test_args=list(TEST_ARGS),
-            plusargs=list(PLUSARGS),
-            extra_env=env,
-            waves=waves,
-            log_file=str(work_dir / "test.log") if quiet else None,
-        )
-    except SystemExit:
-        # a failing cocotb test ends the runner with SystemExit; the caller checks results
-        pass
-    except Exception as exc:  # the runner raises plain exceptions for build failures
-        raise SimulationError(f"GHDL run failed ({exc}); see {work_dir}") from None
-    finally:
-        sys.stdout = stdout
-        if log is not None:
-            log.close()
+    """Analyse VHDL ``sources`` and run cocotb ``test_module`` on entity ``toplevel``:
+    :func:`spikegen.sim.runner.run_cocotb` on GHDL (``work_dir/ghdl`` holds its library)."""
+    return runner.run_cocotb(sources, toplevel, test_module, work_dir, simulator=GHDL,
+                             extra_env=extra_env, python_path=python_path, waves=waves,
+                             quiet=quiet)
 
 
 def harness_vhdl(work_dir, top_name, ports, *, width=16, tokens=0):
-    """Write the VHDL of :class:`spikegen.sim.harness.Harness` around entity ``top_name``;
-    returns its path. Arguments as for :func:`spikegen.sim.runner.harness_source`."""
-    from spikegen.vhdl import convert
-
-    from .harness import HARNESS_NAME, Harness
-
-    input_name, in_bits, out_bits, result_bits = ports
-    words = 256
-    while words * width < tokens:
-        words *= 2
-    harness = Harness(top_name, input_name, in_bits, out_bits, result_bits, width=width,
-                      depth=words)
-    text = convert(harness, name=HARNESS_NAME)
-    path = Path(work_dir) / f"{HARNESS_NAME}.vhd"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
+    """The VHDL of :class:`spikegen.sim.harness.Harness` around entity ``top_name``:
+    :func:`spikegen.sim.runner.harness_source` with ``hdl="vhdl"``."""
+    return runner.harness_source(work_dir, top_name, ports, width=width, tokens=tokens,
+                                 hdl="vhdl")
 
 
 def run_accelerator_ghdl(vhdl_files, toplevel, work_dir, stimulus, *, ports, waves=False,
                          quiet=True, width=16):
     """:func:`spikegen.sim.runner.run_accelerator` on GHDL: run ``accelerator_tb`` on the
     VHDL of a top level (entity ``toplevel`` in ``vhdl_files``); return the results."""
-    from .harness import HARNESS_NAME
-
-    work_dir = Path(work_dir).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    stimulus = dict(stimulus)
-    stim_path = work_dir / "stimulus.npz"
-    res_path = work_dir / "results.npz"
-    tokens = int(stimulus.pop("max_tokens", 0))
-    harness = harness_vhdl(work_dir, toplevel, ports, width=width, tokens=tokens)
-    np.savez(stim_path, width=np.int64(width), **stimulus)
-    if res_path.exists():
-        res_path.unlink()
-    run_cocotb([*vhdl_files, harness], HARNESS_NAME, "spikegen.sim.accelerator_tb", work_dir,
-               extra_env={"SPIKEGEN_STIMULUS": str(stim_path),
-                          "SPIKEGEN_RESULTS": str(res_path)},
-               waves=waves, quiet=quiet)
-    if not res_path.exists():
-        raise SimulationError(f"the simulation produced no results; see {work_dir}/test.log")
-    with np.load(res_path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return runner.run_accelerator(vhdl_files, toplevel, work_dir, stimulus, ports=ports,
+                                  waves=waves, quiet=quiet, width=width, simulator=GHDL)

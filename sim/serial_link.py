@@ -6,12 +6,11 @@
 client function, which opens it with pyserial exactly as it would open ``/dev/ttyUSB1``.
 """
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
-from .runner import SimulationError, _python_path, verilator_env
+from .runner import SimulationError, build, get_simulator, run_cocotb
 
 
 __all__ = ["simulated_board", "CLOCK_NS"]
@@ -51,8 +50,6 @@ def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, fault
         ``sim_ns`` (simulated time), ``clock_ns``, ``divisor``, ``faults``, and the seconds
         spent building (``build_seconds``) and running (``run_seconds``).
     """
-    from cocotb_tools.runner import get_runner
-
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     pty_file = work_dir / "pty.txt"
@@ -66,51 +63,21 @@ def simulated_board(verilog_files, toplevel, work_dir, client, *, divisor, fault
         "SPIKEGEN_STATS": str(stats_file),
         "SPIKEGEN_FAULTS": ",".join(faults),
     }
-    if simulator == "ghdl":
-        from .ghdl import run_cocotb
-
-        def simulate_ghdl():
-            run_cocotb(verilog_files, toplevel, "spikegen.sim.serial_link_tb", work_dir,
-                       extra_env=env, quiet=quiet)
-
-        return _serve(simulate_ghdl, client, work_dir, pty_file, stats_file, start_timeout,
-                      time.monotonic(), time.monotonic())
-    verilator_env()
-    runner = get_runner("verilator")
+    sim = get_simulator(simulator)
     started = time.monotonic()
-    stdout = sys.stdout
-    log = open(work_dir / "simulation.log", "w") if quiet else None
-    try:
-        if log is not None:
-            sys.stdout = log
-        runner.build(
-            sources=[str(Path(f).resolve()) for f in verilog_files],
-            hdl_toplevel=toplevel,
-            build_dir=str(work_dir / "verilator"),
-            build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"],
-            timescale=("1ns", "1ps"),
-            log_file=str(work_dir / "build.log") if quiet else None,
-        )
-    except Exception as exc:    # the runner raises plain exceptions for build failures
-        raise SimulationError(f"Verilator build failed ({exc}); see {work_dir}") from None
-    finally:
-        sys.stdout = stdout
-        if log is not None:
-            log.close()
-    built = time.monotonic()
+    if sim.always:
+        # GHDL analyses again on every run: cheap, and done in the thread with the run
+        def simulate():
+            run_cocotb(verilog_files, toplevel, "spikegen.sim.serial_link_tb", work_dir,
+                       simulator=sim, extra_env=env, quiet=quiet, strict=True)
+    else:
+        model = build(sim, verilog_files, toplevel, work_dir, quiet=quiet)
 
-    def simulate_verilator():
-        runner.test(
-            hdl_toplevel=toplevel,
-            test_module="spikegen.sim.serial_link_tb",
-            build_dir=str(work_dir / "verilator"),
-            test_dir=str(work_dir),
-            extra_env={**env, "PYTHONPATH": _python_path()},
-            log_file=str(work_dir / "test.log") if quiet else None,
-        )
+        def simulate():
+            model.test("spikegen.sim.serial_link_tb", extra_env=env, quiet=quiet, strict=True)
 
-    return _serve(simulate_verilator, client, work_dir, pty_file, stats_file, start_timeout,
-                  started, built)
+    return _serve(simulate, client, work_dir, pty_file, stats_file, start_timeout, started,
+                  time.monotonic())
 
 
 def _serve(run_simulation, client, work_dir, pty_file, stats_file, start_timeout, started,
@@ -121,7 +88,7 @@ def _serve(run_simulation, client, work_dir, pty_file, stats_file, start_timeout
     def simulate():
         try:
             run_simulation()
-        except BaseException as exc:    # a failing cocotb test ends with SystemExit
+        except BaseException as exc:    # kept for the caller, whatever it is
             failure.append(exc)
 
     thread = threading.Thread(target=simulate, daemon=True)

@@ -1,7 +1,8 @@
-"""Data sets and evaluation data.
+"""Evaluation data: what ``spikegen build --eval`` and ``spikegen verify --data`` run on.
 
-``digits``: scikit-learn's 8x8 digits (1,797 images, shipped inside the package), split
-deterministically into 1,437 training and 360 test images, intensities scaled to [0, 1].
+The data sets themselves (:class:`~spikegen.datasets.Dataset`, ``digits``, MNIST) live in
+:mod:`spikegen.datasets`, which knows nothing of evaluation; ``Dataset`` and ``digits`` are
+also importable from here, where the command line has always found them.
 
 Evaluation data on the command line (``--eval``/``--data``) is one of:
 
@@ -17,34 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import datasets
+from .datasets import Dataset, digits  # noqa: F401 (spikegen.cli and users read them here)
 from .encode import pixels_u8, rate
 from .errors import SpikegenError
 
 
-__all__ = ["Dataset", "digits", "EvalData", "eval_data", "random_spikes", "random_pixels"]
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Intensities in [0, 1] of shape (samples, features) and integer labels."""
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    name: str
-
-
-def digits(seed=0):
-    """scikit-learn's digits, split 80/20 by a seeded permutation."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    x = (bunch.data / 16.0).astype(np.float64)
-    y = bunch.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    cut = int(round(0.8 * len(y)))
-    train, test = order[:cut], order[cut:]
-    return Dataset(x[train], y[train], x[test], y[test], "digits")
+__all__ = ["EvalData", "eval_data", "random_spikes", "random_pixels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,19 +43,12 @@ class EvalData:
         return self.inputs
 
 
-def _dataset(spec):
-    if spec == "digits":
-        return digits()
-    from . import datasets
-    return datasets.get(spec)
-
-
 def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
     """Evaluation data from a command-line ``spec`` (see the module docstring)."""
     pixels = coding != "events"
     if isinstance(spec, str) and not spec.endswith(".npz"):
         try:
-            data = _dataset(spec)
+            data = datasets.get(spec)
         except (KeyError, ValueError, ImportError):
             raise SpikegenError(f"evaluation data {spec!r} is not understood; give 'digits', "
                                 "'mnist-idx:DIR', or an .npz file with 'spikes' (samples, "

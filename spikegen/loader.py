@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import SpikegenError
 from .ir import READOUTS, LIF, CubaLIF, DenseLayer, Network
+from .snntorch_model import RESET_NAMES
 
 
 __all__ = ["load", "save", "ACCEPTED"]
@@ -50,7 +51,6 @@ ACCEPTED = ("a state_dict of nn.Linear + snnTorch Leaky/Synaptic/RLeaky/RSynapti
 CHECKPOINT_FORMAT = "spikegen"
 CHECKPOINT_VERSION = 1
 
-_RESET_NAMES = {0: "subtract", 1: "zero", 2: "none"}
 _LINEAR_KEYS = {"weight", "bias"}
 _RECURRENT_CHILD = {"weight", "bias", "V"}
 _NEURON_KEYS = {"beta", "threshold", "reset_mechanism_val", "graded_spikes_factor", "alpha",
@@ -204,7 +204,7 @@ def _neuron_layer(path, prefix, leaves, state, pending, reset_delay):
     threshold = _param(path, leaves["threshold"], arrays["threshold"], outputs)
     mechanism = int(_scalar(path, leaves["reset_mechanism_val"],
                             arrays["reset_mechanism_val"], outputs))
-    if mechanism not in _RESET_NAMES:
+    if mechanism not in RESET_NAMES:
         _fail(path, f"{leaves['reset_mechanism_val']!r} is {mechanism}, "
                     "expected 0 (subtract), 1 (zero) or 2 (none)")
     if "graded_spikes_factor" in arrays:
@@ -214,7 +214,7 @@ def _neuron_layer(path, prefix, leaves, state, pending, reset_delay):
             raise SpikegenError(
                 f"{path}: {leaves['graded_spikes_factor']!r} is {graded}; spikegen "
                 "builds binary spikes (graded_spikes_factor=1.0)")
-    reset = _RESET_NAMES[mechanism]
+    reset = RESET_NAMES[mechanism]
     if reset == "zero" and kind != "Leaky":
         reset = "zero_all"          # Synaptic, RLeaky, RSynaptic zero the whole step
     if kind == "RSynaptic" and reset_delay is False:
@@ -390,65 +390,30 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     return Network(tuple(layers), name=str(name), readout=readout or "spikes")
 
 
-def _layers_of_module(module):
-    import torch.nn as nn
-
-    try:
-        import snntorch
-    except ImportError:  # pragma: no cover - snnTorch is a dependency
-        snntorch = None
-    layers, pending = [], None
-    for child in module.modules():
-        if isinstance(child, nn.Linear):
-            if pending is not None:
-                raise SpikegenError("spikegen.save: two nn.Linear in a row; expected "
-                                    "nn.Linear and snntorch.Leaky alternating")
-            pending = child
-        elif snntorch is not None and type(child) is snntorch.Leaky:
-            if pending is None:
-                raise SpikegenError("spikegen.save: snntorch.Leaky without an nn.Linear "
-                                    "before it")
-            beta = child.beta.detach().reshape(-1)
-            threshold = child.threshold.detach().reshape(-1)
-            for label, value in (("beta", beta), ("threshold", threshold)):
-                if not bool((value == value[0]).all()):
-                    raise SpikegenError(f"spikegen.save: per-neuron {label} values differ; "
-                                        "one value per layer is supported")
-            layers.append({
-                "weight": pending.weight.detach().cpu().clone(),
-                "bias": None if pending.bias is None else pending.bias.detach().cpu().clone(),
-                "beta": float(beta[0]), "threshold": float(threshold[0]),
-                "reset": _RESET_NAMES[int(child.reset_mechanism_val)],
-                "reset_delay": bool(child.reset_delay),
-            })
-            pending = None
-    if pending is not None or not layers:
-        raise SpikegenError("spikegen.save: expected nn.Linear and snntorch.Leaky layers "
-                            "alternating, ending with a Leaky")
-    return layers
-
-
 def save(model, path, *, name=None):
     """Write a self-describing spikegen checkpoint (readable with ``weights_only=True``).
 
     ``model`` is a float :class:`~spikegen.ir.Network` or a PyTorch module made of
-    ``nn.Linear`` and ``snntorch.Leaky`` layers (in registration order); unlike a state_dict
-    the checkpoint records each layer's reset delay.
+    ``nn.Linear`` and ``snntorch.Leaky`` layers (in registration order, read by
+    :func:`spikegen.snntorch_model.network_from_module`); unlike a state_dict the checkpoint
+    records each layer's reset delay.
     """
     import torch
 
-    readout = "spikes"
-    if isinstance(model, Network):
-        layers = [_checkpoint_entry(layer) for layer in model.layers]
-        name = name or model.name
-        readout = model.readout
-    elif isinstance(model, torch.nn.Module):
-        layers = _layers_of_module(model)
-    else:
+    from .snntorch_model import network_from_module
+
+    if isinstance(model, torch.nn.Module):
+        try:
+            model = network_from_module(model, name=name or "net")
+        except SpikegenError as exc:
+            raise SpikegenError(f"spikegen.save: {exc}") from None
+    elif not isinstance(model, Network):
         raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
                         f"not {type(model).__name__}")
+    layers = [_checkpoint_entry(layer) for layer in model.layers]
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "name": name or "net", "layers": layers, "readout": readout}, os.fspath(path))
+                "name": name or model.name or "net", "layers": layers, "readout": model.readout},
+               os.fspath(path))
 
 
 def _checkpoint_entry(layer):

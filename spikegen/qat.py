@@ -25,7 +25,6 @@ know nothing of spikegen's integer leak, saturation or reset order; matching the
 for bit means writing that arithmetic here anyway, after which brevitas would add nothing.
 """
 import numpy as np
-import snntorch
 import torch
 from snntorch import surrogate
 from torch import nn
@@ -33,48 +32,13 @@ from torch import nn
 from .errors import SpikegenError
 from .ir import LIF, DenseLayer, InputCoding, Network
 from .quantize import quantize
+from .snntorch_model import network_from_module, to_snntorch
 
 
-__all__ = ["QATNetwork", "simulate", "network_from_module", "module_from_network"]
-
-
-_RESETS = {0: "subtract", 1: "zero", 2: "none"}
+__all__ = ["QATNetwork", "simulate", "module_from_network"]
 
 # float64 holds integers exactly up to 2**53; the leak multiplies the membrane by the decay
 _EXACT_BITS = 53
-
-
-def network_from_module(model, *, reset_delay=None, name="net"):
-    """The float :class:`~spikegen.ir.Network` of an ``nn.Linear`` + ``snntorch.Leaky`` model.
-
-    Values are exactly those :func:`spikegen.save` writes and :func:`spikegen.load` reads back
-    (float32 weights, beta and threshold as stored), so quantizing the result gives the
-    network ``spikegen build`` builds from the saved file.
-    """
-    layers, pending = [], None
-    for child in model.modules():
-        if isinstance(child, nn.Linear):
-            if pending is not None:
-                raise SpikegenError("two nn.Linear in a row; expected nn.Linear and "
-                                    "snntorch.Leaky alternating")
-            pending = child
-        elif type(child) is snntorch.Leaky:
-            if pending is None:
-                raise SpikegenError("snntorch.Leaky without an nn.Linear before it")
-            weight = pending.weight.detach().float().double().numpy().copy()
-            bias = None if pending.bias is None \
-                else pending.bias.detach().float().double().numpy().copy()
-            beta = float(child.beta.detach().float().reshape(-1)[0])
-            threshold = float(child.threshold.detach().float().reshape(-1)[0])
-            delay = bool(child.reset_delay) if reset_delay is None else bool(reset_delay)
-            neuron = LIF(beta=beta, threshold=threshold,
-                         reset=_RESETS[int(child.reset_mechanism_val)], reset_delay=delay)
-            layers.append(DenseLayer(weight, bias, neuron))
-            pending = None
-    if pending is not None or not layers:
-        raise SpikegenError("expected nn.Linear and snntorch.Leaky layers alternating, "
-                            "ending with a Leaky")
-    return Network(tuple(layers), name=name)
 
 
 def module_from_network(net, *, slope=25.0):
@@ -83,8 +47,6 @@ def module_from_network(net, *, slope=25.0):
     Weights are stored as float32 (what :func:`spikegen.save` writes); the Leaky layers use a
     fast-sigmoid surrogate so the module can be trained further.
     """
-    from .floatmodel import to_snntorch
-
     return to_snntorch(net, spike_grad=surrogate.fast_sigmoid(slope))
 
 
@@ -150,8 +112,9 @@ class QATNetwork(nn.Module):
     Parameters
     ----------
     net : Network
-        The float network to start from (for instance :func:`network_from_module` of a
-        float-trained snnTorch model). Weights and biases become float32 parameters, as
+        The float network to start from (for instance
+        :func:`spikegen.snntorch_model.network_from_module` of a float-trained snnTorch
+        model). Weights and biases become float32 parameters, as
         :func:`spikegen.save` stores them; beta, threshold and reset stay fixed.
     weight_bits, beta_bits, mem_frac_bits, mem_bits
         Passed to :func:`spikegen.quantize.quantize`.

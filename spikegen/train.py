@@ -33,9 +33,10 @@ import time
 
 import numpy as np
 
-from .encode import pixels_u8, rate
+from .encode import rate
 from .errors import SpikegenError
-from .ir import CODINGS, InputCoding
+from .ir import CODINGS, LIF, InputCoding
+from .snntorch_model import network_from_module, reset_state, untrained
 
 
 __all__ = ["train", "train_network", "train_float", "finetune", "evaluate", "save_network",
@@ -44,7 +45,7 @@ __all__ = ["train", "train_network", "train_float", "finetune", "evaluate", "sav
 
 def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=2e-3, seed=0,
           progress=None):
-    """Train on ``dataset`` (a :class:`spikegen.data.Dataset`); returns the torch model.
+    """Train on ``dataset`` (a :class:`spikegen.datasets.Dataset`); returns the torch model.
 
     The loss is cross-entropy on the output spike counts; inputs are rate coded with a fresh
     seed per epoch (``seed + epoch``), so the network does not learn one particular spike train.
@@ -55,18 +56,12 @@ def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=
 
 
 def _train_demo(dataset, hidden, steps, beta, epochs, batch, lr, seed, progress):
-    import snntorch
     import torch
-    from snntorch import surrogate
     from torch import nn
 
     torch.manual_seed(seed)
     sizes = (dataset.x_train.shape[1], *hidden, int(dataset.y_train.max()) + 1)
-    modules = []
-    for a, b in zip(sizes, sizes[1:]):
-        modules += [nn.Linear(a, b), snntorch.Leaky(beta=beta, init_hidden=True,
-                                                   spike_grad=surrogate.fast_sigmoid(25))]
-    model = nn.Sequential(*modules)
+    model = _float_model(sizes, beta, 1.0, 25.0)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     y = torch.from_numpy(dataset.y_train)
     order_rng = np.random.default_rng(seed)
@@ -77,9 +72,7 @@ def _train_demo(dataset, hidden, steps, beta, epochs, batch, lr, seed, progress)
         total, correct = 0.0, 0
         for start in range(0, len(y), batch):
             index = order[start:start + batch]
-            for module in model.modules():
-                if isinstance(module, snntorch.Leaky):
-                    module.reset_mem()
+            reset_state(model)
             counts = sum(model(spikes[index, t]) for t in range(steps))
             loss = nn.functional.cross_entropy(counts, y[index])
             optimiser.zero_grad()
@@ -212,16 +205,12 @@ class _Inputs:
 
 
 def _float_model(sizes, beta, threshold, slope):
-    import snntorch
+    """Layers of ``sizes`` to train in float: snnTorch's ``Leaky`` (reset by subtraction, with
+    reset delay) after each ``nn.Linear``, with a fast-sigmoid surrogate gradient."""
     from snntorch import surrogate
-    from torch import nn
 
-    modules = []
-    for a, b in zip(sizes, sizes[1:]):
-        modules += [nn.Linear(a, b),
-                    snntorch.Leaky(beta=beta, threshold=threshold, init_hidden=True,
-                                   spike_grad=surrogate.fast_sigmoid(slope))]
-    return nn.Sequential(*modules)
+    neuron = LIF(beta=beta, threshold=threshold, reset="subtract", reset_delay=True)
+    return untrained(sizes, neuron, spike_grad=surrogate.fast_sigmoid(slope))
 
 
 def _float_forward(model, inputs, kind, steps):
@@ -230,13 +219,10 @@ def _float_forward(model, inputs, kind, steps):
     ``inputs``: spikes (batch, steps, features) for ``events``/``rate``, the constant input
     (batch, features) for ``direct``; its first product is computed once, not every step.
     """
-    import snntorch
     import torch
 
     modules = list(model)
-    for module in modules:
-        if isinstance(module, snntorch.Leaky):
-            module.reset_mem()
+    reset_state(model)
     first = modules[0](inputs) if kind == "direct" else None
     out = []
     for t in range(steps):
@@ -324,8 +310,6 @@ def train_float(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9, 
     """
     import torch
 
-    from .qat import network_from_module
-
     hidden = tuple(hidden)
     _check_options(coding, steps, hidden, epochs=epochs, batch=batch)
     x, y = _training_data(dataset, augment)
@@ -368,7 +352,7 @@ def finetune(model, dataset, *, coding="direct", steps=25, weight_bits=8, beta_b
     import torch
 
     from . import ptq
-    from .qat import QATNetwork, network_from_module
+    from .qat import QATNetwork
 
     _check_options(coding, steps, epochs=epochs, batch=batch,
                    calibration_samples=calibration_samples)
@@ -428,7 +412,7 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
 
     Parameters
     ----------
-    dataset : spikegen.data.Dataset
+    dataset : spikegen.datasets.Dataset
         ``x_train``/``y_train`` are trained on; ``x_test``/``y_test`` (may be empty) are the
         validation data reported in the progress lines and the metrics, never trained on.
     hidden : tuple of int
@@ -474,8 +458,6 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         ``qat_float_accuracy`` (the fine-tuned weights run in float) and
         ``reference_accuracy`` (bit-exact, :func:`spikegen.reference.simulate`).
     """
-    from .qat import network_from_module
-
     started = time.perf_counter()
     hidden = tuple(hidden)
     _check_options(coding, steps, hidden, epochs=epochs, qat_epochs=qat_epochs, batch=batch)

@@ -10,6 +10,7 @@ from spikegen import qat, reference
 from spikegen.errors import SpikegenError
 from spikegen.ir import InputCoding
 from spikegen.quantize import quantize
+from spikegen.snntorch_model import network_from_module
 
 from conftest import random_case, random_network
 
@@ -135,4 +136,4 @@ def test_errors():
     with pytest.raises(ValueError, match=r"Pixels must be integers from 0 to 255"):
         model(np.full((2, 10), 300))
     with pytest.raises(SpikegenError, match=r"expected nn.Linear and snntorch.Leaky layers"):
-        qat.network_from_module(torch.nn.Sequential(torch.nn.Linear(3, 2)))
+        network_from_module(torch.nn.Sequential(torch.nn.Linear(3, 2)))

@@ -214,11 +214,11 @@ def digits_net(tmp_path_factory):
     """A 64-32-10 LIF network trained on scikit-learn's digits (as in the demo)."""
     import torch
 
-    from spikegen import data
+    from spikegen import datasets
     from spikegen.train import train
 
     path = tmp_path_factory.mktemp("net") / "net.pt"
-    torch.save(train(data.digits(), hidden=(32,), steps=16, beta=0.9, epochs=30,
+    torch.save(train(datasets.digits(), hidden=(32,), steps=16, beta=0.9, epochs=30,
                      seed=0).state_dict(), path)
     return path
 

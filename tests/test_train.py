@@ -5,7 +5,7 @@ import snntorch
 import torch
 
 import spikegen
-from spikegen import data, ptq
+from spikegen import datasets, ptq
 from spikegen.errors import SpikegenError
 from spikegen.ir import InputCoding
 from spikegen.quantize import quantize
@@ -14,7 +14,7 @@ from spikegen.train import augment_images, save_network, train, train_network
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.digits()
+    return datasets.digits()
 
 
 def small_run(dataset, coding, **options):
@@ -95,12 +95,12 @@ def test_option_errors(digits, options, message):
 
 
 def test_augmentation_needs_square_images():
-    odd = data.Dataset(np.random.default_rng(0).random((20, 10)), np.arange(20) % 2,
-                       np.zeros((0, 10)), np.zeros(0, dtype=np.int64), "odd")
+    odd = datasets.Dataset(np.random.default_rng(0).random((20, 10)), np.arange(20) % 2,
+                           np.zeros((0, 10)), np.zeros(0, dtype=np.int64), "odd")
     with pytest.raises(SpikegenError, match=r"augmentation needs square images; 10 features "
                                             r"are not a square number of pixels"):
         train_network(odd, augment=True, epochs=1)
-    empty = data.Dataset(np.zeros((0, 4)), np.zeros(0, dtype=np.int64), np.zeros((0, 4)),
-                         np.zeros(0, dtype=np.int64), "empty")
+    empty = datasets.Dataset(np.zeros((0, 4)), np.zeros(0, dtype=np.int64), np.zeros((0, 4)),
+                             np.zeros(0, dtype=np.int64), "empty")
     with pytest.raises(SpikegenError, match=r"data set 'empty' has no training images"):
         train_network(empty)

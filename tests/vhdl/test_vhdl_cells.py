@@ -31,8 +31,14 @@ from vhdl_designs import DESIGNS, Bundle, ResetRead
 
 HERE = Path(__file__).resolve().parent
 
-needs_ghdl = pytest.mark.skipif(find_ghdl() is None,
-                                reason="GHDL not installed (Debian: apt-get install ghdl)")
+
+
+def needs_ghdl(test):
+    """A test that runs GHDL: marked ``ghdl`` (``make test-fast`` leaves it out) and skipped
+    where GHDL is not installed."""
+    skip = pytest.mark.skipif(find_ghdl() is None,
+                              reason="GHDL not installed (Debian: apt-get install ghdl)")
+    return pytest.mark.ghdl(skip(test))
 
 
 # -- replaying stimulus in both simulators ----------------------------------------------------
