@@ -241,7 +241,7 @@ class YowaspBoard:
         ``divisor``, ``rx_fifo_depth``, ``protocol``,
         ``files`` (relative to ``build_dir``, sorted), ``bitstream`` (or ``None``) and
         ``toolchain_ran``."""
-        from rtl_lib.host_link import PROTOCOL_VERSION
+        from rtl_lib.link_format import PROTOCOL_VERSION
 
         files = sorted(os.listdir(os.fspath(build_dir)))
         bitstream = f"spikegen{self.bitstream_ext}"

@@ -14,7 +14,8 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import io
 from amaranth_boards.arty_a7 import ArtyA7_35Platform, ArtyA7_100Platform
 
-from rtl_lib.host_link import PROTOCOL_VERSION, SerialAccelerator
+from rtl_lib.host_link import SerialAccelerator
+from rtl_lib.link_format import PROTOCOL_VERSION
 
 from ._board import Board, Capacity
 

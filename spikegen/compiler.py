@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from rtl_lib.link_format import MAX_INPUTS
 from rtl_lib.spike_serializer import serializer_beats
 
 from . import assemble as _assemble
@@ -121,9 +122,9 @@ def quantize(b: Build) -> Build:
 def check(b: Build) -> Build:
     """Check limits, and run the float model and the reference on the evaluation data."""
     o, qnet = b.options, b.qnet
-    if qnet.inputs > (1 << 14):
+    if qnet.inputs > MAX_INPUTS:
         raise SpikegenError(f"the network has {qnet.inputs} inputs; the host link carries at "
-                            "most 16384")
+                            f"most {MAX_INPUTS}: crop or pool the input")
     if o.steps < 1 or o.steps > o.max_steps:
         raise SpikegenError(f"--steps {o.steps} must be from 1 to --max-steps ({o.max_steps})")
     if o.eval is None:

@@ -39,6 +39,7 @@ from collections import namedtuple
 
 from rtl_lib.event import EventGroupLayout, EventLayout
 from rtl_lib.fc_layer import DISTRIBUTED_BITS
+from rtl_lib.link_format import index_width as _index_width
 from rtl_lib.spike_serializer import SpikeWordLayout
 
 from .errors import SpikegenError
@@ -70,10 +71,6 @@ _LUT_SCALE = {"xc7": 1.0, "ecp5": 1.55, "ice40": 1.8}
 _CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 200, 700, 280
 # Flip-flops: the fixed parts (readout, control; host link and UART).
 _CORE_FFS, _HOST_FFS = 200, 450
-
-
-def _index_width(count):
-    return max(1, math.ceil(math.log2(count))) if count > 1 else 1
 
 
 #: One memory of the accelerator: ``kind`` is ``"block"`` (asks for block RAM: the weights),
