@@ -218,6 +218,8 @@ class TokenFormat:
                                  f"not value={value!r}, eos={eos!r}")
             word = index | (int(bool(last)) << self.top_bit)
             return word.to_bytes(self.word_bytes, "big") + bytes([value])
+        if value:
+            raise ValueError(f"An event token carries no value, not {value!r}")
         if last and not eos:
             raise ValueError("A token with `last` set must also have `eos` set")
         if eos and index != 0:
