@@ -37,3 +37,12 @@ def sink(stream_, got, count, rng, p_ready, *, convert=lambda payload: payload, 
                     on_item(item)
         assert len(got) == count, f"got {len(got)} of {count} items"
     return testbench
+
+
+def token_fields(pixels):
+    """A converter of an input token's payload to a tuple: ``(index, value, last)`` for
+    pixels, ``(index, eos, last)`` for events, as :func:`spikegen.protocol.board_parse`
+    gives them."""
+    if pixels:
+        return lambda p: (p.index, p.value, p.last)
+    return lambda p: (p.index, p.eos, p.last)

@@ -11,6 +11,20 @@ from rtl_lib.cobs import CobsDecoder
 from stream_tb import sink, source
 
 
+def decode(items, count, rng, *, p_valid, p_ready):
+    """The first ``count`` outputs of a CobsDecoder fed ``items`` (byte, lost): ``(data, 0,
+    0)`` for a frame's byte, ``(0, 1, lost)`` for its end."""
+    dut = CobsDecoder()
+    got = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(source(dut.i, [{"data": b, "lost": l} for b, l in items], rng, p_valid))
+    sim.add_testbench(sink(dut.o, got, count, rng, p_ready,
+                           convert=lambda p: (0, 1, p.lost) if p.end else (p.data, 0, 0)))
+    sim.run()
+    return got
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cobs_decoder(seed):
     rng = random.Random(seed)
@@ -21,15 +35,7 @@ def test_cobs_decoder(seed):
     expected = []
     for f in frames:
         expected += [(b, 0, 0) for b in f] + [(0, 1, 0)]
-    dut = CobsDecoder()
-    got = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i, [{"data": b, "lost": l} for b, l in items], rng, 0.7))
-    sim.add_testbench(sink(dut.o, got, len(expected), rng, 0.6,
-                           convert=lambda p: (0, 1, p.lost) if p.end else (p.data, 0, 0)))
-    sim.run()
-    assert got == expected
+    assert decode(items, len(expected), rng, p_valid=0.7, p_ready=0.6) == expected
     for f in frames:
         assert protocol.cobs_decode(protocol.cobs_encode(f)) == f
         assert 0 not in protocol.cobs_encode(f)
@@ -47,12 +53,4 @@ def test_cobs_decoder_against_oracle():
         lost = k == 2
         items += [(b, int(lost and i == 0)) for i, b in enumerate(encoded)]
         expected += [(b, 0, 0) for b in f] + [(0, 1, int(lost))]
-    dut = CobsDecoder()
-    got = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i, [{"data": b, "lost": l} for b, l in items], rng, 0.8))
-    sim.add_testbench(sink(dut.o, got, len(expected), rng, 0.8,
-                           convert=lambda p: (0, 1, p.lost) if p.end else (p.data, 0, 0)))
-    sim.run()
-    assert got == expected
+    assert decode(items, len(expected), rng, p_valid=0.8, p_ready=0.8) == expected

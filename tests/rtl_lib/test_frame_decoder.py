@@ -12,7 +12,7 @@ from rtl_lib.frame_decoder import FrameDecoder
 from rtl_lib.link_format import MAX_COUNT, TokenFormat
 from rtl_lib.rate_coder import PixelLayout
 
-from stream_tb import sink, source
+from stream_tb import sink, source, token_fields
 
 
 def decode_frames(dut, frames, *, pixels, n_tokens, seed):
@@ -23,12 +23,7 @@ def decode_frames(dut, frames, *, pixels, n_tokens, seed):
         items += [{"data": b, "end": 0, "lost": 0} for b in protocol.cobs_decode(frame[:-1])]
         items.append({"data": 0, "end": 1, "lost": 0})
     tokens, verdicts = [], []
-    if pixels:
-        def convert(p):
-            return (p.index, p.value, p.last)
-    else:
-        def convert(p):
-            return (p.index, p.eos, p.last)
+    convert = token_fields(pixels)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(source(dut.i, items, rng, 0.8))

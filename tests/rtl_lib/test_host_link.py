@@ -15,7 +15,7 @@ from rtl_lib.link_format import MAX_INPUTS, PROTOCOL_VERSION
 from rtl_lib.rate_coder import PixelLayout
 
 from fake_accel import CountingAccel, decode_line, expected_result, line_levels
-from stream_tb import sink, source
+from stream_tb import sink, source, token_fields
 
 
 # -- testbench pieces -------------------------------------------------------------------------
@@ -63,12 +63,7 @@ def run_link(dut, items, *, pixels, classes, count_bits, n_tokens, n_bytes, seed
     rng = random.Random(seed)
     tokens, out, results, current = [], [], [], []
 
-    if pixels:
-        def convert(p):
-            return (p.index, p.value, p.last)
-    else:
-        def convert(p):
-            return (p.index, p.eos, p.last)
+    convert = token_fields(pixels)
 
     def on_token(token):
         current.append(token)
