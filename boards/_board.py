@@ -10,7 +10,8 @@ from amaranth.hdl import ClockDomain, Elaboratable, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from rtl_lib.host_link import PROTOCOL_VERSION, SerialAccelerator
+from rtl_lib.host_link import SerialAccelerator
+from rtl_lib.link_format import PROTOCOL_VERSION
 
 
 __all__ = ["Capacity", "ClockPlan", "Board", "BoardTop", "STANDARD_BAUDS", "MAX_BAUD_ERROR",

@@ -15,18 +15,13 @@ Packed LSB first: ``index`` in bits ``[0, w)``, ``eos`` at bit ``w``, ``last`` a
 """
 from amaranth.hdl import unsigned
 from amaranth.lib import data
-from amaranth.utils import ceil_log2
+
+# the index width and the packing of tokens into integers belong to the format of tokens
+from .link_format import index_width, pack_event, pack_group
 
 
 __all__ = ["EventLayout", "EventGroupLayout", "ValueEventLayout", "ResultLayout", "index_width",
            "pack_event", "pack_group", "connect_events"]
-
-
-def index_width(count):
-    """Bits of an index into ``count`` neurons (at least 1)."""
-    if not isinstance(count, int) or count <= 0:
-        raise TypeError(f"Neuron count must be a positive integer, not {count!r}")
-    return max(1, ceil_log2(count))
 
 
 class EventLayout(data.StructLayout):
@@ -92,32 +87,6 @@ class ResultLayout(data.StructLayout):
             "cls":    unsigned(index_width(classes)),
             "counts": data.ArrayLayout(unsigned(count_bits), classes),
         })
-
-
-def pack_event(count, index=0, *, eos=False, last=False):
-    """Integer value of a token, as a testbench or host drives it onto a port."""
-    w = index_width(count)
-    if not 0 <= index < (1 << w):
-        raise ValueError(f"Event index {index} out of range for {count} neurons")
-    return index | (int(eos) << w) | (int(last) << (w + 1))
-
-
-def pack_group(count, events, indices=(), *, eos=False, last=False):
-    """Integer value of an :class:`EventGroupLayout` beat: up to ``events`` ascending
-    ``indices``, or an end-of-step beat (``eos``, no indices)."""
-    w = index_width(count)
-    indices = [int(i) for i in indices]
-    if eos == bool(indices) or len(indices) > events:
-        raise ValueError(f"A beat carries 1 to {events} events or an end of step, "
-                         f"not {len(indices)} events with eos={eos}")
-    word = 0
-    for k, index in enumerate(indices):
-        if not 0 <= index < (1 << w):
-            raise ValueError(f"Event index {index} out of range for {count} neurons")
-        word |= index << (k * w)
-    base = events * w
-    cb = events.bit_length()
-    return word | (len(indices) << base) | (int(eos) << (base + cb)) | (int(last) << (base + cb + 1))
 
 
 def connect_events(m, source, sink):

@@ -25,38 +25,36 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
 
-
-def _width(count):
-    return max(1, (count - 1).bit_length())
+from rtl_lib.link_format import index_width, pack_event, pack_group, pack_pixel
 
 
-def event_tokens(sample, index_bits, events=1):
-    """Packed tokens of one sample (steps, inputs): ``{index, eos, last}``, or with
-    ``events`` > 1 beats ``{index[events], count, eos, last}`` of consecutive events."""
-    base = events * index_bits if events > 1 else index_bits
-    count_shift = base
-    if events > 1:
-        base += events.bit_length()
-    eos, last = 1 << base, 1 << (base + 1)
+def event_tokens(sample, inputs, events=1):
+    """Packed tokens of one sample (steps, inputs) for ``inputs`` neurons: ``{index, eos,
+    last}``, or with ``events`` > 1 beats ``{index[events], count, eos, last}`` of
+    consecutive events."""
     tokens = []
     steps = sample.shape[0]
     for t in range(steps):
         active = [int(i) for i in np.flatnonzero(sample[t])]
-        for start in range(0, len(active), events):
-            group = active[start:start + events]
-            beat = sum(index << (k * index_bits) for k, index in enumerate(group))
-            tokens.append(beat | (len(group) << count_shift if events > 1 else 0))
-        tokens.append(eos | (last if t == steps - 1 else 0))
+        last = t == steps - 1
+        if events == 1:
+            tokens += [pack_event(inputs, i) for i in active]
+            tokens.append(pack_event(inputs, eos=True, last=last))
+            continue
+        tokens += [pack_group(inputs, events, active[start:start + events])
+                   for start in range(0, len(active), events)]
+        tokens.append(pack_group(inputs, events, eos=True, last=last))
     return tokens
 
 
-def pixel_tokens(pixels, index_bits, value_bits):
+def pixel_tokens(pixels, value_bits):
     """Packed ``{index, value, last}`` tokens: nonzero pixels, or one zero pixel."""
+    inputs = len(pixels)
     index = np.flatnonzero(pixels)
     if index.size == 0:
-        return [1 << (index_bits + value_bits)]
-    return [int(i) | (int(pixels[i]) << index_bits)
-            | (int(k == index.size - 1) << (index_bits + value_bits))
+        return [pack_pixel(inputs, 0, 0, last=True, value_bits=value_bits)]
+    return [pack_pixel(inputs, int(i), int(pixels[i]), last=(k == index.size - 1),
+                       value_bits=value_bits)
             for k, i in enumerate(index)]
 
 
@@ -86,14 +84,13 @@ async def regression(dut):
         inputs = data["spikes"]
         n_in = inputs.shape[2]
         events = int(data["events"]) if "events" in data else 1
-        streams = [event_tokens(sample, _width(n_in), events) for sample in inputs]
+        streams = [event_tokens(sample, n_in, events) for sample in inputs]
     else:
         inputs = data["pixels"]
-        n_in = inputs.shape[1]
-        streams = [pixel_tokens(row, _width(n_in), int(data["value_bits"])) for row in inputs]
+        streams = [pixel_tokens(row, int(data["value_bits"])) for row in inputs]
     in_bits = len(dut.in_data) // width
     out_bits = len(dut.out_data) // width
-    out_index_bits = _width(classes)
+    out_index_bits = index_width(classes)
     out_eos = 1 << out_index_bits
 
     Clock(dut.clk, 10, unit="ns").start()
@@ -111,7 +108,7 @@ async def regression(dut):
     cycles = np.zeros(samples, dtype=np.int64)
     steps_seen = np.zeros(samples, dtype=np.int64)
     report_every = max(1, samples // 10)
-    cls_width = _width(classes)
+    cls_width = index_width(classes)
     for b in range(samples):
         tokens = streams[b]
         dut.clear.value = 1

@@ -10,6 +10,8 @@ import inspect
 import os
 from dataclasses import dataclass, replace
 
+from rtl_lib.link_format import MAX_INPUTS
+
 from . import assemble as _assemble
 from . import data as _data
 from . import emit as _emit
@@ -126,9 +128,9 @@ def check(b: Build) -> Build:
     """Check limits and, for a board, the fit of the plan (before anything is written); run
     the float model and the reference on the evaluation data."""
     o, qnet = b.options, b.qnet
-    if qnet.inputs > (1 << 14):
+    if qnet.inputs > MAX_INPUTS:
         raise SpikegenError(f"the network has {qnet.inputs} inputs; the host link carries at "
-                            "most 16384")
+                            f"most {MAX_INPUTS}: crop or pool the input")
     if o.steps < 1 or o.steps > o.max_steps:
         raise SpikegenError(f"`steps` {o.steps} must be from 1 to `max_steps` ({o.max_steps})")
     fit = None

@@ -11,8 +11,9 @@ offset size   field
 0      1      ``type``: :data:`SAMPLE` (0x01) or :data:`INFO` (0x02)
 1      1      ``seq``: sequence number, echoed in the answer
 2      2      ``count`` (samples only): tokens or pixels that follow, big-endian
-4      ...    payload (samples only): ``count`` event tokens of 2 bytes
-              (:func:`encode_sample`) or pixels of 3 bytes (:func:`encode_pixels`)
+4      ...    payload (samples only): ``count`` event tokens (:func:`encode_sample`) or
+              pixels (:func:`encode_pixels`), 2 or 3 bytes each (a byte more with more
+              than 16384 inputs: :class:`TokenFormat`)
 end-2  2      CRC-16/CCITT-FALSE of all the bytes before it, big-endian
 ====== ====== =====================================================================
 
@@ -22,19 +23,31 @@ that depends on the type, and the CRC-16 of the bytes from ``type`` to the end o
 * :data:`RESULT` (0x01): the class (1 byte), then each class's spike count as 2 bytes
   (saturating at 0xFFFF);
 * :data:`ERROR` (0x02): an error code (1 byte, :data:`ERRORS`);
-* :data:`INFO` (0x03): the protocol version, the input kind (0 events, 1 pixels), the input
-  count (2 bytes), the class count (2 bytes) and the receive buffer size in bytes (2 bytes).
+* :data:`INFO` (0x03): the protocol version, the input format (bit 0: pixels rather than
+  events; bits 7..4: the token word's bytes beyond 2), the input count (2 bytes), the class
+  count (2 bytes) and the receive buffer size in bytes (2 bytes).
+
+The types, codes, limits and token format are defined in :mod:`rtl_lib.link_format`.
 """
-import binascii
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# The format is defined once, beside the hardware that speaks it; this module is the host's
+# side of it and re-exports its names.
+from rtl_lib.link_format import (CHECKSUM, COUNT, COUNT_MAX, CRC_INIT, ERROR, ERRORS, INFO,
+                                 INFO_BODY_BYTES, INFO_RESPONSE, LENGTH, MALFORMED, MAX_CLASSES,
+                                 MAX_COUNT, MAX_INPUTS, OVERRUN, PROTOCOL_VERSION,
+                                 RESPONSE_HEADER, RESULT, SAMPLE, TRANSIENT_ERRORS, TYPE,
+                                 TokenFormat, crc16, info_body, parse_info, token_bytes,
+                                 word_bytes)
 
 
 __all__ = [
     "PROTOCOL_VERSION", "RESPONSE_HEADER", "MAX_INPUTS", "MAX_CLASSES", "MAX_COUNT",
     "SAMPLE", "INFO", "RESULT", "ERROR", "INFO_RESPONSE", "ERRORS", "TRANSIENT_ERRORS",
     "CHECKSUM", "OVERRUN", "LENGTH", "TYPE", "COUNT", "MALFORMED",
+    "TokenFormat", "word_bytes", "token_bytes",
     "crc16", "cobs_encode", "cobs_decode",
     "encode_token", "encode_sample", "encode_pixels",
     "request_frame", "sample_frame", "info_request",
@@ -44,76 +57,7 @@ __all__ = [
 ]
 
 
-PROTOCOL_VERSION = 1
-
-#: First byte of every board-to-host frame.
-RESPONSE_HEADER = 0xA5
-
-# Request types (host to board).
-#: A sample to classify.
-SAMPLE = 0x01
-#: A request for the board's :data:`INFO` frame.
-INFO = 0x02
-
-# Response types (board to host).
-#: The result of a sample.
-RESULT = 0x01
-#: A request the board could not take.
-ERROR = 0x02
-#: The answer to an :data:`INFO` request (``INFO + 1`` on the wire).
-INFO_RESPONSE = 0x03
-
-# Error codes. The first two are transient (the bytes were damaged or lost on the way: send
-# the request again); the others mean the host and the build disagree.
-#: A byte of the frame was lost (receive buffer full, UART overrun or framing error).
-OVERRUN = 1
-#: The frame's CRC does not match.
-CHECKSUM = 2
-#: The frame's length does not match its header.
-LENGTH = 3
-#: Unknown request type.
-TYPE = 4
-#: A sample's ``count`` is 0 or more than the build takes.
-COUNT = 5
-#: An input index out of range, or a sample of events whose last token is not end-of-step.
-MALFORMED = 6
-
-#: Error code -> what it means.
-ERRORS = {
-    OVERRUN:   "bytes lost on the way to the board (receive buffer full or line error)",
-    CHECKSUM:  "checksum mismatch",
-    LENGTH:    "frame length does not match its header",
-    TYPE:      "unknown request type",
-    COUNT:     "token or pixel count out of range for this build",
-    MALFORMED: "input index out of range, or the last token is not an end of step",
-}
-#: Errors that a second attempt can cure.
-TRANSIENT_ERRORS = frozenset({OVERRUN, CHECKSUM})
-
-_EOS_BIT = 1 << 15
-_LAST_BIT = 1 << 14
-_INDEX_BITS = 14
-_INDEX_MASK = (1 << _INDEX_BITS) - 1
-
-#: Largest number of inputs whose indices fit in a token.
-MAX_INPUTS = 1 << _INDEX_BITS
-#: Largest number of classes whose index fits in the result frame's class byte.
-MAX_CLASSES = 256
-#: Largest token (or pixel) count of one sample frame.
-MAX_COUNT = 0xFFFF
-
-_COUNT_MAX = 0xFFFF
-
-
 # -- checksums and framing --------------------------------------------------------------------
-
-
-def crc16(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection).
-
-    Appending the CRC to the data, most significant byte first, gives a CRC of 0 over both.
-    """
-    return binascii.crc_hqx(bytes(data), crc)
 
 
 def cobs_encode(data):
@@ -171,21 +115,16 @@ def _check_int(value, what):
     return int(value)
 
 
-def encode_token(index=0, *, eos=False, last=False):
-    """The 2 bytes of one event token (big-endian).
+def encode_token(index=0, *, eos=False, last=False, inputs=None):
+    """The bytes of one event token (a big-endian word).
 
-    Bit 15 is ``eos`` (end of the current time step), bit 14 ``last`` (with ``eos``, the step
-    is the sample's last), bits 13..0 the input ``index`` of a spike event (0 with ``eos``).
+    The top bit is ``eos`` (end of the current time step), the next one ``last`` (with
+    ``eos``, the step is the sample's last), the bits below the input ``index`` of a spike
+    event (0 with ``eos``). The word is 2 bytes (a 14-bit index) unless the build's
+    ``inputs`` need more (:class:`TokenFormat`).
     """
-    index = _check_int(index, "Event index")
-    if not 0 <= index < MAX_INPUTS:
-        raise ValueError(f"Event index must be in [0, {MAX_INPUTS}), not {index}")
-    if last and not eos:
-        raise ValueError("A token with `last` set must also have `eos` set")
-    if eos and index != 0:
-        raise ValueError(f"An end-of-step token carries no index, not {index!r}")
-    word = index | (_EOS_BIT if eos else 0) | (_LAST_BIT if last else 0)
-    return word.to_bytes(2, "big")
+    fmt = TokenFormat() if inputs is None else TokenFormat.for_inputs(inputs)
+    return fmt.encode(index, eos=eos, last=last)
 
 
 def encode_sample(spikes):
@@ -200,7 +139,8 @@ def encode_sample(spikes):
     -------
     bytes
         For each step, its spike events in ascending input index, then an end-of-step token;
-        the final step's end-of-step token also has ``last`` set.
+        the final step's end-of-step token also has ``last`` set. Tokens are 2 bytes, 3 with
+        more than 16384 inputs (:meth:`TokenFormat.for_inputs`).
     """
     spikes = np.asarray(spikes)
     if spikes.ndim != 2:
@@ -209,15 +149,14 @@ def encode_sample(spikes):
     steps, n_inputs = spikes.shape
     if steps == 0:
         raise ValueError("Spikes must have at least one time step")
-    if n_inputs > MAX_INPUTS:
-        raise ValueError(f"The link carries at most {MAX_INPUTS} inputs, not {n_inputs}")
+    fmt = TokenFormat.for_inputs(n_inputs)
     if not np.isin(spikes, (0, 1)).all():
         raise ValueError("Spikes must be 0 or 1")
     out = bytearray()
     for t in range(steps):
         for index in np.flatnonzero(spikes[t]):
-            out += encode_token(int(index))
-        out += encode_token(eos=True, last=(t == steps - 1))
+            out += fmt.encode(int(index))
+        out += fmt.encode(eos=True, last=(t == steps - 1))
     return bytes(out)
 
 
@@ -232,23 +171,22 @@ def encode_pixels(pixels):
     Returns
     -------
     bytes
-        The nonzero pixels in ascending index, 3 bytes each: a big-endian word with bit 15
-        marking the sample's last pixel and bits 13..0 the index, then the value. A sample
-        with no nonzero pixel sends pixel 0 with value 0.
+        The nonzero pixels in ascending index, each a big-endian word whose top bit marks the
+        sample's last pixel and whose low bits are the index, then the value: 3 bytes, 4
+        with more than 16384 inputs (:meth:`TokenFormat.for_inputs`). A sample with no
+        nonzero pixel sends pixel 0 with value 0.
     """
     pixels = np.asarray(pixels)
-    if pixels.ndim != 1 or pixels.size > MAX_INPUTS:
-        raise ValueError(f"Pixels must be a 1-D array of at most {MAX_INPUTS} values")
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+    if pixels.ndim != 1 or not 1 <= pixels.size <= MAX_INPUTS:
+        raise ValueError(f"Pixels must be a 1-D array of 1 to {MAX_INPUTS} values")
+    if pixels.min() < 0 or pixels.max() > 255:
         raise ValueError("Pixel values must be from 0 to 255")
+    fmt = TokenFormat.for_inputs(pixels.size, pixels=True)
     index = np.flatnonzero(pixels)
     if index.size == 0:
-        return bytes([0x80, 0x00, 0x00])
-    out = bytearray()
-    for k, i in enumerate(index):
-        word = int(i) | (0x8000 if k == index.size - 1 else 0)
-        out += bytes([word >> 8, word & 0xFF, int(pixels[i])])
-    return bytes(out)
+        return fmt.encode(0, value=0, last=True)
+    return b"".join(fmt.encode(int(i), value=int(pixels[i]), last=(k == index.size - 1))
+                    for k, i in enumerate(index))
 
 
 # -- requests (host to board) -----------------------------------------------------------------
@@ -273,12 +211,13 @@ def sample_frame(seq, payload, token_bytes):
     seq : int
         Sequence number, 0 to 255.
     payload : bytes
-        From :func:`encode_sample` (``token_bytes`` 2) or :func:`encode_pixels` (3).
+        From :func:`encode_sample` or :func:`encode_pixels`.
     token_bytes : int
-        Bytes per token: 2 for events, 3 for pixels.
+        Bytes per token (:func:`token_bytes`): 2 for events and 3 for pixels up to 16384
+        inputs, a byte more beyond.
     """
-    if token_bytes not in (2, 3):
-        raise ValueError(f"Tokens are 2 (events) or 3 (pixels) bytes, not {token_bytes!r}")
+    if not isinstance(token_bytes, int) or token_bytes < 2:
+        raise ValueError(f"Tokens are at least 2 bytes, not {token_bytes!r}")
     payload = bytes(payload)
     count, rest = divmod(len(payload), token_bytes)
     if rest or not 1 <= count <= MAX_COUNT:
@@ -315,7 +254,7 @@ def encode_result(seq, cls, counts):
         raise ValueError(f"Class {cls!r} out of range for {len(counts)} classes")
     if any(c < 0 for c in counts):
         raise ValueError(f"Spike counts must not be negative: {counts}")
-    body = bytes([cls]) + b"".join(min(c, _COUNT_MAX).to_bytes(2, "big") for c in counts)
+    body = bytes([cls]) + b"".join(min(c, COUNT_MAX).to_bytes(2, "big") for c in counts)
     return _response(RESULT, seq, body)
 
 
@@ -327,16 +266,15 @@ def encode_error(seq, code):
 
 
 def encode_info(seq, *, pixels, inputs, classes, rx_buffer):
-    """Bytes of the info frame as the board sends it."""
-    body = bytes([PROTOCOL_VERSION, int(bool(pixels))])
-    body += b"".join(int(v).to_bytes(2, "big") for v in (inputs, classes, rx_buffer))
-    return _response(INFO_RESPONSE, seq, body)
+    """Bytes of the info frame as the board sends it (see :func:`rtl_lib.link_format.info_body`)."""
+    return _response(INFO_RESPONSE, seq, info_body(pixels=bool(pixels), inputs=inputs,
+                                                   classes=classes, rx_buffer=rx_buffer))
 
 
 def response_size(kind, n_classes):
     """Length in bytes of a board-to-host frame of type ``kind``."""
     n_classes = _check_classes(n_classes)
-    body = {RESULT: 1 + 2 * n_classes, ERROR: 1, INFO_RESPONSE: 8}
+    body = {RESULT: 1 + 2 * n_classes, ERROR: 1, INFO_RESPONSE: INFO_BODY_BYTES}
     if kind not in body:
         raise ValueError(f"Unknown response type {kind!r}")
     return 5 + body[kind]
@@ -347,7 +285,8 @@ class Response:
     """One frame from the board.
 
     ``kind`` is ``"result"`` (``cls``, ``counts``), ``"error"`` (``code``) or ``"info"``
-    (``info``, a dict with ``version``, ``pixels``, ``inputs``, ``classes``, ``rx_buffer``).
+    (``info``, a dict with ``version``, ``pixels``, ``word_bytes``, ``inputs``, ``classes``,
+    ``rx_buffer``).
     """
     kind: str
     seq: int
@@ -411,11 +350,7 @@ class ResponseParser:
             return Response("result", seq, cls=body[0], counts=counts)
         if kind == ERROR:
             return Response("error", seq, code=body[0])
-        info = {"version": body[0], "pixels": bool(body[1]),
-                "inputs": int.from_bytes(body[2:4], "big"),
-                "classes": int.from_bytes(body[4:6], "big"),
-                "rx_buffer": int.from_bytes(body[6:8], "big")}
-        return Response("info", seq, info=info)
+        return Response("info", seq, info=parse_info(body))
 
     @property
     def pending(self):
@@ -480,8 +415,8 @@ def board_parse(frame, *, pixels, inputs, max_count=MAX_COUNT, lost=False):
     Verdict
         The error code is 0 when the frame is good.
     """
-    token_bytes = 3 if pixels else 2
-    state, crc = "type", 0xFFFF
+    fmt = TokenFormat.for_inputs(inputs, pixels=pixels)
+    state, crc = "type", CRC_INIT
     kind = seq = count = k = 0
     bad_count = malformed = too_long = False
     buf, tokens = [], []
@@ -502,10 +437,9 @@ def board_parse(frame, *, pixels, inputs, max_count=MAX_COUNT, lost=False):
                 state, bad_count = "skip", True
         elif state == "payload":
             buf.append(byte)
-            if len(buf) < token_bytes:
+            if len(buf) < fmt.token_bytes:
                 continue
-            word = (buf[0] << 8) | buf[1]
-            index = word & _INDEX_MASK
+            index, value_or_eos, _ = fmt.decode(buf)
             last = k == count - 1
             if pixels:
                 if index >= inputs:
@@ -513,9 +447,9 @@ def board_parse(frame, *, pixels, inputs, max_count=MAX_COUNT, lost=False):
                     if last:
                         tokens.append((0, 0, 1))
                 else:
-                    tokens.append((index, buf[2], int(last)))
+                    tokens.append((index, value_or_eos, int(last)))
             else:
-                eos = bool(word & _EOS_BIT)
+                eos = bool(value_or_eos)
                 if last:
                     malformed |= not eos
                     tokens.append((0, 1, 1))

@@ -150,7 +150,8 @@ class BoardLink:
         """
         info = self.info()
         want = {"version": protocol.PROTOCOL_VERSION, "pixels": self.pixels,
-                "inputs": self.inputs, "classes": self.classes}
+                "inputs": self.inputs, "classes": self.classes,
+                "word_bytes": protocol.word_bytes(self.inputs)}
         wrong = [f"{key} {info[key]} (the build has {value})" for key, value in want.items()
                  if info[key] != value]
         if wrong:
@@ -211,7 +212,8 @@ class BoardLink:
         kind, payload = request
         if kind == "info":
             return protocol.info_request(seq)
-        return protocol.sample_frame(seq, payload, 3 if self.pixels else 2)
+        return protocol.sample_frame(seq, payload, protocol.token_bytes(self.inputs,
+                                                                        pixels=self.pixels))
 
     def _write(self, data):
         self.port.write(data)

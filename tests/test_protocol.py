@@ -3,6 +3,7 @@ import random
 
 import numpy as np
 import pytest
+from cobs import cobs as cobs_oracle
 
 from spikegen import protocol
 from spikegen.protocol import (MAX_INPUTS, RESPONSE_HEADER, ResponseParser, cobs_decode,
@@ -41,9 +42,57 @@ def test_encode_sample_order_and_last():
 
 
 def test_encode_sample_largest_index():
-    spikes = np.zeros((1, MAX_INPUTS), dtype=np.uint8)
+    spikes = np.zeros((1, 16384), dtype=np.uint8)
     spikes[0, -1] = 1
     assert encode_sample(spikes) == bytes.fromhex("3FFF C000")
+    spikes = np.zeros((1, MAX_INPUTS), dtype=np.uint8)
+    spikes[0, -1] = 1
+    assert encode_sample(spikes) == bytes.fromhex("00FFFE C00000")
+
+
+def test_wide_tokens():
+    # An event camera's two polarities of 128 x 128 pixels: 3-byte events, 4-byte pixels,
+    # and the board's reference decoder reads them back.
+    inputs = 2 * 128 * 128
+    spikes = np.zeros((2, inputs), dtype=np.uint8)
+    spikes[0, [3, 16384, inputs - 1]] = 1
+    payload = encode_sample(spikes)
+    assert payload == bytes.fromhex("000003 004000 007FFF 800000 C00000")
+    assert encode_token(16384, inputs=inputs) == bytes.fromhex("004000")
+    assert protocol.token_bytes(inputs, pixels=False) == 3
+    verdict = protocol.board_parse(cobs_decode(sample_frame(4, payload, 3)[:-1]),
+                                   pixels=False, inputs=inputs)
+    assert (verdict.code, verdict.tokens) == \
+        (0, ((3, 0, 0), (16384, 0, 0), (inputs - 1, 0, 0), (0, 1, 0), (0, 1, 1)))
+    # a 2-byte reading of the same frame would disagree
+    assert protocol.board_parse(cobs_decode(sample_frame(4, payload, 3)[:-1]), pixels=False,
+                                inputs=16384).code != 0
+
+    pixels = np.zeros(inputs, dtype=np.int64)
+    pixels[[1, inputs - 1]] = [5, 200]
+    payload = encode_pixels(pixels)
+    assert payload == bytes.fromhex("00000105 807FFFC8")
+    verdict = protocol.board_parse(cobs_decode(sample_frame(1, payload, 4)[:-1]), pixels=True,
+                                   inputs=inputs, max_count=inputs)
+    assert (verdict.code, verdict.tokens) == (0, ((1, 5, 0), (inputs - 1, 200, 1)))
+    assert encode_pixels(np.zeros(inputs)) == bytes.fromhex("80000000")
+    [info] = decode_responses(encode_info(9, pixels=True, inputs=inputs, classes=3,
+                                          rx_buffer=4096), 3)
+    assert info.info == {"version": 1, "pixels": True, "word_bytes": 3, "inputs": inputs,
+                         "classes": 3, "rx_buffer": 4096}
+
+
+def test_compiler_input_limit():
+    # the build stops with one line naming the limit and the fix
+    from types import SimpleNamespace
+    from spikegen.compiler import Build, BuildOptions, check
+    from spikegen.errors import SpikegenError
+
+    with pytest.raises(SpikegenError, match=r"^the network has 65536 inputs; the host link "
+                                            r"carries at most 65535: crop or pool the input$"):
+        check(Build(BuildOptions("net.pt"), qnet=SimpleNamespace(inputs=MAX_INPUTS + 1)))
+    build = Build(BuildOptions("net.pt"), qnet=SimpleNamespace(inputs=2 * 128 * 128))
+    assert check(build).metrics is None
 
 
 def test_encode_token():
@@ -58,14 +107,15 @@ def test_encode_errors():
         encode_sample([0, 1, 0, 1])
     with pytest.raises(ValueError, match=r"Spikes must have at least one time step"):
         encode_sample(np.zeros((0, 4)))
-    with pytest.raises(ValueError, match=r"The link carries at most 16384 inputs, not 16385"):
+    with pytest.raises(ValueError, match=r"The host link carries at most 65535 inputs "
+                                         r"\(2-byte count in the info frame\), not 65536"):
         encode_sample(np.zeros((1, MAX_INPUTS + 1)))
     with pytest.raises(ValueError, match=r"Spikes must be 0 or 1"):
         encode_sample([[0, 2]])
     with pytest.raises(TypeError, match=r"Event index must be an integer, not 1\.5"):
         encode_token(1.5)
     with pytest.raises(ValueError, match=r"Event index must be in \[0, 16384\), not 16384"):
-        encode_token(MAX_INPUTS)
+        encode_token(16384)
     with pytest.raises(ValueError, match=r"A token with `last` set must also have `eos` set"):
         encode_token(last=True)
     with pytest.raises(ValueError, match=r"An end-of-step token carries no index, not 3"):
@@ -106,6 +156,20 @@ def test_cobs_random_round_trip():
     assert cobs_decode(b"\x05\x11\x22") == b"\x11\x22"
 
 
+def test_cobs_against_oracle():
+    # The `cobs` package decodes what the host sends, and the host (as the board) decodes
+    # what the package sends; the two differ only where data ends with a full run of 254
+    # bytes, which the package closes without a code byte.
+    rng = random.Random(2)
+    for n in (0, 1, 2, 253, 254, 255, 300, 508, 509, 1000):
+        for data in (bytes(rng.choice([0, rng.randrange(1, 256)]) for _ in range(n)),
+                     bytes(rng.randrange(1, 256) for _ in range(n)), bytes(n)):
+            ours, theirs = cobs_encode(data), cobs_oracle.encode(data)
+            assert cobs_oracle.decode(ours) == data
+            assert cobs_decode(theirs) == data
+            assert ours == theirs or (ours == theirs + b"\x01" and n % 254 == 0)
+
+
 def test_frames():
     frame = sample_frame(7, encode_sample([[0, 1], [1, 0]]), 2)
     assert frame[-1] == 0 and 0 not in frame[:-1]
@@ -116,9 +180,8 @@ def test_frames():
     with pytest.raises(ValueError, match=r"A sample frame carries 1 to 65535 whole tokens of "
                                          r"2 bytes, not 3 bytes"):
         sample_frame(0, b"abc", 2)
-    with pytest.raises(ValueError, match=r"Tokens are 2 \(events\) or 3 \(pixels\) bytes, "
-                                         r"not 4"):
-        sample_frame(0, b"abcd", 4)
+    with pytest.raises(ValueError, match=r"Tokens are at least 2 bytes, not 1"):
+        sample_frame(0, b"abcd", 1)
     with pytest.raises(ValueError, match=r"Request type and sequence number must be bytes, "
                                          r"not 1, 256"):
         request_frame(1, 256)
@@ -139,7 +202,7 @@ def test_responses_round_trip():
          for k, (cls, counts) in enumerate(results)]
     assert (got[3].kind, got[3].seq, got[3].code) == ("error", 13, protocol.CHECKSUM)
     assert got[4].info == {"version": 1, "pixels": True, "inputs": 784, "classes": 4,
-                           "rx_buffer": 4096}
+                           "rx_buffer": 4096, "word_bytes": 2}
     assert decode_responses(b"", 4) == []
 
 

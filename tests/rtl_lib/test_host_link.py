@@ -6,58 +6,19 @@ import numpy as np
 import pytest
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 import spikegen.protocol as protocol
 from rtl_lib.event import EventLayout, ResultLayout
-from rtl_lib.host_link import (MAX_CLASSES, MAX_COUNT, MAX_INPUTS, PROTOCOL_VERSION,
-                               RESPONSE_HEADER, CobsDecoder, FrameDecoder, HostLink,
-                               ResponseEncoder, SerialAccelerator, accelerator_layouts,
-                               crc16_next)
+from rtl_lib.host_link import HostLink, SerialAccelerator, accelerator_layouts
+from rtl_lib.link_format import MAX_INPUTS, PROTOCOL_VERSION
 from rtl_lib.rate_coder import PixelLayout
 
 from fake_accel import CountingAccel, decode_line, expected_result, line_levels
+from stream_tb import sink, source, token_fields
 
 
 # -- testbench pieces -------------------------------------------------------------------------
-
-
-def source(stream_, items, rng, p_valid):
-    """Testbench offering ``items`` on ``stream_``, idle on a random share of cycles."""
-    async def testbench(ctx):
-        for item in items:
-            while rng.random() >= p_valid:
-                await ctx.tick()
-            ctx.set(stream_.valid, 1)
-            ctx.set(stream_.payload, item)
-            await ctx.tick().until(stream_.ready)
-            ctx.set(stream_.valid, 0)
-    return testbench
-
-
-def sink(stream_, got, count, rng, p_ready, *, convert=lambda payload: payload, limit=200_000,
-         on_item=None):
-    """Testbench taking ``count`` items from ``stream_`` into ``got``, ready on a random share
-    of cycles; checks that the producer obeys the stream rules."""
-    async def testbench(ctx):
-        held = None
-        for _ in range(limit):
-            if len(got) == count:
-                break
-            ctx.set(stream_.ready, rng.random() < p_ready)
-            _, _, valid, ready, payload = await ctx.tick().sample(
-                stream_.valid, stream_.ready, stream_.payload)
-            item = convert(payload) if valid else None
-            if held is not None:
-                assert valid and item == held, "valid dropped or payload changed before transfer"
-            held = item if valid and not ready else None
-            if valid and ready:
-                got.append(item)
-                if on_item is not None:
-                    on_item(item)
-        assert len(got) == count, f"got {len(got)} of {count} items"
-    return testbench
 
 
 def fake_result(tokens, classes, count_bits):
@@ -102,12 +63,7 @@ def run_link(dut, items, *, pixels, classes, count_bits, n_tokens, n_bytes, seed
     rng = random.Random(seed)
     tokens, out, results, current = [], [], [], []
 
-    if pixels:
-        def convert(p):
-            return (p.index, p.value, p.last)
-    else:
-        def convert(p):
-            return (p.index, p.eos, p.last)
+    convert = token_fields(pixels)
 
     def on_token(token):
         current.append(token)
@@ -200,57 +156,6 @@ def corrupt(rng, items, n):
         else:
             items.insert(i, (rng.randrange(256), lost))
     return items
-
-
-# -- components -------------------------------------------------------------------------------
-
-
-def test_crc16_matches_reference():
-    rng = random.Random(1)
-    data = bytes(rng.randrange(256) for _ in range(40))
-    m = Module()
-    crc, byte, nxt = Signal(16), Signal(8), Signal(16)
-    m.d.comb += nxt.eq(crc16_next(crc, byte))
-
-    async def testbench(ctx):
-        value = 0xFFFF
-        for b in data:
-            ctx.set(crc, value)
-            ctx.set(byte, b)
-            value = ctx.get(nxt)
-            assert value == protocol.crc16(bytes([b]), ctx.get(crc))
-        assert value == protocol.crc16(data)
-
-    sim = Simulator(m)
-    sim.add_testbench(testbench)
-    sim.run()
-    # CRC-16/CCITT-FALSE check value, and the zero residue the board relies on
-    assert protocol.crc16(b"123456789") == 0x29B1
-    assert protocol.crc16(data + protocol.crc16(data).to_bytes(2, "big")) == 0
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_cobs_decoder(seed):
-    rng = random.Random(seed)
-    frames = [bytes(rng.choice([0, 0, rng.randrange(1, 256)]) for _ in range(n))
-              for n in (1, 5, 254, 255, 300, 600)]
-    frames.append(bytes(range(1, 256)) * 2)
-    items = [(b, 0) for f in frames for b in protocol.cobs_encode(f) + b"\x00"]
-    expected = []
-    for f in frames:
-        expected += [(b, 0, 0) for b in f] + [(0, 1, 0)]
-    dut = CobsDecoder()
-    got = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i, [{"data": b, "lost": l} for b, l in items], rng, 0.7))
-    sim.add_testbench(sink(dut.o, got, len(expected), rng, 0.6,
-                           convert=lambda p: (0, 1, p.lost) if p.end else (p.data, 0, 0)))
-    sim.run()
-    assert got == expected
-    for f in frames:
-        assert protocol.cobs_decode(protocol.cobs_encode(f)) == f
-        assert 0 not in protocol.cobs_encode(f)
 
 
 # -- the link: bytes to tokens, verdicts and results to bytes ---------------------------------
@@ -363,46 +268,12 @@ def test_info_frame():
     [response] = protocol.decode_responses(got, 10)
     assert response.kind == "info" and response.seq == 77
     assert response.info == {"version": PROTOCOL_VERSION, "pixels": True, "inputs": 300,
-                             "classes": 10, "rx_buffer": 1024}
-
-
-@pytest.mark.parametrize("classes, count_bits", [(3, 4), (10, 20), (1, 1)])
-def test_result_frames(classes, count_bits):
-    # Counts wider than 16 bits saturate on the wire; every frame checks out.
-    rng = random.Random(classes)
-    top = (1 << count_bits) - 1
-    results = [(0, [top] * classes), (classes - 1, [0] * classes)]
-    for _ in range(3):
-        results.append((rng.randrange(classes), [rng.choice([0, 1, top, rng.randrange(top + 1)])
-                                                 for _ in range(classes)]))
-    dut = ResponseEncoder(ResultLayout(classes, count_bits))
-    verdicts = [{"seq": 200 + k, "code": 0, "has_result": 1, "info": 0}
-                for k in range(len(results))]
-    expected = b"".join(protocol.encode_result(200 + k, cls, counts)
-                        for k, (cls, counts) in enumerate(results))
-    got = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source(dut.i_verdict, verdicts, rng, 0.5))
-    sim.add_testbench(source(dut.i_result, [{"cls": c, "counts": n} for c, n in results],
-                             rng, 0.4))
-    sim.add_testbench(sink(dut.o_bytes, got, len(expected), rng, 0.5))
-    sim.run()
-    assert bytes(got) == expected
-    assert dut.result_frame_bytes == protocol.response_size(protocol.RESULT, classes)
-
-
-def test_constants_match_host_side():
-    assert RESPONSE_HEADER == protocol.RESPONSE_HEADER
-    assert PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
-    assert MAX_INPUTS == protocol.MAX_INPUTS
-    assert MAX_CLASSES == protocol.MAX_CLASSES
-    assert MAX_COUNT == protocol.MAX_COUNT
+                             "classes": 10, "rx_buffer": 1024, "word_bytes": 2}
 
 
 def test_constructor_errors():
-    with pytest.raises(ValueError, match=r"The host link carries at most 16384 inputs "
-                                         r"\(14-bit index\), not 16385"):
+    with pytest.raises(ValueError, match=r"The host link carries at most 65535 inputs "
+                                         r"\(2-byte count in the info frame\), not 65536"):
         HostLink(EventLayout(MAX_INPUTS + 1), ResultLayout(2, 4))
     with pytest.raises(ValueError, match=r"The host link carries at most 256 classes "
                                          r"\(1-byte class\), not 257"):
@@ -412,18 +283,9 @@ def test_constructor_errors():
         HostLink(8, ResultLayout(2, 4))
     with pytest.raises(TypeError, match=r"Result layout must be a ResultLayout, not 8"):
         HostLink(EventLayout(4), 8)
-    with pytest.raises(ValueError, match=r"The host link carries 8-bit pixels, not 4-bit"):
-        FrameDecoder(PixelLayout(4, 4))
-    with pytest.raises(ValueError, match=r"Largest token count must be at least 1 and at "
-                                         r"most 65535, not 0"):
-        FrameDecoder(EventLayout(4), max_count=0)
     with pytest.raises(ValueError, match=r"Receive buffer size must be at least 1 and at "
                                          r"most 65535, not 70000"):
         HostLink(EventLayout(4), ResultLayout(2, 4), rx_buffer=70000)
-    with pytest.raises(ValueError, match=r"The info frame body is 8 bytes, not 3"):
-        ResponseEncoder(ResultLayout(2, 4), b"abc")
-    assert FrameDecoder(PixelLayout(40)).max_count == 40
-    assert FrameDecoder(EventLayout(40)).max_count == MAX_COUNT
 
 
 class _Accel(wiring.Component):
@@ -545,3 +407,42 @@ def test_core_reports_lost_bytes():
     # every sample answered once at most, in order; the last one at least
     seqs = [r.seq for r in responses]
     assert seqs == sorted(set(seqs)) and seqs[-1] == len(samples) - 1
+
+
+def test_event_camera_network_end_to_end():
+    # An event camera's two polarities of 128 x 128 pixels into a tiny network: more inputs
+    # than a 14-bit index holds, so the host sends 3-byte tokens; UART bits in, the
+    # reference model's results out, through the core that every board top puts on its pins.
+    from spikegen.assemble import accelerator
+    from spikegen.ir import LIF, DenseLayer, Network
+    from spikegen.quantize import quantize
+    from spikegen.reference import simulate
+
+    inputs, divisor = 2 * 128 * 128, 4
+    rng = np.random.default_rng(7)
+    hidden = rng.normal(0.0, 0.3, (3, inputs))
+    busy = [5, 16384, 20000, inputs - 1]        # inputs past the 14-bit range drive it
+    hidden[:, busy] = [[0.9, 0.2, 0.6, 0.5], [0.1, 0.8, 0.4, 0.7], [0.3, 0.3, 0.9, 0.2]]
+    net = Network((DenseLayer(hidden, None, LIF(beta=0.9)),
+                   DenseLayer(np.array([[0.9, 0.1, 0.5], [0.2, 0.9, 0.6]]), None,
+                              LIF(beta=0.9))))
+    qnet = quantize(net, weight_bits=6, beta_bits=6, mem_frac_bits=2)
+    spikes = np.zeros((2, 4, inputs), dtype=np.uint8)
+    spikes[0][:, busy[:2]] = 1
+    spikes[1][:, busy[2:]] = 1
+    spikes[1, 1, rng.integers(0, inputs, 6)] = 1
+    ref = simulate(qnet, spikes)
+    assert ref.counts.sum() > 0
+
+    size = protocol.token_bytes(inputs, pixels=False)
+    assert size == 3
+    data = b"\x00" + b"".join(protocol.sample_frame(k, protocol.encode_sample(s), size)
+                              for k, s in enumerate(spikes))
+    dut = SerialAccelerator(accelerator(qnet), divisor)
+    rx = line_levels(data, divisor)
+    trace = simulate_core(dut, rx, len(rx) + 20_000)
+    responses = protocol.decode_responses(decode_line(trace["tx"], divisor), 2)
+    assert [(r.kind, r.seq, r.cls, list(r.counts)) for r in responses] == \
+        [("result", k, int(ref.predicted[k]), [int(c) for c in ref.counts[k]])
+         for k in range(2)]
+    assert not any(trace["error"])
