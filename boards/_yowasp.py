@@ -146,7 +146,8 @@ class YowaspBoard:
     bitstream_ext = ".bin"
     report_cells = {}
 
-    def build(self, accel, build_dir, *, baud=None, clock_hz=None, run_vendor=None):
+    def build(self, accel, build_dir, *, baud=None, clock_hz=None, run_vendor=None,
+              extra_files=None):
         """Build ``accel`` on this board: the build plan, and (with the tools) a bitstream.
 
         Parameters
@@ -164,6 +165,10 @@ class YowaspBoard:
             error rather than a reason to slow down.
         run_vendor : bool or None
             Run the tools; if ``None``, when they are installed.
+        extra_files : dict or None
+            ``{name: Verilog text}`` read with the design: the core's written Verilog, when
+            ``accel`` makes a :class:`~spikegen.blackbox.BlackBox` of it (the core is then
+            converted once, not again for the board).
 
         Returns
         -------
@@ -193,7 +198,10 @@ class YowaspBoard:
         attempts = []
         while True:
             top = self.top(component, clock, divisor)
-            plan = self.platform().build(
+            platform = self.platform()
+            for name, text in sorted((extra_files or {}).items()):
+                platform.add_file(name, text)
+            plan = platform.build(
                 top, name="spikegen", do_build=False,
                 nextpnr_opts="--report spikegen.report.json --timing-allow-fail")
             if not run_vendor:

@@ -6,7 +6,6 @@ Each step takes the frozen :class:`Build` record and returns a new one with its 
 so any intermediate state can be inspected (and checked against the reference) after any
 step. :func:`build` runs them in order.
 """
-import inspect
 import os
 from dataclasses import dataclass, replace
 
@@ -174,6 +173,8 @@ def emit(b: Build) -> Build:
     # the component elaborates once: synthesis reads this Verilog even when only VHDL is
     # written
     needed = set(written) | ({"verilog"} if b.options.synth is not None else set())
+    if b.options.board is not None and b.options.board_hdl == "verilog":
+        needed.add("verilog")                   # the board top instantiates the core
     texts = {}
     if needed == {"verilog", "vhdl"}:
         texts["verilog"], texts["vhdl"] = _emit.both(FlatTop(b.component), name=TOP_NAME,
@@ -206,29 +207,22 @@ def board(b: Build) -> Build:
     from .blackbox import BlackBox
 
     target = get_board(b.options.board)
-    extra = {}
-    # a function, not a component: the board top instantiates its own accelerator, and may
-    # rebuild it at a slower clock if timing fails (a component elaborates only once)
-    make = lambda: _assemble.accelerator(b.qnet, b.plan)            # noqa: E731
-    reads_files = "extra_files" in inspect.signature(target.build).parameters
-    if b.options.board_hdl == "vhdl":
-        if not reads_files:
-            raise SpikegenError(f"`board_hdl` vhdl needs a vendor flow that reads VHDL "
-                                f"(arty-a7); {target.name}'s open toolchain reads Verilog")
-        if b.options.hdl == "verilog":
-            raise SpikegenError("`board_hdl` vhdl needs the VHDL: drop `hdl` verilog")
-        language = "vhdl"
-    elif b.options.board_hdl != "verilog":
+    if b.options.board_hdl not in ("verilog", "vhdl"):
         raise SpikegenError(f"`board_hdl` must be verilog or vhdl, not {b.options.board_hdl!r}")
-    else:
-        language = "verilog" if b.options.hdl != "vhdl" and reads_files else None
-    if language is not None:
-        # the core's HDL is already written: the board top instantiates it by name
-        # instead of converting the whole design once more
-        path = b.dir.hdl(language)
-        extra["extra_files"] = {os.path.basename(path): b.hdl[language]}
-        signature = b.component.signature
-        make = lambda: BlackBox(signature, TOP_NAME)                # noqa: E731
+    language = b.options.board_hdl
+    if language == "vhdl" and target.toolchain == "yowasp":
+        raise SpikegenError(f"`board_hdl` vhdl needs a vendor flow that reads VHDL "
+                            f"(arty-a7); {target.name}'s open toolchain reads Verilog")
+    if language not in b.hdl:
+        raise SpikegenError(f"`board_hdl` {language} needs the {language.upper()}: drop "
+                            f"`hdl` {b.options.hdl}")
+    # the core's HDL is already written: the board top instantiates it by name instead of
+    # converting the design once more (a component elaborates only once); a function, not a
+    # component, so that a board may build again at a slower clock if timing fails
+    path = b.dir.hdl(language)
+    extra = {"extra_files": {os.path.basename(path): b.hdl[language]}}
+    signature = b.component.signature
+    make = lambda: BlackBox(signature, TOP_NAME)                    # noqa: E731
     try:
         info = target.build(make, b.dir.board, baud=b.options.baud,
                             clock_hz=b.options.clock_hz, **extra)

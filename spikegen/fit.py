@@ -58,6 +58,10 @@ _BRAM_SHAPES = {
     "xc7": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
 }
 _BRAM_PER_UNIT = {"ice40": 1, "ecp5": 1, "xc7": 2}
+# Widest port of a block RAM in true dual port mode: read through two ports, a ROM cannot use
+# the 36-bit single-port shapes (Yosys 0.70: a 1,500 x 64 ROM takes 3 RAMB36 / 6 DP16KD with
+# one read port, 4 RAMB36 / 8 DP16KD with two).
+_TRUE_DUAL_PORT_WIDTH = {"ecp5": 18, "xc7": 18}
 # Read ports a block RAM serves alongside its write port (iCE40's SB_RAM40_4K is one read and
 # one write port; a memory read through more ports is duplicated, checked with Yosys 0.70).
 _BRAM_READ_PORTS = {"ice40": 1, "ecp5": 2, "xc7": 2}
@@ -98,8 +102,11 @@ def block_rams(depth, width, family, read_ports=1):
     read through ``read_ports`` ports at once."""
     if family not in _BRAM_SHAPES:
         raise ValueError(f"Unknown FPGA family {family!r}")
-    blocks = min(math.ceil(depth / d) * math.ceil(width / w)
-                 for d, w in _BRAM_SHAPES[family])
+    shapes = _BRAM_SHAPES[family]
+    if read_ports > 1 and family in _TRUE_DUAL_PORT_WIDTH:
+        # two read ports make it true dual port, whose ports are at most 18 bits wide
+        shapes = tuple((d, w) for d, w in shapes if w <= _TRUE_DUAL_PORT_WIDTH[family])
+    blocks = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
     copies = math.ceil(read_ports / _BRAM_READ_PORTS[family])
     return copies * blocks / _BRAM_PER_UNIT[family]
 

@@ -237,7 +237,7 @@ def test_per_neuron_parameters_need_one_lane_per_neuron_where_lanes_are_constant
 
     qlayer = random_qlayer(np.random.default_rng(0), 4, 5, per_neuron=True, cuba=True)
     with pytest.raises(SpikegenError, match=r"per-neuron thresholds or betas that differ need "
-                       r"one lane per neuron for current-based neurons \(5, not 2\): use -P 0"):
+                       r"one lane per neuron for current-based neurons \(5, not 2\): use parallelism 0"):
         layer_component(qlayer, 2)
     params = [LIFParams(mem_bits=8, threshold=t, decay=1, decay_bits=4) for t in (5, 6)]
     with pytest.raises(ValueError, match="need one lane per neuron"):

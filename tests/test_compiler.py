@@ -1,0 +1,95 @@
+"""The compiler's steps: each a plain function of the build record, in order; the fit of a
+board refused before anything is written; the plan read by every later step."""
+import os
+
+import numpy as np
+import pytest
+
+import spikegen
+from spikegen import compiler
+from spikegen.compiler import STEPS, Build, BuildOptions, build
+from spikegen.errors import SpikegenError
+from spikegen.evaluation import Evaluation
+from spikegen.plan import plan_network
+
+from conftest import random_network
+
+
+@pytest.fixture
+def net_and_data(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "net.pt"
+    spikegen.save(random_network(rng, (12, 9, 4), beta=0.875, scale=0.6, mean=0.2), path)
+    data = tmp_path / "eval.npz"
+    np.savez(data, spikes=(rng.random((6, 5, 12)) < 0.3).astype(np.uint8),
+             labels=rng.integers(0, 4, 6))
+    return path, data
+
+
+def test_steps_in_order():
+    assert [step.__name__ for step in STEPS] == [
+        "load", "quantize", "plan", "check", "assemble", "emit", "board", "synth", "report"]
+
+
+def test_each_step_adds_its_result(tmp_path, net_and_data):
+    net, data = net_and_data
+    b = Build(options=BuildOptions(source=str(net), out=str(tmp_path / "out"), board=None,
+                                   eval=str(data), parallelism=4, events_per_cycle=2,
+                                   hdl="verilog"))
+    seen = []
+    for step in STEPS:
+        b = step(b)
+        seen.append(step.__name__)
+        if step is compiler.plan:
+            assert b.plan == plan_network(b.qnet) and b.component is None
+            assert not os.path.exists(tmp_path / "out")      # nothing written yet
+        if step is compiler.check:
+            assert isinstance(b.evaluation, Evaluation)
+            assert b.evaluation.metrics["samples"] == 6
+            assert len(b.evaluation.events) == len(b.qnet.layers) + 1
+            assert b.fit is None                              # no board
+        if step is compiler.assemble:
+            assert [layer.plan for layer in b.component.layers] == list(b.plan.layers)
+    assert set(b.hdl) == {"verilog"} and b.files[:2] == ("network.json",
+                                                         "hdl/verilog/spikegen_top.v")
+    assert b.report["cycles"]["groups"] == [layer.groups for layer in b.plan.layers]
+
+
+def test_a_design_that_does_not_fit_is_refused_before_anything_is_written(tmp_path):
+    rng = np.random.default_rng(0)
+    net = tmp_path / "big.pt"
+    spikegen.save(random_network(rng, (256, 200, 10)), net)
+    out = tmp_path / "out"
+    with pytest.raises(SpikegenError, match=r"the design does not fit the icebreaker.*"
+                                            r"\(estimated before synthesis\); try "):
+        build(BuildOptions(source=str(net), out=str(out), board="icebreaker"))
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_board_instantiates_the_written_core(tmp_path, net_and_data):
+    """The core elaborates once: both board flows read its written Verilog (the iCEBreaker
+    makes a real bitstream from it when the YoWASP tools are installed)."""
+    net, _ = net_and_data
+    for board in ("arty-a7", "icebreaker"):
+        out = tmp_path / board
+        result = build(BuildOptions(source=str(net), out=str(out), board=board, parallelism=4,
+                                    hdl="vhdl"))
+        # the board needs the Verilog of the core even when only VHDL is written
+        assert "verilog" in result.hdl and not (out / "hdl" / "verilog").exists()
+        assert result.board["board"] == board
+        written = sorted(os.listdir(out / "board"))
+        assert "spikegen_top.v" in written, written
+        with open(out / "board" / "spikegen_top.v") as f:
+            assert f.read() == result.hdl["verilog"]
+
+
+def test_board_hdl_errors(tmp_path, net_and_data):
+    net, _ = net_and_data
+    with pytest.raises(SpikegenError, match="board_hdl vhdl needs a vendor flow that reads "
+                                            "VHDL"):
+        build(BuildOptions(source=str(net), out=str(tmp_path / "a"), board="icebreaker",
+                           board_hdl="vhdl"))
+    with pytest.raises(SpikegenError, match="board_hdl vhdl needs the VHDL: drop hdl verilog"):
+        build(BuildOptions(source=str(net), out=str(tmp_path / "b"), board="arty-a7",
+                           board_hdl="vhdl", hdl="verilog"))
