@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from spikegen import ir, loader                                     # noqa: E402
+from spikegen.build_dir import load_network                         # noqa: E402
 from spikegen.compiler import BuildOptions, build                   # noqa: E402
 from spikegen.datasets import mnist_idx                             # noqa: E402
 from spikegen.encode import rate                                    # noqa: E402
@@ -78,7 +79,7 @@ def config_accuracy(build_dir, data, args):
     """Bit-exact accuracy of the built network on rate-coded test images at ``--steps``."""
     from spikegen.reference import simulate
 
-    qnet = ir.from_json(json.load(open(os.path.join(build_dir, "network.json"))))
+    qnet = load_network(build_dir)
     count = min(args.accuracy_images, len(data.y_test))
     correct = 0
     for start in range(0, count, 500):
