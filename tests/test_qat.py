@@ -130,7 +130,7 @@ def test_errors():
     with pytest.raises(SpikegenError, match=r"a 40-bit membrane with 16-bit beta exceeds "
                                             r"float64's exact integers"):
         qat.QATNetwork(net, mem_bits=40, beta_bits=16)
-    with pytest.raises(SpikegenError, match=r"--weight-bits must be an integer from 2 to 16"):
+    with pytest.raises(SpikegenError, match=r"weight_bits must be an integer from 2 to 16"):
         qat.QATNetwork(net, weight_bits=1)
     model = qat.QATNetwork(net, coding=InputCoding("direct", steps=3))
     with pytest.raises(ValueError, match=r"Pixels must be integers from 0 to 255"):
