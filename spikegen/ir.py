@@ -192,6 +192,8 @@ class LIF(_ArrayFields):
     (snnTorch ``Leaky``; ``RLeaky`` when the layer is recurrent). ``beta`` and ``threshold``
     are scalars or per-neuron arrays. ``beta = 1`` is integrate-and-fire.
     """
+    #: Whether input events accumulate into a synaptic current (else into the membrane).
+    current_based: ClassVar[bool] = False
     beta: "float | np.ndarray"
     threshold: "float | np.ndarray" = 1.0
     reset: str = "subtract"
@@ -210,6 +212,8 @@ class CubaLIF(_ArrayFields):
     ``syn[t] = alpha * syn[t-1] + I[t]``; ``mem[t] = beta * mem[t-1] + syn[t] - r[t] *
     threshold``; ``spike = mem > threshold``.
     """
+    #: Whether input events accumulate into a synaptic current (else into the membrane).
+    current_based: ClassVar[bool] = True
     alpha: "float | np.ndarray"
     beta: "float | np.ndarray"
     threshold: "float | np.ndarray" = 1.0
@@ -355,6 +359,8 @@ class QLIF(_ArrayFields):
     ``threshold`` and ``decay`` are integers or per-neuron integer arrays; one ``decay_bits``
     per layer. The update is in the module docstring.
     """
+    #: Whether input events accumulate into a synaptic current (else into the membrane).
+    current_based: ClassVar[bool] = False
     threshold: "int | np.ndarray"
     decay: "int | np.ndarray"
     decay_bits: int
@@ -388,6 +394,8 @@ class QCubaLIF(_ArrayFields):
 
     The current lives in the layer's ``syn_format``; the update is in the module docstring.
     """
+    #: Whether input events accumulate into a synaptic current (else into the membrane).
+    current_based: ClassVar[bool] = True
     threshold: "int | np.ndarray"
     decay: "int | np.ndarray"
     syn_decay: "int | np.ndarray"
@@ -444,7 +452,7 @@ class QDenseLayer(_DenseShape):
 
     def __post_init__(self):
         _check_layer(self, (QLIF, QCubaLIF))
-        if isinstance(self.neuron, QCubaLIF):
+        if self.neuron.current_based:
             if self.syn_format is None:
                 raise ValueError("A QCubaLIF layer needs a syn_format")
             if self.syn_format.frac != self.mem_format.frac:

@@ -432,7 +432,7 @@ def _checkpoint_entry(layer):
         "beta": value(n.beta), "threshold": value(n.threshold),
         "reset": n.reset, "reset_delay": bool(n.reset_delay),
     }
-    if isinstance(n, CubaLIF):
+    if n.current_based:
         entry["alpha"] = value(n.alpha)
     if layer.recurrent is not None:
         entry["recurrent"] = torch.from_numpy(np.array(layer.recurrent, dtype=np.float32))

@@ -22,7 +22,7 @@ from rtl_lib.memory_plan import MemoryPlan
 from rtl_lib.rate_coder import PixelLayout
 
 from .errors import SpikegenError
-from .ir import QCubaLIF, QNetwork
+from .ir import QNetwork
 from .registry import Registry
 
 
@@ -87,7 +87,7 @@ def neuron_params(layer):
     n = layer.neuron
     common = dict(mem_bits=layer.mem_format.bits, decay_bits=n.decay_bits, reset=n.reset,
                   reset_delay=n.reset_delay, weight_shift=layer.shift)
-    if isinstance(n, QCubaLIF):
+    if n.current_based:
         params = [CubaLIFParams(syn_bits=layer.syn_format.bits, threshold=_at(n.threshold, k),
                                 decay=_at(n.decay, k), syn_decay=_at(n.syn_decay, k),
                                 **common)
@@ -104,7 +104,7 @@ def dense_plan(layer, lanes=None, value_bits=None, events=1, out_events=1,
     (``None``: all neurons); refuses, in the user's terms, what the hardware cannot build."""
     params = neuron_params(layer)
     lanes = layer.outputs if lanes is None else min(lanes, layer.outputs)
-    cuba = isinstance(layer.neuron, QCubaLIF)
+    cuba = layer.neuron.current_based
     if isinstance(params, list) and lanes < layer.outputs and (cuba or value_bits is not None):
         kind = "current-based neurons" if cuba else "a first layer fed input values"
         raise SpikegenError(f"per-neuron thresholds or betas that differ need one lane per "

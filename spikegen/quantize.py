@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import (CubaLIF, FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
+from .ir import (FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
                  QNetwork, plain)
 from .registry import Registry
 
@@ -197,7 +197,7 @@ def _quantize_neuron(neuron, index, frac, o, notes):
     (and alphas) as ``1 - decay / 2**beta_bits``."""
     threshold = _round_threshold(index, neuron.threshold, frac, notes)
     decay = _round_decay(index, "beta", neuron.beta, o.beta_bits, notes)
-    if isinstance(neuron, CubaLIF):
+    if neuron.current_based:
         syn_decay = _round_decay(index, "alpha", neuron.alpha, o.beta_bits, notes)
         return QCubaLIF(threshold=threshold, decay=decay, syn_decay=syn_decay,
                         decay_bits=o.beta_bits, reset=neuron.reset,
@@ -224,7 +224,7 @@ def _state_formats(index, lo, hi, qneuron, frac, o, notes):
     if o.mem_bits is not None and o.mem_bits < needed:
         notes.append(f"layer {index}: membrane {o.mem_bits} bits (range analysis asks "
                      f"{needed}); sums beyond it saturate")
-    if not isinstance(qneuron, QCubaLIF):
+    if not qneuron.current_based:
         return fmt, None
     syn_needed = _bits_for(int(np.min(lo, initial=0)), int(np.max(hi, initial=0)))
     syn_fmt = FixedFormat(bits=syn_needed if o.syn_bits is None else o.syn_bits, frac=frac)

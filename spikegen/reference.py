@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ir import QCubaLIF, QDenseLayer, QNetwork
+from .ir import QDenseLayer, QNetwork
 from .registry import Registry
 
 
@@ -103,7 +103,7 @@ def _start_of_step(layer, mem, syn, spk, current=None):
     n = layer.neuron
     r = mem > n.threshold
     drive = current if current is not None else layer.bias
-    if isinstance(n, QCubaLIF):
+    if n.current_based:
         s = leak(syn, n.syn_decay, n.decay_bits)
         if drive is not None:
             s = s + drive
@@ -165,7 +165,7 @@ def _step(layer, state, spikes_t, current, events_per_cycle):
                                       weight << layer.shift, events_per_cycle)
     r = state.r
     syn = None
-    if isinstance(n, QCubaLIF):
+    if n.current_based:
         syn = acc
         base = np.where(r, 0, state.mem) if n.reset == "zero" else state.mem
         m = leak(base, n.decay, n.decay_bits) + syn
@@ -304,7 +304,7 @@ def simulate(net: QNetwork, inputs, *, record=False):
         out = np.zeros((batch, steps, layer.outputs), dtype=np.uint8)
         mem = np.zeros((batch, steps, layer.outputs), dtype=np.int64) if record else None
         syn = (np.zeros((batch, steps, layer.outputs), dtype=np.int64)
-               if record and isinstance(layer.neuron, QCubaLIF) else None)
+               if record and layer.neuron.current_based else None)
         last = np.zeros((batch, layer.outputs), dtype=np.int64)
         saturations = 0
         for t in range(steps):

@@ -13,7 +13,7 @@ saved and loaded again holds the same values.
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import LIF, CubaLIF, DenseLayer, Network
+from .ir import LIF, DenseLayer, Network
 
 
 __all__ = ["to_snntorch", "untrained", "snntorch_layer", "network_from_module",
@@ -34,7 +34,7 @@ def _neuron_module(neuron, recurrent, *, spike_grad, init_hidden):
     import snntorch
     import torch
 
-    cuba = isinstance(neuron, CubaLIF)
+    cuba = neuron.current_based
     is_recurrent = recurrent is not None
     # snnTorch's Leaky resets the carried membrane; its other layers the whole step
     native = "zero_all" if (cuba or is_recurrent) else "zero"
