@@ -15,7 +15,9 @@ def node(m, value, name):
 
 
 def saturate(m, value, bits, name):
-    """Clamp ``value`` to the range of ``signed(bits)``, as a signal of that shape.
+    """Clamp ``value`` to the range of ``signed(bits)``, as a signed signal: of that shape, or
+    of the value's own signed width when that is narrower (every value then fits, and an
+    assignment sign-extends it).
 
     The value fits when its bits from ``bits - 1`` up are all copies of its sign; that
     test is a few LUTs, where two magnitude comparisons would cost two carry chains.

@@ -37,6 +37,10 @@ class RecurrentEvents(wiring.Component):
         The layer's spikes of the previous step (zero at the first step of an inference).
     busy : In(1)
         The layer's previous end-of-step update is still in flight: ``spikes`` not yet valid.
+        ``spikes`` are read in the first cycle an end-of-step token waits with ``busy`` low,
+        so the layer raises ``busy`` in the cycle after it takes an end-of-step token (as
+        :class:`~rtl_lib.fc_layer.FCLayer` does); raised later, an empty step that follows
+        would send the previous step's spikes again.
     """
     def __init__(self, inputs, outputs, events=1):
         self.inputs, self.outputs, self.events = inputs, outputs, events

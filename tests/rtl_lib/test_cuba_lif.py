@@ -188,9 +188,10 @@ def test_bad_parameters():
 
 
 def test_bad_lane_arguments():
+    from rtl_lib.lif import LIFParams
+
     with pytest.raises(TypeError, match=r"Neuron parameters must be CubaLIFParams, not "
                                         r"LIFParams\("):
-        from rtl_lib.lif import LIFParams
         CubaLIFLane(LIFParams(mem_bits=8, threshold=20, decay=1, decay_bits=4), 4)
     with pytest.raises(TypeError, match=r"Weight width must be a positive integer, not 0"):
         CubaLIFLane(PARAMS[0], 0)
