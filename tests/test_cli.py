@@ -10,7 +10,7 @@ import torch
 import spikegen
 from spikegen.cli import main
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 @pytest.fixture

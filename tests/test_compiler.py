@@ -12,7 +12,7 @@ from spikegen.errors import SpikegenError
 from spikegen.evaluation import Evaluation
 from spikegen.plan import plan_network
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 @pytest.fixture

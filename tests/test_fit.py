@@ -11,7 +11,7 @@ from spikegen.fit import block_rams, check_fit, estimate, memories
 from spikegen.ir import CubaLIF, DenseLayer, HardwareConfig, InputCoding, Network
 from spikegen.quantize import quantize
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1):

@@ -7,7 +7,7 @@ from spikegen.errors import SpikegenError
 from spikegen.ir import LIF, DenseLayer, InputCoding, Network
 from spikegen.quantize import quantize, weight_exponent
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 @pytest.fixture(scope="module")

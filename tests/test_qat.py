@@ -12,7 +12,7 @@ from spikegen.ir import InputCoding
 from spikegen.quantize import quantize
 from spikegen.snntorch_model import network_from_module
 
-from conftest import random_case, random_network
+from helpers.networks import random_case, random_network
 
 
 def inputs_for(rng, kind, inputs, steps):

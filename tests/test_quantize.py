@@ -6,7 +6,7 @@ from spikegen.errors import SpikegenError
 from spikegen.ir import LIF, DenseLayer, Network
 from spikegen.quantize import quantize, weight_exponent
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 def test_power_of_two_scale_keeps_sixteenths_exact(rng):

@@ -9,7 +9,7 @@ from spikegen.plan import plan_network
 from spikegen.quantize import quantize
 from spikegen.report import memory_estimate, options_tree, resource_estimate, summary
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 def _plan(**hardware):

@@ -317,7 +317,7 @@ def test_run_refuses_builds_without_a_board(tmp_path):
     from spikegen.compiler import write_json
     from spikegen.quantize import quantize
 
-    from conftest import random_network
+    from helpers.networks import random_network
 
     qnet = quantize(random_network(np.random.default_rng(0), (6, 3)))
     write_json(tmp_path / "network.json", ir.to_json(qnet))

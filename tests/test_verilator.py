@@ -12,7 +12,7 @@ from spikegen.flat_top import FlatTop
 from spikegen.sim.runner import run_accelerator
 from spikegen.verify import stimulus_for, top_ports
 
-from conftest import random_case
+from helpers.networks import random_case
 
 
 def _run(simulator, qnet, stimulus, work):
@@ -51,22 +51,16 @@ def _model_network(seed, parallelism, events):
     """Issue 7's neuron models in one network: per-neuron LIF with the zero_all reset (when
     fully parallel), a recurrent CubaLIF layer, a one-to-one recurrent LIF layer, and a
     leaky-integrator CubaLIF output layer read by its membranes."""
-    import importlib.util
-    from pathlib import Path
-
+    from helpers.networks import random_qlayer
     from spikegen.ir import HardwareConfig, QNetwork
 
-    spec = importlib.util.spec_from_file_location(
-        "qlayers", Path(__file__).parent / "rtl_lib" / "qlayers.py")
-    qlayers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(qlayers)
     rng = np.random.default_rng(seed)
     layers = (
-        qlayers.random_qlayer(rng, 12, 9, reset="zero_all", per_neuron=parallelism == 0),
-        qlayers.random_qlayer(rng, 9, 8, cuba=True, recurrent="all", syn_bits=6,
-                              delay=False, reset="zero"),
-        qlayers.random_qlayer(rng, 8, 7, recurrent="one", mem_bits=6),
-        qlayers.random_qlayer(rng, 7, 5, cuba=True, reset="none", mem_bits=6, syn_bits=6),
+        random_qlayer(rng, 12, 9, reset="zero_all", per_neuron=parallelism == 0),
+        random_qlayer(rng, 9, 8, cuba=True, recurrent="all", syn_bits=6,
+                      delay=False, reset="zero"),
+        random_qlayer(rng, 8, 7, recurrent="one", mem_bits=6),
+        random_qlayer(rng, 7, 5, cuba=True, reset="none", mem_bits=6, syn_bits=6),
     )
     qnet = QNetwork(layers, readout="membrane",
                     hardware=HardwareConfig(parallelism=parallelism, max_steps=15,

@@ -11,7 +11,7 @@ from spikegen.boards.arty_a7 import ArtyA7_35Board, ArtyA7_100Board
 from spikegen.boards.icebreaker import ICEBreakerBoard
 from spikegen.boards.ulx3s import ULX3S85FBoard
 
-from fake_accel import CountingAccel
+from helpers.fake_accel import CountingAccel
 
 
 @pytest.fixture(scope="module")

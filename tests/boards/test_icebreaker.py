@@ -8,7 +8,7 @@ import spikegen.boards._yowasp as yowasp
 from spikegen.boards import describe_build
 from spikegen.boards.icebreaker import ICEBreakerBoard
 
-from fake_accel import CountingAccel
+from helpers.fake_accel import CountingAccel
 
 
 def make_accel():

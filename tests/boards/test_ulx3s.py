@@ -4,7 +4,7 @@ import pytest
 
 from spikegen.boards.ulx3s import ULX3S85FBoard
 
-from fake_accel import CountingAccel
+from helpers.fake_accel import CountingAccel
 
 
 def make_accel():

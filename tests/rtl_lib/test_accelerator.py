@@ -9,17 +9,8 @@ from spikegen.quantize import quantize
 from spikegen.reference import simulate
 
 from spikegen.sim.amaranth_tb import run
-from conftest import random_case, random_network
-
-
-def check(qnet, spikes, **kwargs):
-    dut = accelerator(qnet)
-    ref = simulate(qnet, spikes)
-    got, results, cycles = run(dut, spikes, outputs=qnet.outputs, **kwargs)
-    np.testing.assert_array_equal(got, ref.spikes)
-    assert [r[0] for r in results] == ref.predicted.tolist()
-    assert [r[1] for r in results] == ref.counts.tolist()
-    return cycles
+from helpers.accelerator import check
+from helpers.networks import random_case, random_network
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -72,7 +63,7 @@ def test_two_events_per_cycle(seed):
 def random_model_network(seed, e=1, parallelism=0, **kwargs):
     """Two or three random layers of one neuron model (``kwargs`` of ``random_qlayer``),
     consecutive layers sharing their sizes, and random input spikes."""
-    from qlayers import random_qlayer
+    from helpers.networks import random_qlayer
     from spikegen.ir import QNetwork
 
     rng = np.random.default_rng(seed)

@@ -8,7 +8,7 @@ from cobs import cobs as cobs_oracle
 import spikegen.protocol as protocol
 from rtl_lib.cobs import CobsDecoder
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 def decode(items, count, rng, *, p_valid, p_ready):

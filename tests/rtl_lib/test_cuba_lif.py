@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 from rtl_lib.cuba_lif import CubaLIFLane, CubaLIFParams
 from spikegen.reference import layer_initial_state, leak, step_layer
 
-from qlayers import random_qlayer
+from helpers.networks import random_qlayer
 
 
 def expected(p, op, last, mem, syn, weight, bias):

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from rtl_lib.event import EventGroupLayout, EventLayout, pack_event, pack_group
 from rtl_lib.event_fifo import EventFIFO
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 COUNT = 6

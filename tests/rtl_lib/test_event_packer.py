@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 from rtl_lib.event import EventGroupLayout
 from rtl_lib.event_packer import EventPacker
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 COUNT = 9

@@ -8,8 +8,8 @@ from spikegen.quantize import quantize
 from spikegen.reference import layer_initial_state, step_layer
 
 from spikegen.sim.amaranth_tb import tokens
-from conftest import random_network
-from qlayers import random_qlayer
+from helpers.networks import random_network
+from helpers.networks import random_qlayer
 
 
 async def run_step(ctx, dut, step):

@@ -12,7 +12,7 @@ from rtl_lib.frame_decoder import FrameDecoder
 from rtl_lib.link_format import MAX_COUNT, TokenFormat
 from rtl_lib.rate_coder import PixelLayout
 
-from stream_tb import sink, source, token_fields
+from helpers.streams import sink, source, token_fields
 
 
 def decode_frames(dut, frames, *, pixels, n_tokens, seed):

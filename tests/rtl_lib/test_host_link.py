@@ -14,8 +14,8 @@ from rtl_lib.host_link import HostLink, SerialAccelerator, accelerator_layouts
 from rtl_lib.link_format import MAX_INPUTS, PROTOCOL_VERSION
 from rtl_lib.rate_coder import PixelLayout
 
-from fake_accel import CountingAccel, decode_line, expected_result, line_levels
-from stream_tb import sink, source, token_fields
+from helpers.fake_accel import CountingAccel, decode_line, expected_result, line_levels
+from helpers.streams import sink, source, token_fields
 
 
 # -- testbench pieces -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from spikegen.assemble import layer_component
 from spikegen.ir import FixedFormat, HardwareConfig, QDenseLayer, QLIF, QNetwork
 from spikegen.reference import layer_initial_state, simulate, step_layer
 
-from qlayers import random_qlayer
+from helpers.networks import random_qlayer
 
 
 def reference_classes(qlayer, samples):

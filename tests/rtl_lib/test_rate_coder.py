@@ -11,7 +11,7 @@ from spikegen.quantize import quantize
 from spikegen.reference import simulate
 from spikegen.sim.amaranth_tb import pixel_tokens, run
 
-from conftest import random_network
+from helpers.networks import random_network
 
 
 def pixels(rng, samples, inputs, density=0.4):

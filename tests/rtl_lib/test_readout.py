@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from rtl_lib.event import EventLayout, ResultLayout
 from rtl_lib.readout import SpikeCounter
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 def tokens(inference):

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 from rtl_lib.event import EventGroupLayout, EventLayout
 from rtl_lib.recurrent import RecurrentEvents
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 INPUTS, OUTPUTS = 5, 4

@@ -8,7 +8,7 @@ import spikegen.protocol as protocol
 from rtl_lib.event import ResultLayout
 from rtl_lib.response_encoder import ResponseEncoder
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 @pytest.mark.parametrize("classes, count_bits", [(3, 4), (10, 20), (1, 1)])

@@ -1,8 +1,6 @@
 """snnTorch models, loaded and quantized as users do, through the accelerator in Amaranth's
 simulator: spike for spike and class for class against the reference (the reference is
 checked against snnTorch itself in tests/test_models.py)."""
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -10,8 +8,8 @@ pytest.importorskip("snntorch")
 
 from spikegen.ir import HardwareConfig                          # noqa: E402
 from spikegen.quantize import quantize                          # noqa: E402
-from test_accelerator import check                              # noqa: E402
-from test_models import KINDS, load_state_dict, model           # noqa: E402
+from helpers.accelerator import check                           # noqa: E402
+from helpers.snntorch_models import KINDS, load_state_dict, model  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", KINDS)

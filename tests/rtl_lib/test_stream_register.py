@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from rtl_lib.stream_register import StreamRegister
 
-from stream_tb import sink, source
+from helpers.streams import sink, source
 
 
 LAYOUT = data.StructLayout({"a": unsigned(5), "b": unsigned(3)})

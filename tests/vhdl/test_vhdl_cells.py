@@ -25,7 +25,7 @@ from spikegen.vhdl.names import Namer, is_legal, legalize
 from spikegen.verify import stimulus_for, top_ports
 from spikegen.yosys import netlist_json, run_yosys
 
-from conftest import random_case
+from helpers.networks import random_case
 from vhdl_designs import DESIGNS, Bundle, ResetRead
 
 
