@@ -47,7 +47,7 @@ def memory_estimate(plan):
         weights = found["weights"]
         block = weights.kind == "block"
         blocks = block_rams(weights.depth, weights.width, "xc7", weights.read_ports) \
-            if block else 0
+            if block else 0.0
         row = {"weights": _bits(weights), "weight_memory": "block" if block else "logic",
                "state": _bits(found["state"]),
                "bias": _bits(found["bias"]) if "bias" in found else 0,
