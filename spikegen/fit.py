@@ -189,6 +189,42 @@ def _with_parallelism(qnet, parallelism):
                                                        parallelism=parallelism)))
 
 
+def _fits(plan, board):
+    try:
+        board.check_fit(estimate(plan, board.capacity.family, rx_fifo_depth=board.rx_fifo_depth,
+                                 pins=board.pins or 0))
+    except ValueError:
+        return False
+    return True
+
+
+def _first_fit(qnet, plan, board):
+    """The least change that the estimate says fits ``board``: ``(parallelism, weight_bits)``
+    with ``None`` for what stays, or ``None`` when nothing does. Fewer lanes come first (the
+    arithmetic stays exact), the most lanes that fit; then fewer weight bits as well."""
+    widest = max(plan_layer.outputs for plan_layer in plan.layers)
+    current = qnet.hardware.parallelism or widest
+    lanes = [p for p in sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, widest}, reverse=True)
+             if p < current]
+    bits_now = max(plan_layer.weight_bits for plan_layer in plan.layers)
+    planned = {None: plan}
+    for bits in range(bits_now, 1, -1):
+        for p in [None] + lanes:
+            if p not in planned:
+                planned[p] = _with_parallelism(qnet, p)
+            variant = planned[p] if bits == bits_now else planned[p].with_weight_bits(bits)
+            if (p, bits) != (None, bits_now) and _fits(variant, board):
+                return p, None if bits == bits_now else bits
+    return None
+
+
+def _change(found):
+    p, bits = found
+    return " ".join(part for part in (f"`parallelism` {p}" if p is not None else "",
+                                      f"`weight_bits` {bits}" if bits is not None else "")
+                    if part)
+
+
 def check_fit(qnet, board, plan=None):
     """Refuse, before synthesis, an accelerator that does not fit ``board``'s part
     (``plan``: ``qnet``'s :class:`~spikegen.plan.NetworkPlan`, planned here unless given).
@@ -201,8 +237,9 @@ def check_fit(qnet, board, plan=None):
     Raises
     ------
     SpikegenError
-        Saying which resources do not fit and by how much, and what would: a value of ``-P``
-        that fits (the largest), fewer weight bits, or a board with a bigger part.
+        Saying which resources do not fit and by how much, and what would, each checked by
+        the same estimate: the most lanes (``parallelism``) that fit, with fewer weight bits
+        if lanes alone are not enough; the boards with a bigger part, and what they need.
     """
     family = board.capacity.family
     plan = plan_network(qnet) if plan is None else plan
@@ -213,44 +250,26 @@ def check_fit(qnet, board, plan=None):
     except ValueError as exc:
         problem = str(exc)
     advice = []
-    widest = max(layer.outputs for layer in qnet.layers)
-    current = qnet.hardware.parallelism or widest
-    for p in sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, widest}, reverse=True):
-        if p >= current:
-            continue
-        try:
-            board.check_fit(estimate(_with_parallelism(qnet, p), family,
-                                     rx_fifo_depth=board.rx_fifo_depth, pins=board.pins or 0))
-        except ValueError:
-            continue
-        advice.append(f"`parallelism` {p} (estimated to fit)")
-        break
-    if found["bram"] > board.capacity.bram:
-        widest_weights = max(layer.weight_format.bits for layer in qnet.layers)
-        for bits in range(widest_weights - 1, 1, -1):
-            smaller = estimate(plan, family, rx_fifo_depth=board.rx_fifo_depth,
-                               weight_bits=bits)
-            if smaller["bram"] <= board.capacity.bram:
-                advice.append(f"`weight_bits` {bits} (its weights fit the block RAM)")
-                break
-        else:
-            advice.append("fewer `weight_bits`")
+    here = _first_fit(qnet, plan, board)
+    if here is not None:
+        advice.append(f"{_change(here)} (estimated to fit)")
     from .boards import BOARDS
 
     bigger = []
     for other in BOARDS.values():
         if other.name == board.name or other.capacity.family is None:
             continue
-        try:
-            other().check_fit(estimate(plan, other.capacity.family,
-                                       rx_fifo_depth=other.rx_fifo_depth,
-                                       pins=other.pins or 0))
-        except ValueError:
-            continue
-        bigger.append(other.name)
+        target = other()
+        if _fits(plan, target):
+            bigger.append(other.name)
+        elif here is None:
+            there = _first_fit(qnet, plan, target)
+            if there is not None:
+                bigger.append(f"{other.name} with {_change(there)}")
     if bigger:
-        advice.append(f"or a bigger part ({', '.join(sorted(bigger))})")
+        advice.append(f"{'or ' if advice else ''}a bigger part ({', '.join(sorted(bigger))})")
     if not advice:
-        advice.append("a smaller network")
+        advice.append("a smaller network: no board fits it even with `parallelism` 1 and "
+                      "2-bit weights")
     raise SpikegenError(f"{problem} (estimated before synthesis); try "
                         f"{', '.join(advice)}")

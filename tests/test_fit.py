@@ -1,4 +1,6 @@
 """Fit check before synthesis: block RAM, logic and pins of each board's part."""
+import re
+
 import numpy as np
 import pytest
 from amaranth.hdl import Shape
@@ -103,15 +105,53 @@ def test_digits_network_fits_with_fewer_lanes():
 def test_block_ram_too_small():
     # 784 inputs x 256 neurons of 8-bit weights: 1.6 Mbit, far more than the UP5K's 120 kbit
     with pytest.raises(SpikegenError, match=r"it needs about 40\d EBR of 30 \(\d+%, 3\d\d too "
-                                            r"many\) \(estimated before synthesis\); try "
-                                            r"fewer weight_bits, or a bigger part "
-                                            r"\(arty-a7-100, ulx3s-85f\)"):
+                                            r"many\) \(estimated before synthesis\); try a "
+                                            r"bigger part \(arty-a7 with weight_bits 7, "
+                                            r"arty-a7-100, ulx3s-85f\)"):
         check_fit(qnet_of((784, 256, 10), parallelism=1), get_board("icebreaker"))
     # a dozen EBR more than the part has: fewer weight bits would fit
     with pytest.raises(SpikegenError, match=r"it needs about 4\d EBR of 30 .*; try "
-                                            r"weight_bits \d \(its weights fit the block "
-                                            r"RAM\), or a bigger part"):
+                                            r"(parallelism \d )?weight_bits \d \(estimated to "
+                                            r"fit\), or a bigger part"):
         check_fit(qnet_of((256, 64, 10), parallelism=2), get_board("icebreaker"))
+
+
+def suggestions(message):
+    """``(board or None, {"parallelism": p, "weight_bits": b})`` of each change a refusal
+    names."""
+    advice = message.split("; try ", 1)[1]
+    found = []
+    here = re.match(r"(.*?) \(estimated to fit\)", advice)
+    if here:
+        found.append((None, here.group(1)))
+    bigger = re.search(r"a bigger part \((.*)\)$", advice)
+    if bigger:
+        for part in bigger.group(1).split(", "):
+            board, _, change = part.partition(" with ")
+            found.append((board, change))
+    return [(board, {name: int(value) for name, value in
+                     re.findall(r"(parallelism|weight_bits) (\d+)", change)})
+            for board, change in found]
+
+
+@pytest.mark.parametrize("sizes,parallelism,board", [
+    ((784, 2048, 10), 0, "icebreaker"),        # fits nowhere as it is
+    ((64, 32, 10), 0, "icebreaker"),           # too much logic: fewer lanes
+    ((256, 64, 10), 2, "icebreaker"),          # too much block RAM: fewer weight bits
+    ((784, 256, 10), 1, "icebreaker"),
+    ((784, 512, 10), 0, "arty-a7"),
+])
+def test_every_suggestion_fits(sizes, parallelism, board):
+    """A refusal names at least one change, and each one it names fits by the same
+    estimate once the network is quantized and built that way."""
+    with pytest.raises(SpikegenError) as refused:
+        check_fit(qnet_of(sizes, parallelism=parallelism), get_board(board))
+    changes = suggestions(str(refused.value))
+    assert changes, str(refused.value)
+    for target, change in changes:
+        variant = qnet_of(sizes, parallelism=change.get("parallelism", parallelism),
+                          weight_bits=change.get("weight_bits", 8))
+        check_fit(variant, get_board(target or board))      # no refusal: it fits
 
 
 def test_board_check_fit_arguments():
