@@ -363,6 +363,9 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     path = os.fspath(path)
     from .nir_frontend import DEFAULT_DT, is_nir_file, load_nir
 
+    # the real problem first: options that do not apply to a missing file are not the news
+    if not os.path.exists(path):
+        raise SpikegenError(f"{path}: no such file")
     if readout is not None and readout not in READOUTS:
         raise SpikegenError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
     if is_nir_file(path):

@@ -208,3 +208,9 @@ def test_cli_reports_one_line_without_traceback(tmp_path, capsys):
     assert len(errors) == 1 and err.endswith(errors[0] + "\n")
     assert "pickled Python objects" in errors[0]
     assert "Traceback" not in err
+
+
+def test_a_missing_file_is_named_before_any_option_conflict(tmp_path):
+    for options in ({}, {"reset": "subtract"}, {"dt": 1.0}, {"readout": "votes"}):
+        with pytest.raises(SpikegenError, match=r"nosuch.nir: no such file$"):
+            spikegen.load(tmp_path / "nosuch.nir", **options)
