@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything spikegen needs into .venv (idempotent; fast when nothing changed).
 # Debian packages are installed only when missing (the C++ compiler and make Verilator uses,
-# and GHDL for the VHDL).
+# the LZ4 and zlib headers of its FST waveforms, and GHDL for the VHDL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # GHDL simulates the emitted VHDL (Debian's 2.0.0, mcode back end)
 command -v ghdl >/dev/null 2>&1 || need_apt+=(ghdl)
+# Verilator writes FST waveforms (verify --waves) with LZ4 and zlib
+[ -f /usr/include/lz4.h ] || need_apt+=(liblz4-dev)
+[ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -82,7 +82,7 @@ def build(sim, sources, toplevel, work_dir, *, waves=False, quiet=True):
                 sources=[str(Path(f).resolve()) for f in sources],
                 hdl_toplevel=toplevel,
                 build_dir=str(work_dir / sim.name),
-                build_args=list(sim.build_args),
+                build_args=list(sim.build_args) + list(sim.wave_build_args if waves else ()),
                 waves=waves,
                 log_file=str(work_dir / "build.log") if quiet else None,
                 **options,

