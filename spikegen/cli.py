@@ -42,6 +42,12 @@ def _fraction(text):
     return value
 
 
+def _board_names():
+    from .boards import BOARDS
+
+    return sorted(BOARDS)
+
+
 def _board(text):
     from .boards import BOARDS
 
@@ -79,8 +85,9 @@ def _add_build_options(p):
                    help="reset mechanism of a NIR graph's neurons (default zero, NIR's)")
     h = p.add_argument_group("hardware")
     h.add_argument("--board", type=_board, default="arty-a7",
-                   help="target board, or 'none' for the accelerator core only "
-                        "(default arty-a7)")
+                   help=f"target board: {', '.join(_board_names())}, or 'none' for the "
+                        f"accelerator core only (default arty-a7; 'spikegen boards' lists "
+                        f"their parts)")
     h.add_argument("--parallelism", "-P", type=_natural, default=0,
                    help="neurons updated per cycle in each layer (default 0: all)")
     h.add_argument("--events-per-cycle", "-E", type=int, choices=(1, 2), default=1,
@@ -135,7 +142,7 @@ def _build(args):
         vhdl_std=args.vhdl_std)
     result = build(options, log=_log)
     print(summary(result.report))
-    print(f"wrote {os.path.join(args.out, 'report.json')}")
+    _print_paths(args.out, result.files)
 
 
 def _verify(args):
@@ -200,7 +207,20 @@ def _demo(args):
                                 board="arty-a7", eval="digits", steps=16), log=_log)
     checked = verify(os.path.join(args.out, "build"), samples=args.samples, log=_log)
     print(summary(result.report, checked))
+    _print_paths(os.path.join(args.out, "build"), result.files, net=net_path)
     return 1 if checked["mismatched_samples"] else 0
+
+
+def _print_paths(build_dir, files, net=None):
+    """Where everything was written: the build, the report, the HDL and the plots."""
+    print(f"wrote the build to {build_dir}/")
+    if net is not None:
+        print(f"  network:  {net}")
+    print(f"  report:   {os.path.join(build_dir, 'report.json')}")
+    for path in files:
+        if path.startswith("hdl") or path.endswith(".png"):
+            kind = "plot:    " if path.endswith(".png") else "HDL:     "
+            print(f"  {kind} {os.path.join(build_dir, path)}")
 
 
 def _boards(args):
@@ -277,7 +297,8 @@ def _parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="build an accelerator from a trained network")
-    p.add_argument("net", help="net.pt: snnTorch state_dict or spikegen checkpoint")
+    p.add_argument("net", help="the trained network: net.pt (an snnTorch state_dict or a "
+                                "spikegen.save checkpoint) or a .nir graph")
     p.add_argument("--out", "-o", default="build", help="build directory (default build/)")
     _add_build_options(p)
     p.set_defaults(func=_build)
@@ -310,10 +331,14 @@ def _parser():
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     p.add_argument("--data", default=None, metavar="DATA",
                    help="'digits', 'mnist-idx:DIR' or an .npz (default: the build's data)")
-    p.add_argument("--samples", type=_positive_int, default=None)
-    p.add_argument("--steps", type=_positive_int, default=16)
-    p.add_argument("--seed", type=_natural, default=0)
-    p.add_argument("--baud", type=_positive_int, default=None)
+    p.add_argument("--samples", type=_positive_int, default=None,
+                   help="classify only the first SAMPLES samples (default all)")
+    p.add_argument("--steps", type=_positive_int, default=16,
+                   help="time steps of the rate coding of a data set (default 16)")
+    p.add_argument("--seed", type=_natural, default=0,
+                   help="seed of the rate coding of a data set (default 0)")
+    p.add_argument("--baud", type=_positive_int, default=None,
+                   help="UART rate (default the build's)")
     p.add_argument("--timeout", type=_positive_float, default=2.0,
                    help="seconds to wait for an answer before sending again (default 2)")
     p.add_argument("--retries", type=_natural, default=5,
@@ -339,22 +364,30 @@ def _parser():
                    help="hidden layer sizes (default 32)")
     p.add_argument("--coding", choices=("events", "rate", "direct"), default="direct",
                    help="the input coding the network will be built with (default direct)")
-    p.add_argument("--steps", type=_positive_int, default=16)
-    p.add_argument("--beta", type=_fraction, default=0.9)
+    p.add_argument("--steps", type=_positive_int, default=16,
+                   help="time steps per sample (default 16)")
+    p.add_argument("--beta", type=_fraction, default=0.9,
+                   help="membrane decay of every layer (default 0.9)")
     p.add_argument("--epochs", type=_positive_int, default=30, help="float epochs")
     p.add_argument("--qat-epochs", type=_natural, default=5,
                    help="quantization-aware fine-tuning epochs (default 5)")
-    p.add_argument("--weight-bits", type=_positive_int, default=8)
+    p.add_argument("--weight-bits", type=_positive_int, default=8,
+                   help="weight width the fine-tuning quantizes to (default 8)")
     p.add_argument("--augment", action="store_true",
                    help="random affine distortions of 28x28 images (small data sets)")
-    p.add_argument("--seed", type=_natural, default=0)
-    p.add_argument("--out", "-o", default="net.pt")
+    p.add_argument("--seed", type=_natural, default=0,
+                   help="seed of the initial weights and the data order (default 0)")
+    p.add_argument("--out", "-o", default="net.pt",
+                   help="the checkpoint to write (default net.pt)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("demo", help="train on digits, build for the Arty A7, verify, report")
-    p.add_argument("--out", "-o", default="demo-build")
-    p.add_argument("--samples", type=_positive_int, default=200)
-    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--out", "-o", default="demo-build",
+                   help="folder for the network, the build and the plots (default demo-build)")
+    p.add_argument("--samples", type=_positive_int, default=200,
+                   help="evaluation samples verified on Verilator (default 200)")
+    p.add_argument("--epochs", type=_positive_int, default=30,
+                   help="training epochs (default 30)")
     p.set_defaults(func=_demo)
     return parser
 

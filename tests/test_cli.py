@@ -159,6 +159,11 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert (out / "build" / "board" / "spikegen.tcl").exists()
     printed = capsys.readouterr().out
     assert "verify (verilator): 200 samples, 0 mismatched samples" in printed
+    # where everything is
+    assert f"wrote the build to {out / 'build'}/" in printed
+    assert f"report:   {out / 'build' / 'report.json'}" in printed
+    assert f"network:  {out / 'net.pt'}" in printed
+    assert f"plot:     {out / 'build' / 'plots' / 'raster.png'}" in printed
     # the trained state_dict loads back as the same network
     assert spikegen.load(out / "net.pt").shape == (64, 32, 10)
     assert isinstance(torch.load(out / "net.pt", weights_only=True), dict)
@@ -280,3 +285,18 @@ def test_library_words_become_the_commands_flags():
     assert str(error) == "try parallelism 4, fewer weight_bits, or no_reset_delay"
     assert error.render(spell) == "try -P 4, fewer --weight-bits, or --no-reset-delay"
     assert SpikegenError("`unknown` stays").render(spell) == "unknown stays"
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from spikegen.cli import _parser
+
+    missing = []
+    parser = _parser()
+    commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)][0]
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.help in (None, "") and not isinstance(action, argparse._HelpAction):
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
