@@ -50,6 +50,18 @@ def _quiet(work_dir, quiet, mode="w"):
             sys.stdout = stdout
 
 
+@contextlib.contextmanager
+def _on_sys_path(folders):
+    """Put ``folders`` first on ``sys.path`` for a while: cocotb's runner sets the simulator's
+    ``PYTHONPATH`` to this process's ``sys.path``, whatever ``extra_env`` says."""
+    saved = list(sys.path)
+    sys.path[:0] = [str(folder) for folder in folders]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
 def build(sim, sources, toplevel, work_dir, *, waves=False, quiet=True):
     """Build the model of ``toplevel`` from ``sources`` in ``work_dir/<simulator>``.
 
@@ -107,14 +119,17 @@ class Build:
         ``python_path`` lists folders where the simulator's Python finds ``test_module``
         (spikegen itself is always found). A failing cocotb test is an error only when
         ``strict`` (otherwise the caller reads the results the test wrote); a run that
-        cannot start raises :class:`SimulationError`.
+        cannot start raises :class:`SimulationError`. Returns the path of cocotb's results
+        (``work_dir/results.xml``, read with ``cocotb_tools.runner.get_results``).
         """
         work_dir, build_dir = self.work_dir, self.work_dir / self.sim.name
+        # one fixed place: under pytest the runner would name the file after the pytest test
+        results = work_dir / "results.xml"
         env = dict(extra_env or {})
         env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), _python_path()])
         try:
             # appended to: the build's lines come first
-            with _quiet(work_dir, quiet, "a"):
+            with _quiet(work_dir, quiet, "a"), _on_sys_path(python_path):
                 self.runner.test(
                     hdl_toplevel=self.toplevel,
                     test_module=test_module,
@@ -125,15 +140,17 @@ class Build:
                     extra_env=env,
                     waves=waves,
                     log_file=str(work_dir / "test.log") if quiet else None,
+                    results_xml=str(results),
                 )
         except SystemExit:
             # a failing cocotb test ends the runner with SystemExit
             if strict:
-                raise SimulationError(f"a cocotb test failed; see {work_dir}/test.log") \
-                    from None
+                where = f"{work_dir}/test.log" if quiet else "the simulator's output"
+                raise SimulationError(f"a cocotb test failed; see {where}") from None
         except Exception as exc:  # the runner raises plain exceptions for run failures
             raise SimulationError(f"{self.sim.label} run failed ({exc}); see {work_dir}") \
                 from None
+        return results
 
 
 def run_cocotb(sources, toplevel, test_module, work_dir, *, simulator="verilator",

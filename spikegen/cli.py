@@ -249,31 +249,19 @@ def _run(args):
 
 
 def _emit(args):
-    import importlib
-
     from . import emit
 
-    module_name, _, attr = args.target.partition(":")
-    if not module_name or not attr:
-        raise SpikegenError(f"target {args.target!r} must be MODULE:NAME, e.g. "
-                            "mydesign:make_top (a component, or a function returning one)")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpikegenError(f"cannot import {module_name!r}: {exc}") from None
-    if not hasattr(module, attr):
-        raise SpikegenError(f"module {module_name!r} has no {attr!r}")
-    component = getattr(module, attr)
-    if callable(component) and not hasattr(component, "elaborate"):
-        component = component()
-    from amaranth.lib import wiring
-
-    if not isinstance(component, wiring.Component):
-        raise SpikegenError(f"{args.target} is a {type(component).__name__}, not an Amaranth "
-                            "wiring.Component")
+    component = emit.load(args.target)
     if args.flat:
         from .flat_top import FlatTop
         component = FlatTop(component)
+    renamed = emit.renamed_ports(component, name=args.name)
+    if renamed:
+        # the same design emitted in the other language would not fit the same testbench
+        shown = ", ".join(f"{v} -> {h}" if h else f"{v} (zero width: no VHDL port)"
+                          for v, h in renamed.items())
+        hint = "" if args.flat else "; --flat gives the same names in both"
+        _log(f"spikegen: warning: ports named differently in Verilog and VHDL: {shown}{hint}")
     if args.hdl == "vhdl":
         text = emit.vhdl(component, name=args.name, std=args.vhdl_std)
     else:
@@ -345,14 +333,25 @@ def _parser():
                    help="times a request is sent again before giving up (default 5)")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("emit", help="write Verilog or VHDL of your own Amaranth component "
-                                    "(e.g. built from rtl_lib)")
-    p.add_argument("target", help="MODULE:NAME, a wiring.Component or a function returning one")
-    p.add_argument("--hdl", choices=("verilog", "vhdl"), default="vhdl")
+    p = sub.add_parser(
+        "emit", help="write Verilog or VHDL of your own Amaranth component "
+                     "(e.g. built from rtl_lib)",
+        description="Write Verilog or VHDL of an Amaranth wiring.Component, e.g. "
+                    "'spikegen emit mydesign:Top --flat -o top.vhd' in the folder holding "
+                    "mydesign.py. Ports whose names differ between the two languages are "
+                    "named in a warning on stderr. See docs/custom-rtl.md.")
+    p.add_argument("target", help="MODULE:NAME: a wiring.Component, a component class that "
+                                  "needs no arguments, or a function returning a component; "
+                                  "MODULE is looked for in the current folder first")
+    p.add_argument("--hdl", choices=("verilog", "vhdl"), default="vhdl",
+                   help="output language (default vhdl)")
     p.add_argument("--name", default="top", help="top-level module/entity name (default top)")
-    p.add_argument("--vhdl-std", choices=("08", "93"), default="08")
+    p.add_argument("--vhdl-std", choices=("08", "93"), default="08",
+                   help="VHDL standard the output is analysed as, VHDL-2008 or VHDL-93 "
+                        "(default 08; the text is written to analyse as both)")
     p.add_argument("--flat", action="store_true",
-                   help="flatten stream ports to names legal in both languages (a_b, not a__b)")
+                   help="flatten stream ports to names legal in both languages (i_valid, "
+                        "not i__valid), so one testbench drives the Verilog and the VHDL")
     p.add_argument("--out", "-o", default="-", help="output file (default: standard output)")
     p.set_defaults(func=_emit)
 

@@ -229,6 +229,112 @@ def test_emitted_component_analyses(tmp_path, mydesign):
                           capture_output=True).returncode == 0
 
 
+def _without_cwd_on_path(monkeypatch, folder):
+    """Run from ``folder`` as the installed ``spikegen`` script does: the current folder is
+    not on ``sys.path`` (pytest's ``python -m`` puts it there)."""
+    import sys
+
+    monkeypatch.chdir(folder)
+    here = {os.getcwd(), str(folder), ""}
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in here])
+
+
+def test_emit_finds_a_module_in_the_current_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "herdesign.py").write_text(
+        "from rtl_lib.event_fifo import EventFIFO\n"
+        "def make():\n"
+        "    return EventFIFO(20, 8)\n")
+    _without_cwd_on_path(monkeypatch, tmp_path)
+    assert main(["emit", "herdesign:make", "--flat", "--hdl", "verilog", "-o", "top.v"]) == 0
+    assert "module top(" in (tmp_path / "top.v").read_text()
+    assert main(["emit", "nosuchdesign:make"]) == 1
+    assert "cannot import 'nosuchdesign' (looked in" in capsys.readouterr().err
+
+
+def test_emit_instantiates_a_component_class(tmp_path, monkeypatch, capsys):
+    (tmp_path / "classdesign.py").write_text(
+        "from amaranth.hdl import Module\n"
+        "from amaranth.lib import wiring\n"
+        "from amaranth.lib.wiring import In, Out\n"
+        "from rtl_lib.event_fifo import EventFIFO\n"
+        "class Blinky(wiring.Component):\n"
+        "    led: Out(1)\n"
+        "    en: In(1)\n"
+        "    def elaborate(self, platform):\n"
+        "        m = Module()\n"
+        "        m.d.sync += self.led.eq(self.led ^ self.en)\n"
+        "        return m\n"
+        "class Plain:\n"
+        "    pass\n")
+    _without_cwd_on_path(monkeypatch, tmp_path)
+    assert main(["emit", "classdesign:Blinky", "-o", "blinky.vhd"]) == 0
+    text = (tmp_path / "blinky.vhd").read_text()
+    assert "entity top is" in text and "led : out std_logic" in text
+    assert main(["emit", "classdesign:EventFIFO"]) == 1
+    assert ("class classdesign:EventFIFO needs arguments (count, depth): name a function"
+            in capsys.readouterr().err)
+    assert main(["emit", "classdesign:Plain"]) == 1
+    assert "is the class Plain, not a subclass of Amaranth's wiring.Component" \
+        in capsys.readouterr().err
+
+
+def test_emit_help_explains_every_option(capsys):
+    import argparse
+
+    from spikegen.cli import _parser
+
+    commands = next(action for action in _parser()._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    emit = commands.choices["emit"]
+    assert all(action.help for action in emit._actions), \
+        [action.dest for action in emit._actions if not action.help]
+    with pytest.raises(SystemExit):
+        main(["emit", "--help"])
+    out = capsys.readouterr().out
+    assert "output language" in out and "VHDL standard" in out and "current folder" in out
+
+
+def test_emit_warns_about_ports_named_differently_in_vhdl(tmp_path, mydesign, capsys):
+    v, vhd = tmp_path / "fifo.v", tmp_path / "fifo.vhd"
+    assert main(["emit", "mydesign:make", "--hdl", "verilog", "-o", str(v)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: ports named differently in Verilog and VHDL: " in err
+    assert "i__valid -> i_valid" in err and "o__payload -> o_payload" in err
+    assert "--flat gives the same names in both" in err
+    assert main(["emit", "mydesign:make", "-o", str(vhd)]) == 0
+    assert "i__valid -> i_valid" in capsys.readouterr().err
+    # what the warning says is what the two texts hold
+    assert "input i__valid;" in v.read_text() and "i_valid : in std_logic" in vhd.read_text()
+    assert main(["emit", "mydesign:make", "--flat", "-o", str(vhd)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_port_names_match_both_texts():
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from rtl_lib.event_fifo import EventFIFO
+    from spikegen import emit
+    from spikegen.flat_top import FlatTop
+
+    fifo = EventFIFO(20, 8)
+    verilog, vhdl = emit.both(fifo, name="fifo")
+    for v, h in emit.port_names(fifo, name="fifo").items():
+        assert f" {v};" in verilog and f" {h} : " in vhdl
+    assert emit.renamed_ports(FlatTop(fifo)) == {}
+
+    class Odd(wiring.Component):
+        def __init__(self):
+            super().__init__({"out": Out(2), "x_": In(stream.Signature(0))})
+
+        def elaborate(self, platform):
+            from amaranth.hdl import Module
+            return Module()
+
+    assert emit.renamed_ports(Odd()) == {"out": "out_r", "x___payload": None,
+                                         "x___valid": "x_valid", "x___ready": "x_ready"}
+
+
 def test_board_project_with_the_vhdl_core(tmp_path, small_net, capsys):
     net, _ = small_net
     out = tmp_path / "b"
