@@ -284,11 +284,22 @@ def report(b: Build) -> Build:
 STEPS = (load, quantize, plan, check, assemble, emit, board, synth, report)
 
 
+def _skipped(step, options):
+    """Why ``step`` does nothing for these options, or ``None`` when it runs."""
+    if step is board and options.board is None:
+        return "no board (--board none)"
+    if step is synth and options.synth is None:
+        return "no synthesis (--synth not given)"
+    return None
+
+
 def build(options: BuildOptions, *, log=None) -> Build:
-    """Run every step; ``log`` (e.g. ``print``) gets one line per step."""
+    """Run every step; ``log`` (e.g. ``print``) gets one line per step as it starts, or
+    saying why it has nothing to do."""
     b = Build(options=options)
     for step in STEPS:
         if log is not None:
-            log(f"[{step.__name__}]")
+            reason = _skipped(step, options)
+            log(f"[{step.__name__}]" + (f" skipped: {reason}" if reason else ""))
         b = step(b)
     return b

@@ -138,6 +138,15 @@ def make_report(b):
         "files": sorted(b.files),
         "board": b.board,
     }
+    if b.fit is not None:
+        from .boards import get_board
+
+        capacity = get_board(b.options.board).capacity
+        tree["fit_estimate"] = {
+            "board": b.options.board, "family": b.fit["family"], "luts": b.fit["luts"],
+            "ffs": b.fit["ffs"], "bram": b.fit["bram"], "lut_name": capacity.lut_name,
+            "bram_name": capacity.bram_name,
+            "shares": {k: round(v, 4) for k, v in b.fit.get("shares", {}).items()}}
     if b.synthesis is not None:
         tree["synthesis"] = b.synthesis
     if b.evaluation is not None:
@@ -161,6 +170,11 @@ def _values(value):
     return f"{value:g}"
 
 
+#: How the summary names the reset modes (``zero_all`` is how snnTorch's Synaptic, RLeaky and
+#: RSynaptic apply ``reset_mechanism="zero"``: no option of its own).
+_RESETS = {"zero_all": "zero (the whole step after a spike, as snnTorch's Synaptic/RLeaky)"}
+
+
 def summary(tree, verification=None):
     """The readable summary printed after a build (and after verification)."""
     net = tree["network"]
@@ -176,8 +190,11 @@ def summary(tree, verification=None):
             f"  weights {layer['weight_format']}  membrane {layer['mem_format']}"
             f"  threshold {_values(layer['threshold_built'])}"
             f"  beta {_values(layer['beta'])}->{_values(layer['beta_built'])} ({layer['leak']})"
-            f"  reset {layer['reset']}{'' if layer['reset_delay'] else ' (no delay)'}"
+            f"  reset {_RESETS.get(layer['reset'], layer['reset'])}"
+            f"{'' if layer['reset_delay'] else ' (no delay)'}"
             f"  P={layer['lanes']}")
+    lines.append("  formats sB.F: signed B-bit integers with F fraction bits "
+                 "(value = integer x 2^-F)")
     coding = tree["coding"]
     events = tree.get("options", {}).get("events_per_cycle", 1)
     lines.append(f"  input coding: {coding['kind']}" + (
@@ -187,7 +204,12 @@ def summary(tree, verification=None):
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
     mem = tree["memory"]
-    lines.append(f"  memory: {mem['total_bits']} bits, weights ~{mem['bram36_estimate']:g} RAMB36")
+    fit = tree.get("fit_estimate")
+    if fit is None or fit["family"] == "xc7":
+        lines.append(f"  memory: {mem['total_bits']} bits, weights ~{mem['bram36_estimate']:g} "
+                     f"RAMB36")
+    else:
+        lines.append(f"  memory: {mem['total_bits']} bits")
     if "evaluation" in tree:
         ev = tree["evaluation"]
         lines.append(f"  evaluation: {ev['samples']} samples of {ev['source']}")
@@ -204,9 +226,15 @@ def summary(tree, verification=None):
             clock = tree["board"]["clock_hz"] / 1e6
             line += f", {tree['latency_us_estimate']:.2f} us at {clock:g} MHz"
         lines.append(line)
-    est = tree["resources_estimate"]
-    lines.append(f"  logic estimate: ~{est['lut']} LUT, ~{est['ff']} FF, "
-                 f"~{est['bram36']:g} RAMB36 (7-series)")
+    if fit is not None:
+        widest = max(fit["shares"].values(), default=0)
+        lines.append(f"  fit on the {fit['board']} (estimate, with the host link): "
+                     f"~{fit['luts']:,} {fit['lut_name']}, ~{fit['ffs']:,} FF, "
+                     f"~{fit['bram']:g} {fit['bram_name']}; {widest:.0%} of the part at most")
+    if fit is None or fit["family"] == "xc7":
+        est = tree["resources_estimate"]
+        lines.append(f"  core estimate (7-series, without the host link): ~{est['lut']} LUT6, "
+                     f"~{est['ff']} FF, ~{est['bram36']:g} RAMB36")
     synth = tree.get("synthesis")
     if synth:
         figures = synth["resources"]
