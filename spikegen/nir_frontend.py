@@ -47,7 +47,8 @@ gain ``dt r / tau = 1`` at ``dt = 1e-4``, ``v_leak = v_reset = 0``), is that fra
 snnTorch export is read with snnTorch's own default reset, ``subtract``, unless ``reset`` is
 given; the conventions assumed are recorded in :attr:`Network.notes
 <spikegen.ir.Network>`, and :attr:`Network.source <spikegen.ir.Network>` names the graph
-(``NIR graph (snnTorch export)``) for the report. ``zero`` follows snnTorch's layer of the same shape:
+(``NIR graph (snnTorch export)``) for the report; a graph :func:`spikegen.save_nir` wrote
+records its reset in its metadata. ``zero`` follows snnTorch's layer of the same shape:
 ``zero`` for a feed-forward ``LIF``/``IF`` (``Leaky``), ``zero_all`` for ``CubaLIF`` and
 recurrent layers (``Synaptic``, ``RLeaky``, ``RSynaptic``; see :mod:`spikegen.ir`). The graph
 must be a chain from ``Input`` to ``Output`` apart from recurrent edges; any other node or
@@ -233,15 +234,15 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
     """The notes saying which conventions the reading assumed, and where each came from."""
     if writer == "snnTorch":
         time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step)")
-        mech = (f"reset {reset} (given)" if reset_given
-                else "reset subtract (snnTorch's default; NIR records no reset: give `reset` "
-                     "zero for NIR's reset to v_reset)")
+        mech = (f"reset {reset} ({reset_given})" if reset_given
+                else "reset subtract (snnTorch's default; NIR records no reset: give "
+                     "reset=zero (--reset zero) for NIR's reset to v_reset)")
     else:
         time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step; "
-                               "NIR records none: give `dt`, e.g. 1 for Sinabs, whose time "
+                               "NIR records none: give dt (--dt), e.g. 1 for Sinabs, whose time "
                                "constants are in steps)")
-        mech = f"reset {reset}" + (" (given)" if reset_given
-                                   else " (NIR's reset to v_reset; give `reset` subtract for "
+        mech = f"reset {reset}" + (f" ({reset_given})" if reset_given
+                                   else " (NIR's reset to v_reset; give reset=subtract for "
                                         "snnTorch's)")
     who = "NIR graph" + (f" written by {writer} ({how})" if writer else
                          " of unknown origin (no writer in its metadata)")
@@ -293,7 +294,12 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     writer, how = _metadata_writer(graph), "named in its metadata"
     if writer is None and _looks_like_snntorch(nodes):
         writer, how = "snnTorch", "its node pattern"
-    reset_given = reset is not None
+    reset_given = "given" if reset is not None else None
+    recorded = (getattr(graph, "metadata", None) or {}).get("reset")
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    if reset is None and recorded in ("zero", "subtract"):
+        # spikegen.save_nir records the reset mechanism, which NIR's nodes cannot
+        reset, reset_given = recorded, "the graph's metadata"
     if reset is None:
         reset = "subtract" if writer == "snnTorch" else "zero"
     notes = _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay)

@@ -277,7 +277,7 @@ def test_snntorch_export_defaults_to_snntorch_reset_and_says_so(tmp_path):
     (note,) = got.notes
     assert "written by snnTorch (its node pattern)" in note
     assert "dt 0.0001 (snnTorch's export time step)" in note
-    assert "reset subtract (snnTorch's default" in note and "give `reset` zero" in note
+    assert "reset subtract (snnTorch's default" in note and "give reset=zero (--reset zero)" in note
     # an explicit reset still wins, and the note says it was given
     got = spikegen.load(tmp_path / "net.nir", reset="zero")
     assert got.layers[0].neuron.reset == "zero" and "reset zero (given)" in got.notes[0]
@@ -297,7 +297,7 @@ def test_other_graphs_keep_nir_reset_and_are_labelled_nir_graph(tmp_path):
     nir.write(str(tmp_path / "g.nir"), _norse_like())
     got = spikegen.load(tmp_path / "g.nir")
     assert got.layers[0].neuron.reset == "zero" and got.source == "NIR graph"
-    assert "of unknown origin" in got.notes[0] and "give `dt`" in got.notes[0]
+    assert "of unknown origin" in got.notes[0] and "give dt (--dt)" in got.notes[0]
 
 
 def test_graph_metadata_names_the_writer(tmp_path):
@@ -346,3 +346,64 @@ def test_reads_files_that_its_nir_release_cannot(tmp_path, monkeypatch):
     (tmp_path / "bad.nir").write_bytes((tmp_path / "rec.nir").read_bytes()[:600])
     with pytest.raises(SpikegenError, match="not a readable NIR file \\(TypeError: LIF"):
         spikegen.load(tmp_path / "bad.nir")
+
+
+# -- spikegen.save_nir: the README's example, scalar beta and all
+
+
+def readme_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 32), snntorch.Leaky(beta=0.9, init_hidden=True),
+                         nn.Linear(32, 10), snntorch.Leaky(beta=0.9, init_hidden=True))
+
+
+def test_readme_example_saves_loads_and_exports(tmp_path):
+    model = readme_model()
+    # why save_nir exists: scalar beta fails type inference (with nir 1.0.4, v_reset fails)
+    with pytest.raises((ValueError, TypeError), match="type mismatch|v_reset"):
+        export_nir.export_to_nir(model, torch.zeros(64))
+    spikegen.save(model, tmp_path / "net.pt")
+    spikegen.save_nir(model, tmp_path / "net.nir")
+    from_pt = spikegen.load(tmp_path / "net.pt")
+    from_nir = spikegen.load(tmp_path / "net.nir")
+    assert from_nir.shape == from_pt.shape == (64, 32, 10)
+    assert from_nir.source == "NIR graph (snnTorch export)"
+    assert "reset subtract (the graph's metadata)" in from_nir.notes[0]
+    for a, b in zip(from_pt.layers, from_nir.layers):
+        np.testing.assert_allclose(b.weight, a.weight, rtol=1e-6)
+        np.testing.assert_allclose(b.neuron.beta, a.neuron.beta, rtol=1e-6)
+        assert b.neuron.reset == a.neuron.reset == "subtract"
+    spikes = (np.random.default_rng(1).random((4, 6, 64)) < 0.3).astype(np.uint8)
+    np.testing.assert_array_equal(spikegen.simulate(from_nir, spikes),
+                                  spikegen.simulate(from_pt, spikes))
+
+
+def test_save_nir_keeps_zero_reset_and_recurrence(tmp_path):
+    from spikegen.ir import LIF, DenseLayer, Network
+    rng = np.random.default_rng(2)
+    net = Network((
+        DenseLayer(rng.normal(0, 0.5, (5, 6)), None,
+                   CubaLIF(alpha=0.5, beta=np.linspace(0.5, 0.9, 5), threshold=1.0,
+                           reset="zero_all"), rng.normal(0, 0.5, (5, 5))),
+        DenseLayer(rng.normal(0, 0.5, (3, 5)), rng.normal(0, 0.1, 3),
+                   LIF(beta=1.0, threshold=0.75, reset="zero"))), name="r")
+    spikegen.save_nir(net, tmp_path / "r.nir")
+    got = spikegen.load(tmp_path / "r.nir")
+    assert [layer.neuron.reset for layer in got.layers] == ["zero_all", "zero"]
+    np.testing.assert_allclose(got.layers[0].recurrent, net.layers[0].recurrent, rtol=1e-6)
+    np.testing.assert_allclose(got.layers[0].neuron.beta, net.layers[0].neuron.beta, rtol=1e-6)
+    assert got.layers[0].neuron.alpha == 0.5 and got.layers[1].neuron.beta == 1.0
+    spikes = (rng.random((4, 6, 6)) < 0.4).astype(np.uint8)
+    np.testing.assert_array_equal(spikegen.simulate(got, spikes), spikegen.simulate(net, spikes))
+
+
+def test_save_nir_errors(tmp_path):
+    from spikegen.ir import LIF, DenseLayer, Network
+    with pytest.raises(TypeError, match="Model must be a spikegen Network or a torch.nn.Module, "
+                                        "not str"):
+        spikegen.save_nir("net.pt", tmp_path / "x.nir")
+    layer = DenseLayer(np.ones((2, 3)), None, LIF(beta=0.5, threshold=1.0, reset="none"))
+    with pytest.raises(SpikegenError, match="reset none: save_nir writes networks"):
+        spikegen.save_nir(Network((layer,)), tmp_path / "x.nir")
+    with pytest.raises(SpikegenError, match="readout membrane has no NIR form"):
+        spikegen.save_nir(Network((layer,), readout="membrane"), tmp_path / "x.nir")
