@@ -400,20 +400,29 @@ def save(model, path, *, name=None):
     """
     import torch
 
-    from .snntorch_model import network_from_module
-
-    if isinstance(model, torch.nn.Module):
-        try:
-            model = network_from_module(model, name=name or "net")
-        except SpikegenError as exc:
-            raise SpikegenError(f"spikegen.save: {exc}") from None
-    elif not isinstance(model, Network):
-        raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
-                        f"not {type(model).__name__}")
+    model = as_network(model, name, "spikegen.save")
     layers = [_checkpoint_entry(layer) for layer in model.layers]
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                 "name": name or model.name or "net", "layers": layers, "readout": model.readout},
                os.fspath(path))
+
+
+def as_network(model, name, caller):
+    """``model`` (a float :class:`~spikegen.ir.Network` or a module of ``nn.Linear`` and
+    snnTorch layers) as a Network; errors are prefixed with ``caller``."""
+    import torch
+
+    from .snntorch_model import network_from_module
+
+    if isinstance(model, torch.nn.Module):
+        try:
+            return network_from_module(model, name=name or "net")
+        except SpikegenError as exc:
+            raise SpikegenError(f"{caller}: {exc}") from None
+    if not isinstance(model, Network):
+        raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
+                        f"not {type(model).__name__}")
+    return model
 
 
 def _checkpoint_entry(layer):

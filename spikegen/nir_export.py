@@ -25,7 +25,6 @@ import os
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import Network
 from .nir_frontend import DEFAULT_DT
 
 
@@ -85,18 +84,9 @@ def save_nir(model, path, *, name=None):
         import nir
     except ImportError:
         raise SpikegenError("writing NIR needs the 'nir' package: pip install nir") from None
-    import torch
+    from .loader import as_network
 
-    from .snntorch_model import network_from_module
-
-    if isinstance(model, torch.nn.Module):
-        try:
-            model = network_from_module(model, name=name or "net")
-        except SpikegenError as exc:
-            raise SpikegenError(f"spikegen.save_nir: {exc}") from None
-    elif not isinstance(model, Network):
-        raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
-                        f"not {type(model).__name__}")
+    model = as_network(model, name, "spikegen.save_nir")
     if model.readout != "spikes":
         raise SpikegenError(f"`readout` {model.readout} has no NIR form in a LIF graph; "
                             "save_nir writes networks read by their spikes")
