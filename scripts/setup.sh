@@ -26,11 +26,25 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.spikegen-installed
+reinstall=""
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+  reinstall=yes
+# another framework installed since (sinabs, rockpool) may have downgraded nir under spikegen:
+# pip check and the versions spikegen needs, about a second
+elif ! .venv/bin/python -m spikegen.environment; then
+  echo "setup: the environment changed since the last set-up; reinstalling"
+  reinstall=yes
+fi
+if [ -n "$reinstall" ]; then
   echo "setup: installing Python packages into .venv (about a minute on a fresh machine)"
   .venv/bin/python -m pip install -q --upgrade pip
   # torch is named in the same command as the packages that depend on it, so pip takes the
   # local CPU wheel instead of downloading a multi-GB CUDA build
   .venv/bin/python -m pip install -q torch==2.13.0 -e ".[dev,plot]"
+  if ! .venv/bin/python -m spikegen.environment; then
+    echo "setup: the environment still has the problems above (a framework that pins nir" \
+         "1.0.4, such as sinabs or rockpool, belongs in a venv of its own; see the README)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi

@@ -7,16 +7,19 @@ Python API::
     out = spikegen.simulate(net, spikes)       # (batch, steps, inputs) -> output spikes
     trace = spikegen.simulate(net, spikes, record=True)   # every layer's spikes and membranes
     spikegen.save(model, "net.pt")             # a self-describing spikegen checkpoint
+    spikegen.save_nir(model, "net.nir")        # its NIR graph (scalar beta too)
 """
 __version__ = "0.1.0"
 
 from .errors import SpikegenError
 from .ir import Network, QNetwork
 from .loader import load, save
+from .nir_export import save_nir
 from .quantize import quantize
 
 
-__all__ = ["__version__", "SpikegenError", "Network", "QNetwork", "load", "save", "quantize",
+__all__ = ["__version__", "SpikegenError", "Network", "QNetwork", "load", "save", "save_nir",
+           "quantize",
            "simulate", "build", "verify"]
 
 

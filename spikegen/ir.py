@@ -305,10 +305,18 @@ class _LayerChain:
 @dataclass(frozen=True, eq=False)
 class Network(_LayerChain):
     """A chain of dense layers; ``readout`` says how the class is read from the last one
-    (see the module docstring)."""
+    (see the module docstring).
+
+    ``source`` names the float model the network is (``"snnTorch"``, or for a NIR file
+    ``"NIR graph"`` and the framework that wrote it when that is known): the report labels
+    the float accuracy with it. ``notes`` say which conventions were assumed in reading it
+    (a NIR file records no time step, reset mechanism or spike model).
+    """
     layers: tuple
     name: str = "net"
     readout: str = "spikes"
+    source: str = "snnTorch"
+    notes: tuple = ()
 
     def __post_init__(self):
         _check_readout(self.readout)

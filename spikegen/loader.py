@@ -346,8 +346,9 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
         for a state_dict and the recorded value for a spikegen checkpoint.
     dt, reset : float, str or None
         For a NIR file (``nir.write``; see :mod:`spikegen.nir_frontend`): the time step of the
-        discretisation (default snnTorch's 1e-4) and the reset mechanism (default ``zero``,
-        NIR's reset to ``v_reset``).
+        discretisation (default snnTorch's 1e-4) and the reset mechanism (default ``subtract``,
+        snnTorch's own, for a graph snnTorch exported, else ``zero``, NIR's reset to
+        ``v_reset``). The network's ``notes`` say which were assumed.
     readout : str or None
         ``"spikes"`` (the class is the output with the most spikes) or ``"membrane"`` (the
         largest final membrane of the last layer, for a network whose last snnTorch layer is
@@ -361,7 +362,7 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
         With a one-line message naming what was found and what is accepted.
     """
     path = os.fspath(path)
-    from .nir_frontend import DEFAULT_DT, is_nir_file, load_nir
+    from .nir_frontend import is_nir_file, load_nir
 
     # the real problem first: options that do not apply to a missing file are not the news
     if not os.path.exists(path):
@@ -369,8 +370,7 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     if readout is not None and readout not in READOUTS:
         raise SpikegenError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
     if is_nir_file(path):
-        return load_nir(path, dt=DEFAULT_DT if dt is None else dt,
-                        reset=reset or "zero",
+        return load_nir(path, dt=dt, reset=reset,
                         reset_delay=True if reset_delay is None else reset_delay, name=name,
                         readout=readout)
     if dt is not None or reset is not None:
@@ -403,20 +403,29 @@ def save(model, path, *, name=None):
     """
     import torch
 
-    from .snntorch_model import network_from_module
-
-    if isinstance(model, torch.nn.Module):
-        try:
-            model = network_from_module(model, name=name or "net")
-        except SpikegenError as exc:
-            raise SpikegenError(f"spikegen.save: {exc}") from None
-    elif not isinstance(model, Network):
-        raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
-                        f"not {type(model).__name__}")
+    model = as_network(model, name, "spikegen.save")
     layers = [_checkpoint_entry(layer) for layer in model.layers]
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                 "name": name or model.name or "net", "layers": layers, "readout": model.readout},
                os.fspath(path))
+
+
+def as_network(model, name, caller):
+    """``model`` (a float :class:`~spikegen.ir.Network` or a module of ``nn.Linear`` and
+    snnTorch layers) as a Network; errors are prefixed with ``caller``."""
+    import torch
+
+    from .snntorch_model import network_from_module
+
+    if isinstance(model, torch.nn.Module):
+        try:
+            return network_from_module(model, name=name or "net")
+        except SpikegenError as exc:
+            raise SpikegenError(f"{caller}: {exc}") from None
+    if not isinstance(model, Network):
+        raise TypeError(f"Model must be a spikegen Network or a torch.nn.Module, "
+                        f"not {type(model).__name__}")
+    return model
 
 
 def _checkpoint_entry(layer):

@@ -40,13 +40,22 @@ snapped to them (float32 exports turn 1.0 into 0.99999997).
 
 NIR does not record the reset mechanism: ``reset`` (``zero``, NIR's reset to ``v_reset``,
 which must then be 0; or ``subtract``, snnTorch's default) and ``reset_delay`` are options and
-the report says which were used. ``zero`` follows snnTorch's layer of the same shape:
+the report says which were used. Nor does it record who wrote the graph, so spikegen looks for
+it: a graph whose metadata names its writer (``source``, ``framework``, ``exporter``,
+``generator`` or ``library``), or whose every neuron node has snnTorch's pattern (unit input
+gain ``dt r / tau = 1`` at ``dt = 1e-4``, ``v_leak = v_reset = 0``), is that framework's. An
+snnTorch export is read with snnTorch's own default reset, ``subtract``, unless ``reset`` is
+given; the conventions assumed are recorded in :attr:`Network.notes
+<spikegen.ir.Network>`, and :attr:`Network.source <spikegen.ir.Network>` names the graph
+(``NIR graph (snnTorch export)``) for the report; a graph :func:`spikegen.save_nir` wrote
+records its reset in its metadata. ``zero`` follows snnTorch's layer of the same shape:
 ``zero`` for a feed-forward ``LIF``/``IF`` (``Leaky``), ``zero_all`` for ``CubaLIF`` and
 recurrent layers (``Synaptic``, ``RLeaky``, ``RSynaptic``; see :mod:`spikegen.ir`). The graph
 must be a chain from ``Input`` to ``Output`` apart from recurrent edges; any other node or
 topology is refused with a one-line message naming the node.
 """
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -96,12 +105,10 @@ def _param(path, node_name, label, value, count):
 
 def _flatten(path, graph):
     """Nodes and edges with nested graphs inlined (``outer.inner`` names)."""
-    import nir
-
     nodes, edges = {}, []
     entry, exit_ = {}, {}
     for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
+        if type(node).__name__ == "NIRGraph":    # nir's class, or _read_hdf5's
             inner_nodes, inner_edges = _flatten(path, node)
             ins = [n for n, v in inner_nodes.items() if type(v).__name__ == "Input"]
             outs = [n for n, v in inner_nodes.items() if type(v).__name__ == "Output"]
@@ -172,19 +179,108 @@ def _chain(path, nodes, edges):
     return order, seen
 
 
-def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None,
-             readout=None):
-    """Read a NIR file into spikegen's float IR (see the module docstring)."""
+#: Graph metadata keys that may name the framework which wrote the graph.
+_WRITER_KEYS = ("source", "framework", "exporter", "generator", "library")
+#: Spelling of the frameworks spikegen recognises (lower case -> as their projects write it).
+_FRAMEWORKS = {"snntorch": "snnTorch", "norse": "Norse", "sinabs": "Sinabs",
+               "rockpool": "Rockpool", "lava": "Lava", "spyx": "Spyx"}
+
+
+def _metadata_writer(graph):
+    """The framework the graph's metadata names, or ``None`` (exporters seldom write it, and
+    ``nir`` releases before 1.0.5 have no graph metadata at all)."""
+    metadata = getattr(graph, "metadata", None)
+    if not isinstance(metadata, dict):
+        return None
+    for key in _WRITER_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            value = value.strip()
+            return _FRAMEWORKS.get(value.lower().split()[0], value)
+    return None
+
+
+def _looks_like_snntorch(nodes):
+    """snnTorch's exporter writes ``tau = dt/(1-beta)``, ``r = tau/dt`` (and ``w_in =
+    tau_syn/dt``) at ``dt = 1e-4``, with ``v_leak = v_reset = 0``: every neuron node's input
+    gain is 1 at that time step. Norse and Sinabs write other time constants and gains."""
+    found = False
+    for node in nodes.values():
+        kind = type(node).__name__
+        if kind not in _NEURONS:
+            continue
+        found = True
+        try:
+            cuba = kind.startswith("Cuba")
+            if kind == "IF":
+                return False
+            tau = np.asarray(node.tau_mem if cuba else node.tau, dtype=np.float64)
+            gains = [DEFAULT_DT * np.asarray(node.r, dtype=np.float64) / tau]
+            if cuba:
+                gains.append(DEFAULT_DT * np.asarray(node.w_in, dtype=np.float64)
+                             / np.asarray(node.tau_syn, dtype=np.float64))
+            zeros = [node.v_leak] + ([getattr(node, "v_reset", 0.0)] if "LIF" in kind else [])
+        except (AttributeError, TypeError, ValueError):
+            return False
+        if not all(np.allclose(g, 1.0, rtol=1e-4) for g in gains) \
+                or any(np.any(np.asarray(z, dtype=np.float64) != 0.0) for z in zeros):
+            return False
+    return found
+
+
+def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
+    """The notes saying which conventions the reading assumed, and where each came from."""
+    if writer == "snnTorch":
+        time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step)")
+        mech = (f"reset {reset} ({reset_given})" if reset_given
+                else "reset subtract (snnTorch's default; NIR records no reset: give "
+                     "reset=zero (--reset zero) for NIR's reset to v_reset)")
+    else:
+        time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step; "
+                               "NIR records none: give dt (--dt), e.g. 1 for Sinabs, whose time "
+                               "constants are in steps)")
+        mech = f"reset {reset}" + (f" ({reset_given})" if reset_given
+                                   else " (NIR's reset to v_reset; give reset=subtract for "
+                                        "snnTorch's)")
+    who = "NIR graph" + (f" written by {writer} ({how})" if writer else
+                         " of unknown origin (no writer in its metadata)")
+    return (f"{who}, read with {time}, {mech}, reset delay {'on' if reset_delay else 'off'}, "
+            "one binary spike per step when v > v_threshold",)
+
+
+def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None):
+    """Read a NIR file into spikegen's float IR (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    dt : float or None
+        The discretisation time step; ``None`` means :data:`DEFAULT_DT` (snnTorch's).
+    reset : str or None
+        ``"zero"`` or ``"subtract"``; ``None`` means ``"subtract"`` for a graph that
+        snnTorch wrote (snnTorch's default) and ``"zero"`` (NIR's ``v_reset``) otherwise.
+    reset_delay : bool
+    name, readout : str or None
+
+    Returns
+    -------
+    Network
+        With ``source`` naming the graph and ``notes`` the conventions assumed.
+    """
     try:
         import nir
     except ImportError:
         raise SpikegenError("reading NIR needs the 'nir' package: pip install nir") from None
+    dt_given = dt is not None
+    dt = DEFAULT_DT if dt is None else dt
     if not dt > 0:
         raise SpikegenError(f"`dt` must be positive, not {dt}")
-    if reset not in ("zero", "subtract"):
+    if reset not in (None, "zero", "subtract"):
         raise SpikegenError(f"`reset` must be zero or subtract for NIR input, not {reset!r}")
     try:
-        graph = nir.read(os.fspath(path))
+        graph = _read_graph(nir, os.fspath(path))
     except Exception as exc:     # h5py and nir raise many types for a damaged file
         raise SpikegenError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
                             f"{exc})") from None
@@ -195,6 +291,18 @@ def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None,
         if str(exc).startswith(f"{path}:"):
             raise
         raise SpikegenError(f"{path}: {exc}") from None
+    writer, how = _metadata_writer(graph), "named in its metadata"
+    if writer is None and _looks_like_snntorch(nodes):
+        writer, how = "snnTorch", "its node pattern"
+    reset_given = "given" if reset is not None else None
+    recorded = (getattr(graph, "metadata", None) or {}).get("reset")
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    if reset is None and recorded in ("zero", "subtract"):
+        # spikegen.save_nir records the reset mechanism, which NIR's nodes cannot
+        reset, reset_given = recorded, "the graph's metadata"
+    if reset is None:
+        reset = "subtract" if writer == "snnTorch" else "zero"
+    notes = _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay)
     order, seen = _chain(path, nodes, edges)
     stray = sorted(set(nodes) - seen - set(loops.values()))
     if stray:
@@ -283,7 +391,59 @@ def load_nir(path, *, dt=DEFAULT_DT, reset="zero", reset_delay=True, name=None,
         readout = "membrane"
     if name is None:
         name = os.path.splitext(os.path.basename(os.fspath(path)))[0] or "net"
-    return Network(tuple(layers), name=name, readout=readout or "spikes")
+    source = "NIR graph" + (f" ({writer} export)" if writer else "")
+    return Network(tuple(layers), name=name, readout=readout or "spikes", source=source,
+                   notes=notes)
+
+
+def _read_graph(nir, path):
+    """``nir.read``, or where it fails spikegen's own reading of the HDF5 tree: ``nir`` 1.0.4
+    (which Sinabs and Rockpool pin) cannot build nodes with fields added later (``LIF``'s
+    ``v_reset``, ``CubaLI``), so it fails on files that newer releases write."""
+    try:
+        return nir.read(path)
+    except Exception as exc:     # h5py and nir raise many types for a damaged file
+        try:
+            return _read_hdf5(path)
+        except Exception:
+            raise exc from None
+
+
+_NODE_CLASSES = {}
+
+
+def _read_hdf5(path):
+    """The graph in NIR's HDF5 layout (``node/type``, ``node/nodes/<name>/...``,
+    ``node/edges``) as plain objects whose class is named after the node type."""
+    import h5py
+
+    def tree(group):
+        values = {}
+        for key, item in group.items():
+            if isinstance(item, h5py.Group):
+                values[key] = tree(item)
+            else:
+                value = item[()]
+                values[key] = value.decode("utf-8") if isinstance(value, bytes) else value
+        return values
+
+    def build(values):
+        kind = values.get("type")
+        if not isinstance(kind, str):
+            raise ValueError("a node without a type")
+        fields = {k: v for k, v in values.items() if k not in ("type", "nodes", "edges")}
+        if kind == "NIRGraph":
+            fields["nodes"] = {name: build(v) for name, v in values["nodes"].items()}
+            fields["edges"] = [tuple(e.decode("utf-8") if isinstance(e, bytes) else str(e)
+                                     for e in pair) for pair in values.get("edges", [])]
+        cls = _NODE_CLASSES.setdefault(kind, type(kind, (SimpleNamespace,), {}))
+        return cls(**fields)
+
+    with h5py.File(path, "r") as f:
+        graph = build(tree(f["node"]))
+    if type(graph).__name__ != "NIRGraph":
+        raise ValueError(f"the top node is a {type(graph).__name__}, not a NIRGraph")
+    return graph
 
 
 def _neuron_layer(path, node_name, node, kind, weight, bias, rec_node, rec_name, dt, reset,

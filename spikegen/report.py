@@ -126,6 +126,7 @@ def make_report(b):
         "top": TOP_NAME,
         "options": options_tree(b.options),
         "network": {"name": qnet.name, "shape": list(qnet.shape),
+                    "source": b.network.source, "conventions": list(b.network.notes),
                     "layers": _layer_rows(qnet, b.network, plan)},
         "quantization_notes": list(qnet.notes),
         "coding": {"kind": qnet.coding.kind,
@@ -214,7 +215,8 @@ def summary(tree, verification=None):
         ev = tree["evaluation"]
         lines.append(f"  evaluation: {ev['samples']} samples of {ev['source']}")
         if "float_accuracy" in ev:
-            lines.append(f"    accuracy: float (snnTorch) {_pct(ev['float_accuracy'])}, "
+            lines.append(f"    accuracy: float ({net.get('source', 'snnTorch')}) "
+                         f"{_pct(ev['float_accuracy'])}, "
                          f"bit-exact reference {_pct(ev['reference_accuracy'])}")
         lines.append(f"    output spikes equal to snnTorch's: {_pct(ev['output_spike_agreement'])}"
                      f", classes equal: {_pct(ev['class_agreement'])}, "
