@@ -93,3 +93,13 @@ def test_board_hdl_errors(tmp_path, net_and_data):
     with pytest.raises(SpikegenError, match="board_hdl vhdl needs the VHDL: drop hdl verilog"):
         build(BuildOptions(source=str(net), out=str(tmp_path / "b"), board="arty-a7",
                            board_hdl="vhdl", hdl="verilog"))
+
+
+def test_steps_with_nothing_to_do_say_why(tmp_path, net_and_data):
+    net, _ = net_and_data
+    lines = []
+    build(BuildOptions(source=str(net), out=str(tmp_path / "out"), board=None, hdl="verilog"),
+          log=lines.append)
+    assert "[synth] skipped: no synthesis (--synth not given)" in lines
+    assert "[board] skipped: no board (--board none)" in lines
+    assert "[emit]" in lines

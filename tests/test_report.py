@@ -63,4 +63,16 @@ def test_summary_names_every_layer():
     }
     text = summary(tree)
     assert "layer 0: 4->3  weights s8.7  membrane s10.9" in text
-    assert "P=3" in text and "logic estimate: ~10 LUT, ~20 FF" in text
+    assert "P=3" in text
+    assert "core estimate (7-series, without the host link): ~10 LUT6, ~20 FF" in text
+    assert "formats sB.F: signed B-bit integers with F fraction bits" in text
+    # a board's fit in its family's own units, and no 7-series units for it
+    fitted = summary({**tree, "fit_estimate": {
+        "board": "icebreaker", "family": "ice40", "luts": 3000, "ffs": 900, "bram": 12,
+        "lut_name": "LUT4", "bram_name": "EBR", "shares": {"luts": 0.57, "bram": 0.4}}})
+    assert "fit on the icebreaker (estimate, with the host link): ~3,000 LUT4, ~900 FF, " \
+        "~12 EBR; 57% of the part at most" in fitted
+    assert "RAMB36" not in fitted and "LUT6" not in fitted
+    zero_all = summary({**tree, "network": {**tree["network"], "layers": [
+        {**tree["network"]["layers"][0], "reset": "zero_all"}]}})
+    assert "reset zero (the whole step after a spike" in zero_all and "zero_all" not in zero_all
