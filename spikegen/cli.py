@@ -112,15 +112,17 @@ def _add_build_options(p):
     h.add_argument("--board-hdl", choices=("verilog", "vhdl"), default="verilog",
                    help="HDL of the accelerator inside the board project (vhdl: Vivado "
                         "boards; the board top instantiates it by name)")
-    h.add_argument("--coding", choices=("events", "rate", "direct"), default="events",
-                   help="input coding: spike events from the host (default), rate coding "
-                        "on chip from 8-bit pixels, or direct (current) pixel input")
+    h.add_argument("--coding", choices=("events", "rate", "direct"), default=None,
+                   help="input coding: spike events from the host, rate coding on chip from "
+                        "8-bit pixels, or direct (current) pixel input (default: the coding "
+                        "the checkpoint was trained with, as 'spikegen train' records it, "
+                        "else events)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--eval", default=None, metavar="DATA",
                    help="evaluation data: 'digits' or an .npz with 'spikes' and 'labels'")
-    e.add_argument("--steps", type=_positive_int, default=16,
+    e.add_argument("--steps", type=_positive_int, default=None,
                    help="time steps per inference: of the on-chip coder, or of the host's "
-                        "rate coding of evaluation data (default 16)")
+                        "rate coding of evaluation data (default: the checkpoint's, else 16)")
     e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
 
 
@@ -168,6 +170,7 @@ def _verify(args):
 
 def _train(args):
     from . import datasets
+    from .ir import InputCoding
     from .train import save_network, train_network
 
     try:
@@ -179,7 +182,8 @@ def _train(args):
         beta=args.beta, epochs=args.epochs, qat_epochs=args.qat_epochs,
         weight_bits=args.weight_bits, augment=args.augment, seed=args.seed, progress=_log)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    save_network(model, args.out)
+    # the coding it was trained for goes with it: spikegen build uses it by default
+    save_network(model, args.out, coding=InputCoding(args.coding, steps=args.steps))
     shown = {k: v for k, v in metrics.items() if "accuracy" in k and v is not None}
     print(f"wrote {args.out} ({'-'.join(map(str, metrics.get('shape', [])))}"
           f"{', ' if metrics.get('shape') else ''}{args.coding} coding, {args.steps} steps, "

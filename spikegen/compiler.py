@@ -28,7 +28,8 @@ __all__ = ["BuildOptions", "Build", "STEPS", "build"]
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Everything ``spikegen build`` is told. Defaults are the command line's."""
+    """Everything ``spikegen build`` is told. Defaults are the command line's; ``coding`` and
+    ``steps`` left ``None`` come from the checkpoint (see :func:`load`)."""
     source: str
     out: str = "build"
     board: "str | None" = "arty-a7"
@@ -45,8 +46,8 @@ class BuildOptions:
     reset: "str | None" = None
     readout: "str | None" = None
     eval: "str | None" = None
-    coding: str = "events"
-    steps: int = 16
+    coding: "str | None" = None
+    steps: "int | None" = None
     seed: int = 0
     baud: "int | None" = None
     clock_hz: "int | None" = None
@@ -85,11 +86,21 @@ class Build:
 # -- steps ------------------------------------------------------------------------------------
 
 
+#: Input coding and time steps when neither the options nor the checkpoint give them.
+DEFAULT_CODING, DEFAULT_STEPS = "events", 16
+
+
 def load(b: Build) -> Build:
-    """Read the trained network (safely) into the float IR."""
+    """Read the trained network (safely) into the float IR. The input coding and steps the
+    options leave open are the ones the checkpoint was trained with, else events and 16."""
     o = b.options
-    return replace(b, network=loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt,
-                                          reset=o.reset, readout=o.readout))
+    network = loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt, reset=o.reset,
+                          readout=o.readout)
+    trained = network.coding
+    coding = o.coding or (trained.kind if trained is not None else DEFAULT_CODING)
+    steps = o.steps or (trained.steps if trained is not None and trained.steps
+                        else DEFAULT_STEPS)
+    return replace(b, network=network, options=replace(o, coding=coding, steps=steps))
 
 
 def quantize(b: Build) -> Build:

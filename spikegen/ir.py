@@ -310,13 +310,16 @@ class Network(_LayerChain):
     ``source`` names the float model the network is (``"snnTorch"``, or for a NIR file
     ``"NIR graph"`` and the framework that wrote it when that is known): the report labels
     the float accuracy with it. ``notes`` say which conventions were assumed in reading it
-    (a NIR file records no time step, reset mechanism or spike model).
+    (a NIR file records no time step, reset mechanism or spike model). ``coding`` is the
+    :class:`InputCoding` the network was trained with, when its checkpoint records it
+    (``spikegen train`` does): ``spikegen build`` uses it unless told otherwise.
     """
     layers: tuple
     name: str = "net"
     readout: str = "spikes"
     source: str = "snnTorch"
     notes: tuple = ()
+    coding: "InputCoding | None" = None
 
     def __post_init__(self):
         _check_readout(self.readout)

@@ -37,7 +37,7 @@ import zipfile
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import READOUTS, LIF, CubaLIF, DenseLayer, Network
+from .ir import READOUTS, LIF, CubaLIF, DenseLayer, InputCoding, Network
 from .snntorch_model import RESET_NAMES
 
 
@@ -379,8 +379,10 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     obj = _read(path)
     if not isinstance(obj, dict):
         _fail(path, f"it holds a {type(obj).__name__}, not a dictionary of tensors")
+    coding = None
     if obj.get("format") == CHECKPOINT_FORMAT:
         layers = _from_checkpoint(path, obj, reset_delay)
+        coding = _checkpoint_coding(path, obj)
         name = name or obj.get("name") or "net"
         readout = readout or obj.get("readout") or "spikes"
         if readout not in READOUTS:
@@ -390,24 +392,42 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
         layers = _from_state_dict(path, obj, reset_delay)
     if name is None:
         name = os.path.splitext(os.path.basename(path))[0] or "net"
-    return Network(tuple(layers), name=str(name), readout=readout or "spikes")
+    return Network(tuple(layers), name=str(name), readout=readout or "spikes", coding=coding)
 
 
-def save(model, path, *, name=None):
+def save(model, path, *, name=None, coding=None):
     """Write a self-describing spikegen checkpoint (readable with ``weights_only=True``).
 
     ``model`` is a float :class:`~spikegen.ir.Network` or a PyTorch module made of
     ``nn.Linear`` and ``snntorch.Leaky`` layers (in registration order, read by
     :func:`spikegen.snntorch_model.network_from_module`); unlike a state_dict the checkpoint
-    records each layer's reset delay.
+    records each layer's reset delay. ``coding`` (an :class:`~spikegen.ir.InputCoding`, by
+    default the network's own) records the input coding it was trained with, which
+    ``spikegen build`` then uses by default.
     """
     import torch
 
     model = as_network(model, name, "spikegen.save")
+    coding = model.coding if coding is None else coding
+    if coding is not None and not isinstance(coding, InputCoding):
+        raise TypeError(f"Coding must be an InputCoding or None, not {coding!r}")
     layers = [_checkpoint_entry(layer) for layer in model.layers]
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "name": name or model.name or "net", "layers": layers, "readout": model.readout},
-               os.fspath(path))
+    tree = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "name": name or model.name or "net", "layers": layers, "readout": model.readout}
+    if coding is not None:
+        tree["coding"] = {"kind": coding.kind, "steps": int(coding.steps)}
+    torch.save(tree, os.fspath(path))
+
+
+def _checkpoint_coding(path, obj):
+    """The input coding a checkpoint records, or ``None``."""
+    entry = obj.get("coding")
+    if entry is None:
+        return None
+    try:
+        return InputCoding(kind=str(entry["kind"]), steps=int(entry["steps"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(path, f"its recorded input coding {entry!r} is not valid ({exc})")
 
 
 def as_network(model, name, caller):

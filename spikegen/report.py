@@ -133,7 +133,9 @@ def make_report(b):
                    "steps": qnet.coding.steps or None,
                    "seed": qnet.coding.seed if qnet.coding.kind == "rate" else None,
                    "value_bits": qnet.coding.value_bits if qnet.coding.kind != "events"
-                   else None},
+                   else None,
+                   "trained": None if b.network.coding is None else
+                   {"kind": b.network.coding.kind, "steps": b.network.coding.steps}},
         "memory": memory_estimate(plan),
         "resources_estimate": resource_estimate(plan),
         "files": sorted(b.files),
@@ -176,6 +178,17 @@ def _values(value):
 _RESETS = {"zero_all": "zero (the whole step after a spike, as snnTorch's Synaptic/RLeaky)"}
 
 
+def _trained(coding):
+    """What the checkpoint says the network was trained with, next to what is built."""
+    trained = coding.get("trained")
+    if not trained:
+        return ""
+    if trained["kind"] == coding["kind"]:
+        return " (as trained, recorded in the checkpoint)"
+    return (f" (trained with {trained['kind']} coding, {trained['steps']} steps: the "
+            f"accuracy may differ)")
+
+
 def summary(tree, verification=None):
     """The readable summary printed after a build (and after verification)."""
     net = tree["network"]
@@ -201,7 +214,8 @@ def summary(tree, verification=None):
     lines.append(f"  input coding: {coding['kind']}" + (
         "" if coding["kind"] == "events" else
         f", {coding['steps']} steps, {coding['value_bits']}-bit pixels")
-        + f"; {events} input event{'s' if events > 1 else ''} per cycle per layer")
+        + f"; {events} input event{'s' if events > 1 else ''} per cycle per layer"
+        + _trained(coding))
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
     mem = tree["memory"]

@@ -478,11 +478,12 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
     return model, metrics
 
 
-def save_network(model, path, *, name="net"):
+def save_network(model, path, *, name="net", coding=None):
     """Write ``model`` as a spikegen checkpoint (with reset delays) for ``spikegen build``.
 
     ``model`` is what :func:`train_network` returns (or a float
-    :class:`~spikegen.ir.Network`); missing directories are created.
+    :class:`~spikegen.ir.Network`); missing directories are created. ``coding`` (an
+    :class:`~spikegen.ir.InputCoding`) records the input coding it was trained with.
     """
     import os
 
@@ -490,4 +491,4 @@ def save_network(model, path, *, name="net"):
 
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     os.makedirs(directory, exist_ok=True)
-    save(model, path, name=name)
+    save(model, path, name=name, coding=coding)

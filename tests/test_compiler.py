@@ -103,3 +103,39 @@ def test_steps_with_nothing_to_do_say_why(tmp_path, net_and_data):
     assert "[synth] skipped: no synthesis (--synth not given)" in lines
     assert "[board] skipped: no board (--board none)" in lines
     assert "[emit]" in lines
+
+
+def test_the_checkpoints_coding_is_the_default(tmp_path):
+    from spikegen.ir import InputCoding
+    from spikegen.report import summary
+
+    net = tmp_path / "net.pt"
+    spikegen.save(random_network(np.random.default_rng(1), (12, 8, 3)), net,
+                  coding=InputCoding("direct", steps=8))
+    assert spikegen.load(net).coding == InputCoding("direct", steps=8)
+    common = dict(source=str(net), board=None, hdl="verilog")
+    built = build(BuildOptions(out=str(tmp_path / "a"), **common))
+    assert (built.qnet.coding.kind, built.qnet.coding.steps) == ("direct", 8)
+    assert "input coding: direct, 8 steps" in summary(built.report)
+    assert "(as trained, recorded in the checkpoint)" in summary(built.report)
+    told = build(BuildOptions(out=str(tmp_path / "b"), coding="events", **common))
+    assert told.qnet.coding.kind == "events"
+    assert "(trained with direct coding, 8 steps: the accuracy may differ)" in \
+        summary(told.report)
+    # a state_dict records no coding: events and 16 steps
+    plain = tmp_path / "plain.pt"
+    spikegen.save(random_network(np.random.default_rng(1), (12, 8, 3)), plain)
+    assert build(BuildOptions(source=str(plain), out=str(tmp_path / "c"), board=None,
+                              hdl="verilog")).options.steps == 16
+
+
+def test_a_bad_recorded_coding_is_refused(tmp_path):
+    import torch
+
+    net = tmp_path / "net.pt"
+    spikegen.save(random_network(np.random.default_rng(1), (12, 8, 3)), net)
+    tree = torch.load(net, weights_only=True)
+    tree["coding"] = {"kind": "morse", "steps": 4}
+    torch.save(tree, net)
+    with pytest.raises(SpikegenError, match=r"net.pt: .*recorded input coding .* is not valid"):
+        spikegen.load(net)

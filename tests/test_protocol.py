@@ -90,8 +90,9 @@ def test_compiler_input_limit():
 
     with pytest.raises(SpikegenError, match=r"^the network has 65536 inputs; the host link "
                                             r"carries at most 65535: crop or pool the input$"):
-        check(Build(BuildOptions("net.pt"), qnet=SimpleNamespace(inputs=MAX_INPUTS + 1)))
-    build = Build(BuildOptions("net.pt", board=None),
+        check(Build(BuildOptions("net.pt", steps=16),
+                    qnet=SimpleNamespace(inputs=MAX_INPUTS + 1)))
+    build = Build(BuildOptions("net.pt", board=None, steps=16),
                   qnet=SimpleNamespace(inputs=2 * 128 * 128))
     assert check(build).evaluation is None
 
