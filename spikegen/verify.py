@@ -148,6 +148,11 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         if watcher is not None:
             watcher.join()
     seconds = time.monotonic() - start
+    # the build folder keeps the model and the results, not a compiler's scratch files (a
+    # verification of changed HDL rebuilds them)
+    from .sim.simulators import get_simulator
+
+    get_simulator(simulator).clean(work)
 
     got = result["spikes"]
     spike_diff = got != expected.spikes
@@ -174,8 +179,6 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
             spikes.shape[0] / max(float(result.get("test_seconds", seconds)), 1e-9), 2),
     }
     if waves:
-        from .sim.simulators import get_simulator
-
         path = get_simulator(simulator).waves_path(work, TOP_NAME)
         summary["waves"] = os.path.relpath(path, build_dir)
         if log is not None:

@@ -51,3 +51,6 @@ def test_waves_are_fst_and_their_path_is_told(built):
     path = built / summary["waves"]
     assert path.stat().st_size > 0 and not (built / "sim" / "verilator" / "dump.vcd").exists()
     assert f"verify: waveforms in {path}" in lines
+    # the compiler's precompiled headers (about 150 MB) do not stay in the build folder
+    assert not list((built / "sim" / "verilator").rglob("*.gch"))
+    assert (built / "sim" / "verilator" / "results.npz").exists()
