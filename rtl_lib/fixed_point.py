@@ -3,7 +3,7 @@ the leak's rounding, as Amaranth expressions (combinational)."""
 from amaranth.hdl import Cat, Mux, Signal, Value
 
 
-__all__ = ["node", "saturate", "decay_amount", "times_constant"]
+__all__ = ["node", "saturate", "decay_amount", "times_constant", "csd_digits"]
 
 
 def node(m, value, name):
@@ -51,7 +51,7 @@ def decay_amount(value, decay, bits):
     return (times_constant(value, decay) + (1 << (bits - 1))) >> bits
 
 
-def _csd(value):
+def csd_digits(value):
     """Canonical signed digits of a positive integer: ``[(shift, sign), ...]``, fewest terms."""
     digits, shift = [], 0
     while value:
@@ -68,7 +68,7 @@ def times_constant(value, constant):
     """``value * constant`` as shifts and adds (canonical signed digits): a few carry chains
     instead of a hardware multiplier, and a shorter path."""
     total = None
-    for shift, sign in _csd(constant):
+    for shift, sign in csd_digits(constant):
         term = value << shift
         total = (term if sign > 0 else -term) if total is None else \
             (total + term if sign > 0 else total - term)

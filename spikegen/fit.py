@@ -8,16 +8,20 @@ block RAMs they take in a family's own units (iCE40 EBR of 4 kbit, ECP5 DP16KD o
     per lane   2·membrane bits + 2        a fully parallel lane whose end-of-step update is
                                           a lookup table (membrane of at most 8 bits)
                5·membrane bits + 2        otherwise (arithmetic leak, reset and saturation)
+             + 1.35·membrane bits·(k − 1)  a leak by a constant multiply of k signed digits
              + 3·current bits             a current-based (CubaLIF) lane
              + weight bits + 1            the pair adder of two events per cycle
              + 3·accumulator bits + 40    a first layer fed pixel values (multiply-accumulate)
     per layer  1.8·P + 60                 spike serializer, pipeline control, FIFOs
              + weight bits / 16           a weight ROM small enough to be logic
-    per design 200 (core: readout, input) + 700 (host link, UART) + 280 (rate coder)
+    per design 200 (core: readout, input) + 280 (rate coder)
 
-calibrated on Yosys ``synth_xilinx`` runs of the MNIST accelerator (784-128-10, within 7 %)
-and the digits network; an ECP5 LUT4 count is about 1.55 times, an iCE40 logic-cell count
-(carry- and flip-flop-only cells included) about 1.8 times the 7-series LUTs. Memories too
+in 7-series LUT6, calibrated on Yosys ``synth_xilinx`` runs (``benchmarks/estimate_vs_yosys.py``:
+digits and MNIST networks, lanes from 2 to 128, within 15 %). A board's part adds its host
+link and UART, and other families scale the core: ECP5 LUT4 = 2.0 × core + 1,000, iCE40
+logic cells (carry- and flip-flop-only cells included) = 1.8 × core + 1,700, 7-series =
+core + 700, fitted to nextpnr's placed designs (within 15 % on the digits networks; 14 %
+low on a 784-128-10 network at P = 16 on ECP5). Memories too
 shallow for block RAM take flip-flops (iCE40) or LUT RAM (ECP5, 7-series), as Yosys maps
 them; the block RAM count is exact on the runs checked. :func:`check_fit` refuses a design
 whose estimate exceeds the part, and says what would fit.
@@ -39,6 +43,7 @@ import math
 from dataclasses import replace
 
 from rtl_lib.fc_plan import DISTRIBUTED_BITS
+from rtl_lib.fixed_point import csd_digits
 from rtl_lib.memory_plan import MemoryPlan
 
 from .errors import SpikegenError
@@ -73,8 +78,12 @@ _MIN_ROM_DEPTH = 256
 
 # Logic per family, relative to 7-series LUT6 (fitted to Yosys 0.70 runs; iCE40 counts logic
 # cells after nextpnr's packing), and the fixed parts of the design.
-_LUT_SCALE = {"xc7": 1.0, "ecp5": 1.55, "ice40": 1.8}
-_CORE_LUTS, _HOST_LUTS, _RATE_CODER_LUTS = 200, 700, 280
+_LUT_SCALE = {"xc7": 1.0, "ecp5": 2.0, "ice40": 1.8}
+# The host link and UART in each family's own units (LUT6, LUT4, logic cells)
+_HOST_LUTS = {"xc7": 700, "ecp5": 1000, "ice40": 1700}
+_CORE_LUTS, _RATE_CODER_LUTS = 200, 280
+# 7-series LUTs per membrane bit and per extra signed digit of a constant-multiply leak
+_MULTIPLY_LEAK_LUTS = 1.35
 # Flip-flops: the fixed parts (readout, control; host link and UART).
 _CORE_FFS, _HOST_FFS = 200, 450
 
@@ -118,6 +127,10 @@ def _dense_logic(plan):
     """``(luts, ffs)`` of one dense layer (see the module docstring)."""
     mb, wb = plan.params.mem_bits, plan.weight_bits
     lane = 2 * mb + 2 if plan.tabulated else 5 * mb + 2
+    decay = plan.params.decay
+    if not plan.tabulated and plan.uniform and decay and decay & (decay - 1):
+        # beta = 1 - decay/2^k with decay no power of two: shifts and adds, one per digit
+        lane += _MULTIPLY_LEAK_LUTS * mb * (len(csd_digits(decay)) - 1)
     if plan.cuba:
         lane += 3 * plan.params.syn_bits
     if plan.variable_params:
@@ -144,7 +157,7 @@ def core_logic(design, *, host_link=True):
     (or a quantized network, planned here); with ``host_link``, the board's UART link
     too."""
     plan = _planned(design)
-    luts = _CORE_LUTS + (_HOST_LUTS if host_link else 0) + \
+    luts = _CORE_LUTS + (_HOST_LUTS["xc7"] if host_link else 0) + \
         (_RATE_CODER_LUTS if plan.coding.kind == "rate" else 0)
     ffs = _CORE_FFS + (_HOST_FFS if host_link else 0)
     for kind, layer in zip(plan.kinds, plan.layers):
@@ -179,7 +192,7 @@ def estimate(design, family, *, rx_fifo_depth, pins=0, weight_bits=None):
         rows.append({"name": plan.name, "depth": depth, "width": plan.width,
                      "kind": kind, "read_ports": plan.read_ports, "blocks": blocks})
     luts, ffs = core_logic(design)
-    luts *= _LUT_SCALE[family]
+    luts = (luts - _HOST_LUTS["xc7"]) * _LUT_SCALE[family] + _HOST_LUTS[family]
     return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,
             "ios": pins, "memories": rows}
 
