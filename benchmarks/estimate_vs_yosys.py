@@ -78,7 +78,7 @@ def main():
         start = time.monotonic()
         print(f"[synth_xilinx] {name}", flush=True)
         text = verilog(FlatTop(accelerator(qnet, plan)), name=TOP_NAME)
-        with tempfile.TemporaryDirectory(dir=os.getcwd()) as work:
+        with tempfile.TemporaryDirectory(prefix=".estimate-", dir=os.getcwd()) as work:
             got = synthesize(text, TOP_NAME, "xc7", work_dir=work)
         rows.append({"config": name, "target": "xc7 core (Yosys)", "unit": "LUT6",
                      "estimate": luts, "actual": got["lut"],
@@ -89,7 +89,7 @@ def main():
             est = estimate(plan, board.capacity.family, rx_fifo_depth=board.rx_fifo_depth)
             print(f"[place] {name} on the {board_name}", flush=True)
             start = time.monotonic()
-            with tempfile.TemporaryDirectory(dir=os.getcwd()) as work:
+            with tempfile.TemporaryDirectory(prefix=".estimate-", dir=os.getcwd()) as work:
                 try:
                     used = place(qnet, board_name, work)
                 except ValueError as exc:               # does not place, or timing
