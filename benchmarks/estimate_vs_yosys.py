@@ -12,6 +12,7 @@ each, and with ``--json`` writes them.
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -90,13 +91,14 @@ def main():
             print(f"[place] {name} on the {board_name}", flush=True)
             start = time.monotonic()
             with tempfile.TemporaryDirectory(prefix=".estimate-", dir=os.getcwd()) as work:
+                key = "LC" if board.capacity.family == "ice40" else "LUT4"
                 try:
-                    used = place(qnet, board_name, work)
-                except ValueError as exc:               # does not place, or timing
+                    actual = place(qnet, board_name, work).get(key, {}).get("used")
+                except ValueError as exc:
+                    # over the part: nextpnr still says how much logic it needed
                     print(f"  {exc}", flush=True)
-                    used = {}
-            key = "LC" if board.capacity.family == "ice40" else "LUT4"
-            actual = used.get(key, {}).get("used")
+                    needed = re.search(r"needs ([\d,]+) (ICESTORM_LC|TRELLIS_COMB)", str(exc))
+                    actual = int(needed.group(1).replace(",", "")) if needed else None
             rows.append({"config": name, "target": f"{board_name} (nextpnr)",
                          "unit": board.capacity.lut_name, "estimate": est["luts"],
                          "actual": actual,
