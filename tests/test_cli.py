@@ -183,7 +183,8 @@ def test_on_chip_coding_builds_and_verifies(tmp_path, small_net, capsys, coding)
                  "--eval", str(data)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["coding"] == {"kind": coding, "steps": 7, "value_bits": 8,
-                                "seed": 0x2545F491 if coding == "rate" else None}
+                                "seed": 0x2545F491 if coding == "rate" else None,
+                                "trained": None}
     assert (out / "board" / "spikegen.v").exists()
     assert main(["verify", str(out), "--no-summary"]) == 0
     result = json.loads((out / "verify.json").read_text())
