@@ -216,6 +216,8 @@ def summary(tree, verification=None):
         f", {coding['steps']} steps, {coding['value_bits']}-bit pixels")
         + f"; {events} input event{'s' if events > 1 else ''} per cycle per layer"
         + _trained(coding))
+    for note in net.get("conventions", []):
+        lines.append(f"  read as: {note}")
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
     mem = tree["memory"]

@@ -76,3 +76,15 @@ def test_summary_names_every_layer():
     zero_all = summary({**tree, "network": {**tree["network"], "layers": [
         {**tree["network"]["layers"][0], "reset": "zero_all"}]}})
     assert "reset zero (the whole step after a spike" in zero_all and "zero_all" not in zero_all
+
+
+def test_summary_says_which_conventions_a_graph_was_read_with():
+    tree = {
+        "spikegen": "0", "network": {"name": "n", "shape": [4, 3], "layers": [],
+                                     "source": "NIR graph (snnTorch export)",
+                                     "conventions": ["dt 0.0001, reset subtract"]},
+        "coding": {"kind": "events"}, "quantization_notes": [],
+        "memory": {"total_bits": 100, "bram36_estimate": 0},
+        "resources_estimate": {"lut": 10, "ff": 20, "bram36": 0},
+    }
+    assert "  read as: dt 0.0001, reset subtract" in summary(tree)
