@@ -5,7 +5,9 @@
 Synthesises, each on its own: one LIF lane of the Spiker+ configuration (6-bit membrane,
 beta 15/16, threshold 16, a pair of 4-bit weights: 5-bit sums) with its membrane register,
 the spike serializer of a 128-neuron layer (two events per beat) and the readout of 10
-classes. The figures are what a full build's ``--synth`` report sums up, one block at a time.
+classes, and a 1,500 x 64 weight ROM in block RAM read through one and through two ports
+(two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
+them). The figures are what a full build's ``--synth`` report sums up, one block at a time.
 """
 import argparse
 import os
@@ -15,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from amaranth.hdl import Module, Signal, signed                     # noqa: E402
-from amaranth.lib import wiring                                      # noqa: E402
+from amaranth.lib import memory, wiring                              # noqa: E402
 from amaranth.lib.wiring import In, Out                              # noqa: E402
 
 from rtl_lib.lif import LIFLane, LIFParams                           # noqa: E402
@@ -45,6 +47,31 @@ class RegisteredLane(wiring.Component):
         return m
 
 
+class WeightROM(wiring.Component):
+    """A block-RAM weight ROM of random words read through ``ports`` ports, as a layer's."""
+    def __init__(self, depth, width, ports):
+        self.depth, self.width, self.ports = depth, width, ports
+        members = {}
+        for k in range(ports):
+            members[f"addr{k}"] = In(range(depth))
+            members[f"data{k}"] = Out(width)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        import random
+
+        m = Module()
+        words = random.Random(1)
+        m.submodules.rom = rom = memory.Memory(
+            shape=self.width, depth=self.depth, attrs={"ram_style": "block"},
+            init=[words.getrandbits(self.width) for _ in range(self.depth)])
+        for k in range(self.ports):
+            port = rom.read_port()
+            m.d.comb += [port.addr.eq(getattr(self, f"addr{k}")),
+                         getattr(self, f"data{k}").eq(port.data)]
+        return m
+
+
 def components():
     spiker = LIFParams(mem_bits=6, threshold=16, decay=16, decay_bits=8)
     return [
@@ -52,6 +79,8 @@ def components():
         ("spike serializer (128 neurons, 2 events/beat)",
          lambda: FlatTop(SpikeSerializer(128, 128, 1, 2))),
         ("readout (10 classes, 7-bit counts)", lambda: FlatTop(SpikeCounter(10, 7))),
+        ("weight ROM 1,500 x 64, one read port", lambda: WeightROM(1500, 64, 1)),
+        ("weight ROM 1,500 x 64, two read ports", lambda: WeightROM(1500, 64, 2)),
     ]
 
 
@@ -59,10 +88,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--family", choices=sorted(FAMILIES), default="xc7")
     args = parser.parse_args()
-    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}")
+    unit = "RAMB36" if args.family == "xc7" else "BRAM"
+    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}{unit:>8}")
     for label, make in components():
         result = synthesize(emit.verilog(make(), name="top"), "top", args.family)
-        print(f"{label:48}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}", flush=True)
+        blocks = result.get("bram36_equivalent", result.get("bram", 0))
+        print(f"{label:48}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}"
+              f"{blocks:>8g}", flush=True)
 
 
 if __name__ == "__main__":
