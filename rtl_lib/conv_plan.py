@@ -309,6 +309,11 @@ class ConvPlan:
     #: See :data:`LATENCY`.
     latency: ClassVar[int] = LATENCY
 
+    def step_load(self, spikes):
+        """What :meth:`step_cycles` takes, from the input spikes (..., inputs) of each step:
+        the summed :attr:`event_cost` of its events."""
+        return np.asarray(spikes, dtype=np.int64) @ self.event_cost
+
     def step_cycles(self, cost):
         """Cycles the layer is busy with a step whose events cost ``cost`` in total (an int
         or an array; ``spikes @ event_cost``): the events, then the end-of-step pass. Steps
