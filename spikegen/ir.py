@@ -84,7 +84,8 @@ both cases. A leaky integrator is an LIF (or CubaLIF) with ``reset="none"``: its
 change its state and nothing reads them.
 
 **Layer kinds.** Every layer class names its ``kind`` (``"dense"`` for :class:`DenseLayer` and
-:class:`QDenseLayer`, ``"conv2d"`` for :class:`ConvLayer` and :class:`QConvLayer`), and tells what it consumes and produces: ``input_shape`` and
+:class:`QDenseLayer`, ``"conv2d"`` for :class:`ConvLayer` and :class:`QConvLayer`), and
+tells what it consumes and produces: ``input_shape`` and
 ``output_shape`` (tuples; a spike event's index is the flat, C-order index into them),
 ``inputs`` and ``outputs`` (their sizes), ``event_rows`` (the event indices it integrates:
 its inputs, then for a recurrent layer its own neurons) and its ``neuron`` parameters. The

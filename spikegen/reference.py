@@ -373,6 +373,7 @@ def input_spikes(net: QNetwork, inputs):
     coding = net.coding
     inputs = np.asarray(inputs)
     if coding.kind == "events":
+        inputs = channels_last(net, inputs)
         if inputs.ndim == 2:
             inputs = inputs[None]
         if inputs.ndim != 3 or inputs.shape[2] != net.inputs:
@@ -386,6 +387,22 @@ def input_spikes(net: QNetwork, inputs):
         from .encode import rate_onchip
         return rate_onchip(pixels, coding.steps, seed=coding.seed)
     return None
+
+
+def channels_last(net, inputs):
+    """Spike maps (batch, steps, C, H, W), or (steps, C, H, W) for one sample, as flat
+    channels-last events (batch, steps, H * W * C) when the first layer takes an (H, W, C)
+    map; anything else unchanged."""
+    shape = net.layers[0].input_shape
+    if len(shape) != 3 or inputs.ndim not in (4, 5):
+        return inputs
+    if inputs.ndim == 4:
+        inputs = inputs[None]
+    h, w, c = shape
+    if inputs.shape[2:] != (c, h, w):
+        raise ValueError(f"Input spike maps must have shape (batch, steps, {c}, {h}, {w}), "
+                         f"not {inputs.shape}")
+    return inputs.transpose(0, 1, 3, 4, 2).reshape(*inputs.shape[:2], -1)
 
 
 def check_pixels(net, pixels):
@@ -403,7 +420,9 @@ def check_pixels(net, pixels):
 def simulate(net: QNetwork, inputs, *, record=False):
     """Run the quantized network on a batch of inputs.
 
-    ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding, and
+    ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding (flat in
+    the first layer's event order: channels last for a convolution, see
+    :mod:`rtl_lib.conv_geometry`; spike maps (batch, steps, C, H, W) are permuted), and
     pixel values (batch, inputs) of 0..255 for ``rate`` and ``direct`` coding (see
     :class:`spikegen.ir.InputCoding`). With ``record=True`` every layer's spikes, membranes
     (and synaptic currents) are kept in ``result.layers``.
