@@ -1,6 +1,5 @@
 """Event-camera input: recordings in tonic's layout binned into channels-last spike maps, and
 N-MNIST read from its own .bin files on disk (written here, byte by byte)."""
-import os
 
 import numpy as np
 import pytest
