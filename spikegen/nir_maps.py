@@ -29,11 +29,12 @@ neuron nodes              as :mod:`spikegen.nir_frontend` reads them; after a co
 ========================  ==================================================================
 
 **Shapes** are inferred from the input map forward, never taken from a node's
-``input_type``/``output_type`` (exporters disagree on them): the map is the ``Input`` node's
-shape (C, H, W) (a leading batch dimension of 1 dropped), else the first ``Conv2d``'s
-``input_shape`` (H, W) with C from its weight, else the ``input_shape`` given to
-:func:`~spikegen.nir_frontend.load_nir`; a graph with none of them is refused naming what it
-lacks.
+``input_type``/``output_type`` (exporters disagree on them; nir 1.0.8 types a grouped
+``Conv2d``'s input with ``weight.shape[1]`` channels): the map is the ``input_shape`` given to
+:func:`~spikegen.nir_frontend.load_nir` (checked against the ``Input`` node's), else the
+``Input`` node's shape (C, H, W) (a leading batch dimension of 1 dropped), else the first
+``Conv2d``'s ``input_shape`` (H, W) with C from its weight; a graph with none of them is
+refused naming what it lacks.
 """
 import numpy as np
 
@@ -114,8 +115,9 @@ def _input_chw(path, nodes, order, given):
         return chw
     raise SpikegenError(f"{path}: the graph records no input map shape (C, H, W): its Input "
                         f"node has shape {recorded}, and no Conv2d input_shape follows it; "
-                        "write the Input node as nir.Input(input_type=np.array([C, H, W])) "
-                        "or give `input_shape`")
+                        "write the Input node as nir.Input(input_type=np.array([C, H, W])), "
+                        "or read it with spikegen.nir_frontend.load_nir(path, "
+                        "input_shape=(C, H, W))")
 
 
 def _conv(path, name, node, shape):

@@ -221,7 +221,9 @@ def test_the_input_shape_option(tmp_path):
                                             r"\(C, H, W\): its Input node has shape \(50,\), "
                                             r"and no Conv2d input_shape follows it; write the "
                                             r"Input node as nir.Input\(input_type=np.array"
-                                            r"\(\[C, H, W\]\)\) or give input_shape$"):
+                                            r"\(\[C, H, W\]\)\), or read it with spikegen."
+                                            r"nir_frontend.load_nir\(path, input_shape="
+                                            r"\(C, H, W\)\)$"):
         load_nir(path)
     net = load_nir(path, input_shape=(2, 5, 5))
     assert net.layers[0].input_shape == (5, 5, 2) and net.outputs == 18
