@@ -304,3 +304,49 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(SpikegenError, match=r"nd.npy: recording 0: events must be a 1-D "
                                             r"array, not shape \(2, 2\)"):
         eval_data(f"events:{tmp_path / 'nd.npy'}", inputs=4, input_shape=(1, 2, 2))
+
+
+def conv_graph(path, channels):
+    """A small convolutional NIR graph on a channels x 34 x 34 map."""
+    import nir
+
+    rng = np.random.default_rng(2)
+    tau = 1e-4 / (1 - 0.75)
+
+    def lif(shape):
+        return nir.LIF(tau=np.full(shape, tau), r=np.full(shape, tau / 1e-4),
+                       v_leak=np.zeros(shape), v_threshold=np.ones(shape),
+                       v_reset=np.zeros(shape))
+    window = np.array([2, 2])
+    nodes = {"input": nir.Input(input_type=np.array([channels, 34, 34])),
+             "pool": nir.SumPool2d(kernel_size=window, stride=window, padding=np.array([0, 0])),
+             "conv": nir.Conv2d(input_shape=(17, 17), weight=rng.normal(0, .5, (3, channels, 5, 5)),
+                                stride=2, padding=1, dilation=1, groups=1, bias=np.zeros(3)),
+             "lif": lif((3, 8, 8)),
+             "flat": nir.Flatten(input_type={"input": np.array([3, 8, 8])}, start_dim=0),
+             "fc": nir.Affine(weight=rng.normal(0, .3, (4, 192)), bias=np.zeros(4)),
+             "lif2": lif((4,)), "output": nir.Output(output_type=np.array([4]))}
+    names = list(nodes)
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:]))))
+    return path
+
+
+def test_a_conv_network_on_nmnist(tmp_path, nmnist):
+    """A convolutional NIR graph on N-MNIST's 2x34x34 maps: the build evaluates the
+    recordings; a graph on 1x34x34 maps is refused naming both shapes."""
+    root, _ = nmnist
+    net = conv_graph(tmp_path / "conv.nir", 2)
+    b = Build(options=BuildOptions(source=str(net), out=str(tmp_path / "out"), board=None,
+                                   eval=f"nmnist:{root}", steps=5))
+    for step in (load, quantize, plan, check):
+        b = step(b)
+    assert b.qnet.layers[0].input_shape == (34, 34, 2)
+    assert b.evaluation.metrics["samples"] == 6 and b.eval.inputs.shape == (6, 5, 2312)
+    b = Build(options=BuildOptions(source=str(conv_graph(tmp_path / "one.nir", 1)),
+                                   out=str(tmp_path / "out"), board=None,
+                                   eval=f"nmnist:{root}", steps=5))
+    with pytest.raises(SpikegenError, match=r"the events are 34x34x2 maps \(height, width, "
+                                            r"polarity\) but the network's input is 34x34x1 "
+                                            r"\(height, width, channels\)$"):
+        for step in (load, quantize, plan, check):
+            b = step(b)
