@@ -90,7 +90,7 @@ def case_spike_pooling(rng):
                           SumPool2d(2), conv_module(w2, b2, stride=2),
                           snn.Leaky(0.5, init_hidden=True), nn.Flatten(),
                           linear_module(w3, b3), snn.Leaky(0.875, init_hidden=True))
-    return nodes, model, (2, 8, 8), True
+    return nodes, model, (2, 8, 8), True, {}
 
 
 def case_current_pooling(rng):
@@ -112,7 +112,7 @@ def case_current_pooling(rng):
                           snn.Leaky(0.5, threshold=0.5, init_hidden=True), nn.Flatten(),
                           linear_module(w2, None), snn.Leaky(0.75, init_hidden=True))
     # nir's own type check knows no batch dimension; files with one exist all the same
-    return nodes, model, (1, 2, 6, 6), False
+    return nodes, model, (1, 2, 6, 6), False, {}
 
 
 def case_grouped(rng):
@@ -134,7 +134,53 @@ def case_grouped(rng):
                           SumPool2d(2), snn.Leaky(0.75, threshold=2.0, init_hidden=True),
                           nn.Flatten(), linear_module(w2, b2), snn.Leaky(0.5, init_hidden=True))
     # nir 1.0.8 types a grouped Conv2d's input as weight.shape[1] channels: unchecked
-    return nodes, model, (4, 9, 9), False
+    return nodes, model, (4, 9, 9), False, {}
+
+
+def case_synaptic(rng):
+    """Conv -> CubaLIF (snnTorch's Synaptic export convention) -> Flatten -> Affine -> LIF."""
+    w1, b1 = dyadic(rng, 3, 2, 3, 3), dyadic(rng, 3)
+    w2 = dyadic(rng, 4, 3 * 4 * 4, scale=12)
+    dt, shape = DEFAULT_DT, (3, 4, 4)
+    tau_syn, tau_mem = dt / (1 - 0.5), dt / (1 - 0.75)
+    full = lambda v: np.full(shape, v, dtype=np.float64)        # noqa: E731
+    nodes = {
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=w1, stride=1, padding=0, dilation=1,
+                           groups=1, bias=b1),
+        "cuba": nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt),
+                            v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0),
+                            w_in=full(tau_syn / dt)),
+        "flat": nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0),
+        "fc": nir.Affine(weight=w2, bias=np.zeros(4)),
+        "lif": lif_node((4,), 0.5),
+    }
+    model = nn.Sequential(conv_module(w1, b1), snn.Synaptic(alpha=0.5, beta=0.75,
+                                                           init_hidden=True),
+                          nn.Flatten(), linear_module(w2, np.zeros(4)),
+                          snn.Leaky(0.5, init_hidden=True))
+    return nodes, model, (2, 6, 6), True, {}
+
+
+def case_integrate_and_fire(rng):
+    """Sinabs' pattern: Conv -> IF -> SumPool2d (spikes) -> Flatten(1) -> Linear -> IF, read
+    with reset subtract (IF nodes are no snnTorch pattern, so it is given)."""
+    w1 = dyadic(rng, 2, 1, 3, 3)
+    w2 = dyadic(rng, 3, 2 * 2 * 2, scale=12)
+    ones = lambda *shape: np.ones(shape)                        # noqa: E731
+    nodes = {
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=w1, stride=1, padding=0, dilation=1,
+                           groups=1, bias=np.zeros(2)),
+        "if1": nir.IF(r=ones(2, 4, 4), v_threshold=ones(2, 4, 4), v_reset=0 * ones(2, 4, 4)),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                              padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([1, 2, 2, 2])}, start_dim=1),
+        "fc": nir.Linear(weight=w2),
+        "if2": nir.IF(r=ones(3), v_threshold=ones(3), v_reset=0 * ones(3)),
+    }
+    model = nn.Sequential(conv_module(w1, None), snn.Leaky(1.0, init_hidden=True),
+                          SumPool2d(2), nn.Flatten(), linear_module(w2, None),
+                          snn.Leaky(1.0, init_hidden=True))
+    return nodes, model, (1, 6, 6), False, {"reset": "subtract"}
 
 
 def torch_spikes(model, maps):
@@ -147,13 +193,15 @@ def torch_spikes(model, maps):
                          for t in range(maps.shape[1])], axis=1)
 
 
-@pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped])
+@pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped,
+                                  case_synaptic, case_integrate_and_fire])
 def test_conv_graph_equals_the_torch_model(tmp_path, case):
     rng = np.random.default_rng(7)
-    nodes, model, input_type, type_check = case(rng)
-    net = load_nir(chain(tmp_path / "conv.nir", nodes, input_type, type_check=type_check))
+    nodes, model, input_type, type_check, options = case(rng)
+    net = load_nir(chain(tmp_path / "conv.nir", nodes, input_type, type_check=type_check),
+                   **options)
     chw = input_type[-3:]
-    assert net.source == "NIR graph (snnTorch export)"
+    assert net.source == "NIR graph" + ("" if options else " (snnTorch export)")
     ref = network_from_module(model, input_shape=chw)
     assert [layer.kind for layer in net.layers] == [layer.kind for layer in ref.layers]
     for ours, theirs in zip(net.layers, ref.layers):
@@ -299,7 +347,7 @@ def test_a_recurrent_convolution_is_refused(tmp_path):
 
 
 def test_spikegen_load_reads_a_conv_graph(tmp_path):
-    nodes, _, input_type, _ = case_spike_pooling(np.random.default_rng(1))
+    nodes, _, input_type, _, _ = case_spike_pooling(np.random.default_rng(1))
     net = spikegen.load(chain(tmp_path / "conv.nir", nodes, input_type))
     assert [layer.kind for layer in net.layers] == ["conv2d", "conv2d", "dense"]
     assert net.layers[1].geometry.pool == 2 and net.inputs == 2 * 8 * 8
@@ -308,12 +356,13 @@ def test_spikegen_load_reads_a_conv_graph(tmp_path):
 # -- spikegen.save_nir of convolutional networks ----------------------------------------------
 
 
-@pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped])
+@pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped,
+                                  case_synaptic, case_integrate_and_fire])
 def test_save_nir_writes_conv_networks_that_read_back(tmp_path, case):
     """snnTorch 1.0's exporter fails on conv networks; save_nir's graph passes nir's own type
     check, reads back as the same layers and computes what the torch model computes."""
     rng = np.random.default_rng(11)
-    _, model, input_type, _ = case(rng)
+    _, model, input_type, _, _ = case(rng)
     chw = input_type[-3:]
     spikegen.save_nir(model, tmp_path / "out.nir", input_shape=chw)
     back = load_nir(tmp_path / "out.nir")
