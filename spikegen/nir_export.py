@@ -16,14 +16,17 @@ spikegen layer             NIR nodes (``dt = 1e-4``, parameters per neuron)
 ``recurrent``              a ``Linear`` node from the neuron node back to it
 ``ConvLayer``              ``SumPool2d`` (its input pooling, if any), ``Conv2d`` (groups
                            written as the full weight with its zeros; padding as numbers,
-                           or ``"same"`` where only PyTorch's uneven 'same' fits), then the
-                           neuron node with parameters of the map's shape (C, H, W)
+                           or ``"same"`` where only PyTorch's uneven 'same' fits), the
+                           neuron node with parameters of the map's shape (C, H, W), and
+                           ``SumPool2d`` + ``Threshold(0)`` for a max pooling of its spikes
 dense after a convolution  ``Flatten`` of the (C, H, W) map, then the weights permuted from
                            spikegen's channels-last order to NIR's (C, H, W) order
 =========================  ================================================================
 
-A max pooling of a convolution's spikes has no NIR node (NIR 1.0.8 has none), nor has a
-convolution after a dense layer (no reshape node): both are refused.
+NIR 1.0.8 has no max pooling node: a max pooling of a convolution's spikes (the OR of each
+window) is written as ``SumPool2d`` then ``Threshold(0)`` (spike count above 0), which
+:mod:`spikegen.nir_maps` reads back as max pooling. A convolution after a dense layer has no
+NIR form (no reshape node) and is refused.
 
 NIR records no reset mechanism: the graph's metadata says who wrote it (``source``
 ``snnTorch``, snnTorch's conventions) and the reset (``reset``), which the reader takes as
@@ -116,10 +119,6 @@ def _conv_nodes(nir, k, layer, shape):
     if len(shape) != 3:
         raise SpikegenError(f"layer {k}: a convolution after a dense layer has no NIR form "
                             "(NIR has no node that reshapes a vector into a map)")
-    if g.out_pool > 1:
-        raise SpikegenError(f"layer {k}: the {g.out_pool}x{g.out_pool} max pooling of its "
-                            "spikes has no NIR node (NIR 1.0.8 has none); spikegen.save "
-                            "keeps it")
     chain = []
     if g.pool > 1:
         window = np.array([g.pool, g.pool])
@@ -132,6 +131,13 @@ def _conv_nodes(nir, k, layer, shape):
         groups=1, bias=np.asarray(bias, dtype=np.float32))))
     out = (g.out_channels, *g.out_hw)
     chain.append((f"{2 * k + 1}", _neuron_node(nir, k, layer.neuron, out)))
+    if g.out_pool > 1:
+        # NIR has no max pooling: the OR of a window of spikes is their sum above 0
+        window = np.array([g.out_pool, g.out_pool])
+        out = (g.out_channels, *g.output_hw)
+        chain += [(f"{2 * k + 1}_pool", nir.SumPool2d(kernel_size=window, stride=window,
+                                                       padding=np.array([0, 0]))),
+                  (f"{2 * k + 1}_max", nir.Threshold(threshold=np.zeros(out, np.float32)))]
     return chain, out
 
 

@@ -22,6 +22,9 @@ NIR node                  operation
                           ``start_dim``/``end_dim`` (exporters count the batch dimension or
                           not); its ``input_type`` is not trusted
 ``Affine``, ``Linear``    a dense layer's weights (a Linear right after a map is flattened)
+``Threshold``             right after a sum or average pooling of spikes, with a threshold
+                          below one spike: the max pooling (OR) of the window, which NIR has
+                          no node for (how :func:`spikegen.save_nir` writes one)
 neuron nodes              as :mod:`spikegen.nir_frontend` reads them; after a convolution
                           every neuron of the map shares ``tau``, ``v_threshold`` (and
                           ``tau_syn``), and the input gain and ``v_leak`` are folded into the
@@ -49,7 +52,7 @@ MAP_NODES = ("Conv2d", "SumPool2d", "AvgPool2d")
 
 _POOLS = {"SumPool2d": "sum", "AvgPool2d": "avg"}
 _SUPPORTED = ("Input, Output, Conv2d, SumPool2d, AvgPool2d, Flatten, Affine, Linear, LIF, IF, "
-              "CubaLIF, LI, CubaLI")
+              "CubaLIF, LI, CubaLI, and Threshold after a pooling of spikes")
 
 
 def _shape(node):
@@ -185,6 +188,26 @@ def _pool(path, name, node, kind, shape):
     return Pool(_POOLS[kind], kernel, stride, padding, name=name), (shape[0], *out)
 
 
+def _max_pool(path, name, node, pool, linear):
+    """A sum or average pooling of spikes followed by ``Threshold`` (``z = 1`` where ``v >
+    threshold``), read as the max pooling (OR) of the window it equals: NIR has no max
+    pooling node, and :func:`spikegen.save_nir` writes one this way."""
+    from .fold import Pool
+
+    if not isinstance(pool, Pool) or pool.kind not in ("sum", "avg") or linear is not None:
+        raise SpikegenError(f"{path}: node {name!r}: a Threshold in a convolutional graph "
+                            "reads only as a max pooling of spikes, right after a SumPool2d "
+                            "or AvgPool2d of a neuron layer's spikes")
+    threshold = np.unique(np.asarray(node.threshold, dtype=np.float64))
+    # a window's pooled value is its spike count times this: OR when above 0 only
+    step = 1.0 if pool.kind == "sum" else 1.0 / (pool.kernel[0] * pool.kernel[1])
+    if threshold.size != 1 or not 0.0 <= threshold[0] < step:
+        raise SpikegenError(f"{path}: node {name!r}: threshold {threshold.tolist()} after a "
+                            f"{pool.kind} pooling of spikes is no max pooling (one threshold "
+                            f"from 0 to below {step:g} is)")
+    return Pool("max", pool.kernel, pool.stride, pool.padding, name=f"{pool.name}+{name}")
+
+
 def _uniform_rows(path, name, label, values, channels):
     """Per-neuron ``values`` of a (C, H, W) map as one value per channel, if they are."""
     rows = np.asarray(values, dtype=np.float64).reshape(channels, -1)
@@ -287,6 +310,8 @@ def map_layers(path, nodes, order, loops, input_shape, neuron_layer):
             linear, pooled = None, 1
             if kind in ("LI", "CubaLI"):
                 integrator = name
+        elif kind == "Threshold":
+            ops[-1] = _max_pool(path, name, node, ops[-1] if ops else None, linear)
         else:
             raise SpikegenError(f"{path}: node {name!r} is a {kind}, which spikegen does not "
                                 f"read in a convolutional graph (supported: {_SUPPORTED})")

@@ -183,6 +183,36 @@ def case_integrate_and_fire(rng):
     return nodes, model, (1, 6, 6), False, {"reset": "subtract"}
 
 
+def case_max_pooling(rng):
+    """snnTorch's tutorial shape, 4C3-MP2-3C3-MP2-5: max pooling of spikes, written as NIR
+    has no max pooling node: SumPool2d (or AvgPool2d) then Threshold below one spike."""
+    w1, b1 = dyadic(rng, 4, 2, 3, 3), dyadic(rng, 4)
+    w2, b2 = dyadic(rng, 3, 4, 3, 3), dyadic(rng, 3)
+    w3, b3 = dyadic(rng, 5, 3 * 2 * 2, scale=12), dyadic(rng, 5)
+    window = dict(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                  padding=np.array([0, 0]))
+    nodes = {
+        "conv1": nir.Conv2d(input_shape=(12, 12), weight=w1, stride=1, padding=1, dilation=1,
+                            groups=1, bias=b1),
+        "lif1": lif_node((4, 12, 12), 0.75),
+        "sum": nir.SumPool2d(**window),
+        "or1": nir.Threshold(threshold=np.full((4, 6, 6), 0.5)),
+        "conv2": nir.Conv2d(input_shape=(6, 6), weight=w2, stride=1, padding=0, dilation=1,
+                            groups=1, bias=b2),
+        "lif2": lif_node((3, 4, 4), 0.5),
+        "avg": nir.AvgPool2d(**window),
+        "or2": nir.Threshold(threshold=np.full((3, 2, 2), 0.2)),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0),
+        "fc": nir.Affine(weight=w3, bias=b3),
+        "lif3": lif_node((5,), 0.875),
+    }
+    model = nn.Sequential(conv_module(w1, b1, padding=1), snn.Leaky(0.75, init_hidden=True),
+                          nn.MaxPool2d(2), conv_module(w2, b2),
+                          snn.Leaky(0.5, init_hidden=True), nn.MaxPool2d(2), nn.Flatten(),
+                          linear_module(w3, b3), snn.Leaky(0.875, init_hidden=True))
+    return nodes, model, (2, 12, 12), True, {}
+
+
 def torch_spikes(model, maps):
     """The model's output spikes over time on (batch, steps, C, H, W) spikes."""
     for module in model.modules():
@@ -194,7 +224,7 @@ def torch_spikes(model, maps):
 
 
 @pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped,
-                                  case_synaptic, case_integrate_and_fire])
+                                  case_synaptic, case_integrate_and_fire, case_max_pooling])
 def test_conv_graph_equals_the_torch_model(tmp_path, case):
     rng = np.random.default_rng(7)
     nodes, model, input_type, type_check, options = case(rng)
@@ -325,6 +355,15 @@ def conv(rng, **options):
      r"the last Conv node has no neuron node after it"),
     (lambda rng: {"lif": lif_node((1, 6, 6), .5), "conv": conv(rng)},
      r"node 'lif' \(LIF\) has no Conv2d, Affine or Linear node before it"),
+    (lambda rng: {"conv": conv(rng), "lif": lif_node((2, 4, 4), .5),
+                  "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                        padding=np.array([0, 0])),
+                  "or": nir.Threshold(threshold=np.ones((2, 2, 2)))},
+     r"node 'or': threshold \[1.0\] after a sum pooling of spikes is no max pooling \(one "
+     r"threshold from 0 to below 1 is\)"),
+    (lambda rng: {"conv": conv(rng), "or": nir.Threshold(threshold=np.zeros((2, 4, 4)))},
+     r"node 'or': a Threshold in a convolutional graph reads only as a max pooling of "
+     r"spikes, right after a SumPool2d or AvgPool2d of a neuron layer's spikes"),
 ])
 def test_conv_graph_errors(tmp_path, build, message):
     path = chain(tmp_path / "bad.nir", build(np.random.default_rng(0)), [1, 6, 6],
@@ -357,7 +396,7 @@ def test_spikegen_load_reads_a_conv_graph(tmp_path):
 
 
 @pytest.mark.parametrize("case", [case_spike_pooling, case_current_pooling, case_grouped,
-                                  case_synaptic, case_integrate_and_fire])
+                                  case_synaptic, case_integrate_and_fire, case_max_pooling])
 def test_save_nir_writes_conv_networks_that_read_back(tmp_path, case):
     """snnTorch 1.0's exporter fails on conv networks; save_nir's graph passes nir's own type
     check, reads back as the same layers and computes what the torch model computes."""
@@ -379,20 +418,17 @@ def test_save_nir_writes_conv_networks_that_read_back(tmp_path, case):
     np.testing.assert_array_equal(run_float(back, flat), torch_spikes(model, maps))
 
 
-def conv_layer(in_hw, out_hw, padding, out_pool=1, channels=1):
+def conv_layer(in_hw, out_hw, padding, channels=1):
     from rtl_lib.conv_geometry import ConvGeometry
     from spikegen.ir import LIF, ConvLayer
 
     geometry = ConvGeometry(in_hw=in_hw, in_channels=channels, out_channels=2, kernel=(3, 3),
-                            out_hw=out_hw, padding=padding, out_pool=out_pool)
+                            out_hw=out_hw, padding=padding)
     return ConvLayer(np.ones((2, channels, 3, 3)), None, LIF(beta=0.5, threshold=1.0),
                      geometry)
 
 
 @pytest.mark.parametrize("layers, message", [
-    (lambda: (conv_layer((6, 6), (4, 4), 0, out_pool=2),),
-     r"layer 0: the 2x2 max pooling of its spikes has no NIR node \(NIR 1.0.8 has none\); "
-     r"spikegen.save keeps it"),
     (lambda: (conv_layer((5, 5), (4, 4), 1),),
      r"layer 0: padding \(1, 1\) \(top, left\) with a 4x4 output pads the bottom or right "
      r"differently; NIR's Conv2d pads both sides alike"),
