@@ -1,6 +1,9 @@
 """Event-camera input: recordings in tonic's layout binned into channels-last spike maps, and
 N-MNIST read from its own .bin files on disk (written here, byte by byte)."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -350,3 +353,22 @@ def test_a_conv_network_on_nmnist(tmp_path, nmnist):
                                             r"\(height, width, channels\)$"):
         for step in (load, quantize, plan, check):
             b = step(b)
+
+
+def test_more_file_errors(tmp_path, monkeypatch):
+    np.save(tmp_path / "one.npy", np.zeros(3, dtype=EVENT))
+    os.rename(tmp_path / "one.npy", tmp_path / "one.npz")
+    with pytest.raises(SpikegenError, match=r"one.npz: not an .npz archive"):
+        eval_data(f"events:{tmp_path / 'one.npz'}", inputs=4)
+    np.savez(tmp_path / "objects.npz", events=np.array([1, "a"], dtype=object))
+    with pytest.raises(SpikegenError, match=r"objects.npz: not a readable .npz file"):
+        eval_data(f"events:{tmp_path / 'objects.npz'}", inputs=4)
+    (tmp_path / "dir.bin").mkdir()
+    with pytest.raises(SpikegenError, match=r"dir.bin: cannot read"):
+        events.read_nmnist_file(tmp_path / "dir.bin")
+    with pytest.raises(SpikegenError, match=r"'digits' is not event data \(give events:PATH "
+                                            r"or nmnist:DIR\)"):
+        events.load("digits")
+    monkeypatch.setitem(sys.modules, "tonic", None)
+    with pytest.raises(SpikegenError, match=r"reading N-MNIST needs tonic: pip install tonic"):
+        events.read_nmnist_file(tmp_path / "dir.bin")

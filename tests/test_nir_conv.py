@@ -443,3 +443,53 @@ def test_save_nir_conv_errors(tmp_path, layers, message):
 
     with pytest.raises(SpikegenError, match=message):
         spikegen.save_nir(Network(layers()), tmp_path / "x.nir")
+
+
+def edit_hdf5(path, node, field, value):
+    """Rewrite a field of a written graph, for files nir itself refuses to write."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        del f[f"node/nodes/{node}/{field}"]
+        f[f"node/nodes/{node}/{field}"] = value
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("weight", np.ones((2, 1, 3)), r"node 'conv': Conv2d weight of shape \(2, 1, 3\), expected "
+                                   r"\(C_out, C_in / groups, kH, kW\)"),
+    ("padding", "full", r"node 'conv': padding 'full' is not 'same', 'valid' or numbers"),
+    ("bias", np.zeros(3), r"node 'conv': bias of 3 values for 2 output channels"),
+])
+def test_damaged_conv_nodes(tmp_path, field, value, message):
+    rng = np.random.default_rng(0)
+    path = chain(tmp_path / "d.nir", {"conv": conv(rng), "lif": lif_node((2, 4, 4), .5)},
+                 [1, 6, 6])
+    edit_hdf5(path, "conv", field, value)
+    with pytest.raises(SpikegenError, match=message):
+        load_nir(path)
+
+
+def test_shape_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    flat = chain(tmp_path / "flat.nir", {"conv": conv(rng), "lif": lif_node((2, 4, 4), .5)},
+                 [40], type_check=False)
+    with pytest.raises(SpikegenError, match=r"the Input node's shape \(40,\) does not hold the "
+                                            r"\(1, 6, 6\) map \(C, H, W\) the first Conv2d "
+                                            r"'conv' takes"):
+        load_nir(flat)
+    pooled = chain(tmp_path / "pool.nir", {
+        "conv": conv(rng), "lif": lif_node((2, 4, 4), .5),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 4, 4])}, start_dim=0),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                              padding=np.array([0, 0]))}, [1, 6, 6], type_check=False)
+    with pytest.raises(SpikegenError, match=r"node 'pool' \(SumPool2d\) follows a flat vector "
+                                            r"of 32, not a \(C, H, W\) map"):
+        load_nir(pooled)
+    dense = chain(tmp_path / "dense.nir", {
+        "conv": conv(rng), "lif": lif_node((2, 4, 4), .5),
+        "fc": nir.Affine(weight=np.ones((3, 32)), bias=np.zeros(3)),
+        "lif2": lif_node((3,), .5)}, [1, 6, 6], type_check=False)
+    edit_hdf5(dense, "fc", "weight", np.ones((3, 32, 1)))
+    with pytest.raises(SpikegenError, match=r"node 'fc': weight of shape \(3, 32, 1\); "
+                                            r"expected \(outputs, inputs\)"):
+        load_nir(dense)
