@@ -22,7 +22,8 @@ def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
     coding = qnet.coding.kind
     if data is not None:
         evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
-                                     limit=samples, coding=coding)
+                                     limit=samples, coding=coding,
+                                     input_shape=qnet.layers[0].input_shape)
         return evaluation.inputs, evaluation.source
     stored = BuildDir(build_dir).eval
     if os.path.isfile(stored):
