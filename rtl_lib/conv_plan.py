@@ -36,16 +36,23 @@ LATENCY = DECODER_STAGES + 10
 
 def reciprocal(divisor, count):
     """``(multiplier, shift)`` with ``(i * multiplier) >> shift == i // divisor`` for every
-    ``0 <= i < count``: the smallest shift for which the rounded-up reciprocal is exact,
-    checked over the whole range (so the fabric divides without a divider)."""
+    ``0 <= i < count``: the smallest shift for which the rounded-up reciprocal is exact over
+    the whole range (so the fabric divides without a divider).
+
+    With ``multiplier = ceil(2**shift / divisor) = (2**shift + e) / divisor``, ``0 <= e <
+    divisor``, the product is ``i / divisor + i * e / (divisor * 2**shift)``, whose floor is
+    ``i // divisor`` when ``i * e < 2**shift``; ``2**shift >= count * divisor`` is thus
+    always exact, and the search stops there at the latest.
+    """
     if divisor & (divisor - 1) == 0:
         return 1, divisor.bit_length() - 1
     i = np.arange(count, dtype=np.int64)
-    for shift in range(1, 48):
+    bound = ceil_log2(count * divisor)
+    for shift in range(1, bound):
         multiplier = -(-(1 << shift) // divisor)
         if np.array_equal((i * multiplier) >> shift, i // divisor):
             return multiplier, shift
-    raise ValueError(f"No reciprocal of {divisor} is exact below {count}")
+    return -(-(1 << bound) // divisor), bound
 
 
 @dataclass(frozen=True)

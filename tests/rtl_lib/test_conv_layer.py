@@ -53,9 +53,9 @@ def random_qconv(rng, geometry, *, cuba=False, reset="subtract", delay=True, bia
     return QConvLayer(weight.astype(np.int64), b, wf, mf, neuron, g, sf)
 
 
-def conv_component(qlayer, lanes):
+def conv_component(qlayer, lanes, out_events=1):
     return ConvLayer(qlayer.weight, qlayer.bias, neuron_params(qlayer),
-                     qlayer.weight_format.bits, qlayer.geometry, lanes)
+                     qlayer.weight_format.bits, qlayer.geometry, lanes, out_events=out_events)
 
 
 def hardware_state(ctx, dut):
@@ -96,8 +96,10 @@ async def run_steps(ctx, dut, steps):
             if payload.eos:
                 out.append((got, cycle, bool(payload.last)))
                 got = []
-            else:
+            elif dut.out_events == 1:
                 got.append(int(payload.index))
+            else:
+                got.extend(int(payload.index[k]) for k in range(int(payload.count)))
     ctx.set(dut.i_events.valid, 0)
     return out
 
@@ -107,9 +109,11 @@ def step_tokens(spikes, last):
     return tokens + [{"index": 0, "eos": 1, "last": int(last)}]
 
 
-def check_against_reference(qlayer, lanes, samples):
-    dut = conv_component(qlayer, lanes)
+def check_against_reference(qlayer, lanes, samples, out_events=1):
+    dut = conv_component(qlayer, lanes, out_events)
     cost = dut.plan.event_cost
+
+    saturations = []
 
     async def bench(ctx):
         ctx.set(dut.o_events.ready, 1)
@@ -117,7 +121,8 @@ def check_against_reference(qlayer, lanes, samples):
             state = layer_initial_state(qlayer)
             steps = sample.shape[0]
             for t in range(steps):
-                spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t])
+                spikes, mem, state, saturated = step_layer(qlayer, state, sample[None, t])
+                saturations.append(saturated)
                 [(got, cycles, last)] = await run_steps(ctx, dut, [step_tokens(
                     sample[t], t == steps - 1)])
                 assert last == (t == steps - 1)
@@ -139,6 +144,8 @@ def check_against_reference(qlayer, lanes, samples):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+    # adds saturated: their order mattered
+    assert sum(saturations) > 0
 
 
 CASES = [
@@ -146,25 +153,29 @@ CASES = [
     (dict(c_in=2, c_out=4, kernel=3, padding=1), 2, dict()),
     (dict(c_in=1, c_out=3, kernel=3, stride=2, padding=1), 3, dict(reset="zero", delay=False)),
     (dict(c_in=3, c_out=4, kernel=2, dilation=2, out_pool=2), 1, dict(bias=False)),
-    (dict(c_in=2, c_out=2, kernel=3, pool=2, padding=1), 2, dict(reset="zero_all")),
+    (dict(c_in=2, c_out=2, kernel=3, pool=2, padding=1, in_hw=(8, 7)), 2,
+     dict(reset="zero_all")),
     (dict(c_in=2, c_out=6, kernel=(2, 3), stride=(1, 2), out_pool=2, padding=(1, 0)), 3,
      dict(cuba=True)),
     (dict(c_in=1, c_out=4, kernel=3, pool=2, out_pool=2, padding=2), 2,
      dict(cuba=True, reset="zero", delay=False, bias=False)),
     (dict(c_in=2, c_out=2, kernel=3, stride=2, dilation=2, padding=2), 1,
      dict(reset="subtract", delay=False)),
-    (dict(c_in=1, c_out=2, kernel=1), 2, dict(reset="none")),
+    (dict(c_in=1, c_out=2, kernel=1), 2, dict(reset="none", mem_bits=5)),
+    (dict(c_in=2, c_out=8, kernel=3, padding=1, out_pool=2), 4, dict(out_events=2)),
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_layer_steps_match_reference(case):
     geometry_args, lanes, neuron_args = case
+    neuron_args = dict(neuron_args)
+    out_events = neuron_args.pop("out_events", 1)
     rng = np.random.default_rng(len(CASES) + CASES.index(case))
     geometry = random_geometry(rng, **geometry_args)
     qlayer = random_qconv(rng, geometry, **neuron_args)
     samples = (rng.random((2, 4, qlayer.inputs)) < 0.3).astype(np.uint8)
-    check_against_reference(qlayer, lanes, samples)
+    check_against_reference(qlayer, lanes, samples, out_events)
 
 
 def test_back_to_back_steps_follow_the_cycle_model():
