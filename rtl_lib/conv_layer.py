@@ -2,7 +2,7 @@
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -229,7 +229,6 @@ class ConvLayer(wiring.Component):
         cols = [len(g.col_taps(x)) for x in range(W)]
 
         def table(values, index, width):
-            from amaranth.hdl import Array
             return Array(Const(v, width) for v in values)[index]
 
         rb, cb = len(ev.row_last), len(ev.col_last)

@@ -15,7 +15,7 @@ from amaranth.utils import ceil_log2
 from .conv_geometry import ConvGeometry
 from .cuba_lif import CubaLIFParams
 from .fc_plan import DISTRIBUTED_BITS
-from .lif import LIFParams
+from .lif import LIFParams, tabulates
 from .memory_plan import MemoryPlan
 from .spike_serializer import SpikeWordLayout
 
@@ -164,7 +164,6 @@ class ConvPlan:
         """Whether the lanes' end-of-step update is a lookup table: never on shared lanes
         whose bias is read per group; with one group the bias is a constant of each lane and
         :class:`~rtl_lib.lif.LIFLane` decides for itself."""
-        from .lif import tabulates
         return self.groups == 1 and not self.cuba and tabulates(self.params,
                                                                 constant_bias=True)
 
