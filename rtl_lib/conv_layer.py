@@ -37,9 +37,10 @@ class ConvLayer(wiring.Component):
     layer's :class:`~rtl_lib.spike_serializer.SpikeSerializer`.
 
     Pipeline: four decoder stages; the sequencer; tap tables read (registered); address sums
-    (registered); weight row out of block RAM and state read (registered); execute and write
-    back. The state read of one op and the write of the op before it share a cycle, and the
-    transparent read port hands over the new value, so no op waits for another.
+    (registered); weight ROM and state addressed; weight row and state word registered out
+    of block RAM; execute and write back. An op's state read comes before the writes of the
+    two ops ahead of it: the newer is forwarded from the execute stage, the older handed
+    over by the transparent read port, so no op waits for another.
 
     Parameters
     ----------
@@ -330,37 +331,43 @@ class ConvLayer(wiring.Component):
         return op
 
     def _fetch(self, m, mem, op):
-        """The address sums (registered: they address the weight ROM), then the fetch stage:
-        the weight row out of block RAM (registered in the fabric), the state and bias read."""
-        sab = self.plan.state_address_bits
+        """The address sums (stage "a", registered), then stage "f" addresses the weight ROM
+        and the state, stage "g" registers the weight row and the state word in the fabric
+        (block RAM outputs are slow and far), and reads the bias; stage "x" executes.
+
+        The state word of an op is read two cycles before the op before it is written: stage
+        "g" takes that op's result instead when both address the same word, and the
+        transparent read port hands over the write of the op two ahead."""
+        plan, sab = self.plan, self.plan.state_address_bits
         row, col = mem.row_rd.data, mem.col_rd.data
-        a = SimpleNamespace(**{name: Signal.like(getattr(op, name), name=f"a_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group")})
-        a.waddr = Signal(self.plan.weight_address_bits)
+        names = ("valid", "step", "last", "final", "win_first", "win_last", "group")
+
+        def stage(prefix, before, extra=()):
+            after = SimpleNamespace(**{name: Signal.like(getattr(before, name),
+                                                         name=f"{prefix}_{name}")
+                                       for name in names + tuple(extra)})
+            m.d.sync += [getattr(after, name).eq(getattr(before, name)) for name in vars(after)]
+            return after
+
+        a = stage("a", op)
+        a.waddr = Signal(plan.weight_address_bits)
         a.saddr = Signal(sab)
-        m.d.sync += [getattr(a, name).eq(getattr(op, name))
-                     for name in ("valid", "step", "last", "final", "win_first", "win_last",
-                                  "group")]
         m.d.sync += [
             a.waddr.eq(row[sab:] + col[sab:] + op.cg),
             a.saddr.eq(Mux(op.step, op.word, row[:sab] + col[:sab] + op.gk)),
         ]
-        m.d.comb += mem.w_rd.addr.eq(a.waddr)
-        f = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"f_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group", "saddr")})
-        x = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"x_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group", "saddr")})
-        for name in vars(f):
-            m.d.sync += [getattr(f, name).eq(getattr(a, name)),
-                         getattr(x, name).eq(getattr(f, name))]
-        m.d.comb += mem.s_rd.addr.eq(f.saddr)
+        f = stage("f", a, ("waddr", "saddr"))
+        m.d.comb += [mem.w_rd.addr.eq(f.waddr), mem.s_rd.addr.eq(f.saddr)]
+        g = stage("g", f, ("saddr",))
         if mem.b_rd is not None:
-            m.d.comb += mem.b_rd.addr.eq(f.group)
-        x.row = Signal(self.plan.weight_width)
-        m.d.sync += x.row.eq(mem.w_rd.data)
+            m.d.comb += mem.b_rd.addr.eq(g.group)
+        x = stage("x", g, ("saddr",))
+        x.row = Signal(plan.weight_width)
+        x.state = Signal(len(mem.s_rd.data))
+        x.next = Signal(len(mem.s_rd.data))
+        forward = x.valid & (x.saddr == g.saddr)
+        m.d.sync += [x.row.eq(mem.w_rd.data),
+                     x.state.eq(Mux(forward, x.next, mem.s_rd.data))]
         return x
 
     def _execute(self, m, mem, x):
@@ -370,7 +377,7 @@ class ConvLayer(wiring.Component):
         spikes = Signal(P)
         next_state = []
         for j in range(P):
-            word = mem.s_rd.data[j * sw:(j + 1) * sw]
+            word = x.state[j * sw:(j + 1) * sw]
             kind = CubaLIFLane if self.cuba else LIFLane
             if self.groups == 1:
                 lane = kind(p, wb, bias=self.group_bias(0)[j])
@@ -390,8 +397,8 @@ class ConvLayer(wiring.Component):
                 lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
                 spikes[j].eq(lane.spike),
             ]
-        m.d.comb += [mem.s_wr.addr.eq(x.saddr), mem.s_wr.data.eq(Cat(*next_state)),
-                     mem.s_wr.en.eq(x.valid)]
+        m.d.comb += [x.next.eq(Cat(*next_state)), mem.s_wr.addr.eq(x.saddr),
+                     mem.s_wr.data.eq(x.next), mem.s_wr.en.eq(x.valid)]
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words

@@ -29,9 +29,10 @@ DECODER_STAGES = 4
 #: Cycles from a step's first token offered to the layer (idle, output ready) to its
 #: end-of-step token out, beyond the sequencer's busy cycles (:meth:`ConvPlan.step_cycles`)
 #: when no output spike is left for the serializer at the end: the decoder, then the
-#: sequencer's last op through tap tables, address adders, weight read, execute, the
+#: sequencer's last op through tap tables, address sums, memory reads, their registers,
+#: execute, the
 #: spike-word queue and the serializer's picker, chunk queue, beat maker and output register.
-LATENCY = DECODER_STAGES + 10
+LATENCY = DECODER_STAGES + 11
 
 
 def reciprocal(divisor, count):
