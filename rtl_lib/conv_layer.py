@@ -13,6 +13,7 @@ from .event import EventGroupLayout, EventLayout
 from .lif import LIFLane
 from .neuron_state import lane_start, pack
 from .spike_serializer import SpikeSerializer, chunk_flags
+from .stream_register import StreamRegister
 
 
 __all__ = ["ConvLayer"]
@@ -424,9 +425,13 @@ class ConvLayer(wiring.Component):
         ]
         m.submodules.serializer = serializer = SpikeSerializer(
             plan.outputs, self.lanes, plan.out_words, self.out_events)
+        # the queue holds a whole step in LUT RAM, whose read multiplexers are deep: the head
+        # word reaches the serializer (and its multiplication by P) from flip-flops
+        m.submodules.head = head = StreamRegister(plan.word_layout)
         m.d.comb += [
-            serializer.i_words.payload.eq(words.r_data),
-            serializer.i_words.valid.eq(words.r_rdy),
-            words.r_en.eq(serializer.i_words.ready),
+            head.i.payload.eq(words.r_data),
+            head.i.valid.eq(words.r_rdy),
+            words.r_en.eq(head.i.ready),
         ]
+        wiring.connect(m, head.o, serializer.i_words)
         wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))
