@@ -39,9 +39,9 @@ class ConvLayer(wiring.Component):
 
     Pipeline: four decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
-    of block RAM; execute and write back. An op's state read comes before the writes of the
-    two ops ahead of it: the newer is forwarded from the execute stage, the older handed
-    over by the transparent read port, so no op waits for another.
+    of block RAM; execute; write back. An op's state read comes before the writes of the
+    three ops ahead of it: the two newer are forwarded from the execute and write-back
+    stages, the oldest handed over by the transparent read port, so no op waits for another.
 
     Parameters
     ----------
@@ -334,11 +334,12 @@ class ConvLayer(wiring.Component):
     def _fetch(self, m, mem, op):
         """The address sums (stage "a", registered), then stage "f" addresses the weight ROM
         and the state, stage "g" registers the weight row and the state word in the fabric
-        (block RAM outputs are slow and far), and reads the bias; stage "x" executes.
+        (block RAM outputs are slow and far), and reads the bias; stage "x" executes, stage
+        "w" writes back from flip-flops.
 
-        The state word of an op is read two cycles before the op before it is written: stage
-        "g" takes that op's result instead when both address the same word, and the
-        transparent read port hands over the write of the op two ahead."""
+        The state word of an op is read before the two ops ahead of it are written: stage
+        "g" takes their results instead (from "x" and "w") when they address the same word,
+        and the transparent read port hands over the write of the op three ahead."""
         plan, sab = self.plan, self.plan.state_address_bits
         row, col = mem.row_rd.data, mem.col_rd.data
         names = ("valid", "step", "last", "final", "win_first", "win_last", "group")
@@ -364,11 +365,16 @@ class ConvLayer(wiring.Component):
             m.d.comb += mem.b_rd.addr.eq(g.group)
         x = stage("x", g, ("saddr",))
         x.row = Signal(plan.weight_width)
-        x.state = Signal(len(mem.s_rd.data))
-        x.next = Signal(len(mem.s_rd.data))
-        forward = x.valid & (x.saddr == g.saddr)
-        m.d.sync += [x.row.eq(mem.w_rd.data),
-                     x.state.eq(Mux(forward, x.next, mem.s_rd.data))]
+        width = len(mem.s_rd.data)
+        x.state, x.next = Signal(width), Signal(width)
+        # stage "w" writes the result back, from flip-flops
+        w_valid, w_saddr, w_next = Signal(), Signal(sab), Signal(width)
+        m.d.sync += [w_valid.eq(x.valid), w_saddr.eq(x.saddr), w_next.eq(x.next)]
+        m.d.comb += [mem.s_wr.addr.eq(w_saddr), mem.s_wr.data.eq(w_next),
+                     mem.s_wr.en.eq(w_valid)]
+        word = Mux(x.valid & (x.saddr == g.saddr), x.next,
+                   Mux(w_valid & (w_saddr == g.saddr), w_next, mem.s_rd.data))
+        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
 
     def _execute(self, m, mem, x):
@@ -398,8 +404,7 @@ class ConvLayer(wiring.Component):
                 lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
                 spikes[j].eq(lane.spike),
             ]
-        m.d.comb += [x.next.eq(Cat(*next_state)), mem.s_wr.addr.eq(x.saddr),
-                     mem.s_wr.data.eq(x.next), mem.s_wr.en.eq(x.valid)]
+        m.d.comb += x.next.eq(Cat(*next_state))
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words
