@@ -430,13 +430,17 @@ class ConvLayer(wiring.Component):
         ]
         m.submodules.serializer = serializer = SpikeSerializer(
             plan.outputs, self.lanes, plan.out_words, self.out_events)
-        # the queue holds a whole step in LUT RAM, whose read multiplexers are deep: the head
-        # word reaches the serializer (and its multiplication by P) from flip-flops
+        # the queue holds a whole step: Yosys turns it and the first register after it into
+        # block RAM with a registered read (slow: ~6 ns on ECP5), or LUT RAM with deep read
+        # multiplexers; the second register gives the serializer (and its multiplication by
+        # P) the head word from flip-flops of the fabric
         m.submodules.head = head = StreamRegister(plan.word_layout)
+        m.submodules.head_fabric = head_fabric = StreamRegister(plan.word_layout)
         m.d.comb += [
             head.i.payload.eq(words.r_data),
             head.i.valid.eq(words.r_rdy),
             words.r_en.eq(head.i.ready),
         ]
-        wiring.connect(m, head.o, serializer.i_words)
+        wiring.connect(m, head.o, head_fabric.i)
+        wiring.connect(m, head_fabric.o, serializer.i_words)
         wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))
