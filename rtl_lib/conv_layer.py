@@ -37,7 +37,7 @@ class ConvLayer(wiring.Component):
     ``out_pool²`` consecutive words OR into one pooled spike word, queued for the dense
     layer's :class:`~rtl_lib.spike_serializer.SpikeSerializer`.
 
-    Pipeline: four decoder stages; the sequencer; tap tables read (registered); address sums
+    Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
     of block RAM; execute; write back. An op's state read comes before the writes of the
     three ops ahead of it: the two newer are forwarded from the execute and write-back
@@ -192,9 +192,9 @@ class ConvLayer(wiring.Component):
         return mem
 
     def _decode(self, m):
-        """Four stages from an input token to ``(y, x, c)`` and its tap counts: products by
-        the reciprocals of ``W * C`` and ``C``; the quotients times the divisors; the
-        remainders; the tap counts from tables and ``c * G``. The stages advance together
+        """Five stages from an input token to ``(y, x, c)`` and its tap counts: the token;
+        products by the reciprocals of ``W * C`` and ``C``; the quotients times the divisors;
+        the remainders; the tap counts from tables and ``c * G``. The stages advance together
         (``advance``) when the sequencer takes the last stage's token or that stage is
         empty."""
         g, plan = self.geometry, self.plan
@@ -206,6 +206,9 @@ class ConvLayer(wiring.Component):
         ev = SimpleNamespace(advance=advance)
         m.d.comb += self.i_events.ready.eq(advance)
 
+        # stage 0: the token, registered (it may come from a block RAM's slow output)
+        d0_valid, d0_eos, d0_last = Signal(), Signal(), Signal()
+        d0_index = Signal(iw)
         # stage 1: products
         d1_valid, d1_eos, d1_last = Signal(), Signal(), Signal()
         d1_index = Signal(iw)
@@ -236,9 +239,10 @@ class ConvLayer(wiring.Component):
         rb, cb = len(ev.row_last), len(ev.col_last)
         with m.If(advance):
             m.d.sync += [
-                d1_valid.eq(self.i_events.valid), d1_eos.eq(token.eos),
-                d1_last.eq(token.last), d1_index.eq(token.index),
-                d1_py.eq(token.index * my), d1_pp.eq(token.index * mp),
+                d0_valid.eq(self.i_events.valid), d0_eos.eq(token.eos),
+                d0_last.eq(token.last), d0_index.eq(token.index),
+                d1_valid.eq(d0_valid), d1_eos.eq(d0_eos), d1_last.eq(d0_last),
+                d1_index.eq(d0_index), d1_py.eq(d0_index * my), d1_pp.eq(d0_index * mp),
                 d2_valid.eq(d1_valid), d2_eos.eq(d1_eos), d2_last.eq(d1_last),
                 d2_index.eq(d1_index), d2_y.eq(d1_py >> sy), d2_pos.eq(d1_pp >> sp),
                 d2_yw.eq((d1_py >> sy) * W), d2_pc.eq((d1_pp >> sp) * C),

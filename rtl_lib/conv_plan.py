@@ -23,8 +23,9 @@ from .spike_serializer import SpikeWordLayout
 __all__ = ["ConvPlan", "reciprocal", "DECODER_STAGES", "LATENCY"]
 
 
-#: Pipeline stages of the event decoder (products, back-products, remainders, tap counts).
-DECODER_STAGES = 4
+#: Pipeline stages of the event decoder (token, products, back-products, remainders, tap
+#: counts).
+DECODER_STAGES = 5
 
 #: Cycles from a step's first token offered to the layer (idle, output ready) to its
 #: end-of-step token out, beyond the sequencer's busy cycles (:meth:`ConvPlan.step_cycles`)
