@@ -142,10 +142,14 @@ class ConvLayer(wiring.Component):
         return [0 if self.bias is None else self.bias[group * self.lanes + j]
                 for j in range(self.lanes)]
 
+    def rest_words(self):
+        """Per group, the state word of its channels' neurons at rest."""
+        return [pack([lane_start(self.params, b) for b in self.group_bias(grp)],
+                     self.lane_state_bits) for grp in range(self.groups)]
+
     def state_image(self):
-        """Every word of group ``g`` starts as its channels' neurons at rest."""
-        words = [pack([lane_start(self.params, b) for b in self.group_bias(grp)],
-                      self.lane_state_bits) for grp in range(self.groups)]
+        """Every word of group ``g`` starts as :meth:`rest_words` ``[g]``."""
+        words = self.rest_words()
         window = self.plan.window
         return [words[(w // window) % self.groups] for w in range(self.plan.state_depth)]
 
@@ -404,11 +408,17 @@ class ConvLayer(wiring.Component):
                 m.d.comb += lane.r.eq(word[mb])
                 next_state.append(Cat(lane.mem_next, lane.r_next))
             m.d.comb += [
-                lane.op.eq(x.step), lane.last.eq(x.last), lane.mem.eq(word[:mb]),
+                lane.op.eq(x.step), lane.last.eq(0), lane.mem.eq(word[:mb]),
                 lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
                 spikes[j].eq(lane.spike),
             ]
-        m.d.comb += x.next.eq(Cat(*next_state))
+        # the end of an inference's last step: the lanes' result is the state at rest, a
+        # constant of the group, chosen here after the lanes rather than fed to all of them
+        # first (a long path through the end-of-step arithmetic)
+        words = self.rest_words()
+        rest = Const(words[0], len(x.next)) if self.groups == 1 else \
+            Array(Const(w, len(x.next)) for w in words)[x.group]
+        m.d.comb += x.next.eq(Mux(x.step & x.last, rest, Cat(*next_state)))
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words
