@@ -68,7 +68,8 @@ class ConvLayer(wiring.Component):
     def __init__(self, weight, bias, params, weight_bits, geometry, lanes=None, *,
                  out_events=1):
         weight = np.asarray(weight)
-        if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
+        if (weight.ndim != 4 or not np.issubdtype(weight.dtype, np.number)
+                or not np.array_equal(weight, np.round(weight))):
             raise TypeError("Weight must be a 4-D integer array (out channels, in channels, "
                             "kernel rows, kernel columns)")
         if lanes is None:

@@ -248,6 +248,8 @@ def test_constructor_errors():
         ConvLayer(weight[:, :, :2], None, params, 4, geometry)
     with pytest.raises(TypeError, match="4-D integer array"):
         ConvLayer(weight[0], None, params, 4, geometry)
+    with pytest.raises(TypeError, match="4-D integer array"):
+        ConvLayer(weight + 0.5, None, params, 4, geometry)
     with pytest.raises(ValueError, match="Weights must fit 4 signed bits"):
         ConvLayer(weight + 8, None, params, 4, geometry)
     with pytest.raises(ValueError, match="Bias must have 3 entries"):
