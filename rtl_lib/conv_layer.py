@@ -277,19 +277,22 @@ class ConvLayer(wiring.Component):
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         cg = Signal(plan.weight_address_bits)            # c * G + group
         gk = Signal(plan.state_address_bits)             # group * k²
-        word = Signal(range(N))                          # the pass's state word
+        word = Signal(range(N + 1))                      # the pass's state word
         win = Signal(range(k2)) if k2 > 1 else Const(0, 1)
         credits = Signal(range(plan.words_depth + 1), init=plan.words_depth)
 
         win_last = win == k2 - 1
         group_last = group == G - 1
-        stall = busy & eos & win_last & (credits == 0)
+        # the pass ends with an idle cycle: no op then reads a word in the cycle after its
+        # end-of-step update, which is thus never forwarded (see _fetch)
+        passing = eos & (word != N)
+        stall = busy & passing & win_last & (credits == 0)
         tap_done = empty | (group_last & (ct == col_last) & (rt == row_last))
-        done = Mux(eos, word == N - 1, tap_done) & ~stall
+        done = Mux(eos, word == N, tap_done) & ~stall
         load = ~busy | done
         m.d.comb += ev.advance.eq(~ev.valid | load)
         issue = busy & ~stall
-        emit_word = issue & eos & win_last
+        emit_word = issue & passing & win_last
 
         pop = mem.words.r_en & mem.words.r_rdy
         m.d.sync += credits.eq(credits - emit_word + pop)
@@ -334,7 +337,7 @@ class ConvLayer(wiring.Component):
         op.group, op.cg, op.gk = Signal.like(group), Signal.like(cg), Signal.like(gk)
         op.word = Signal.like(word)
         m.d.sync += [
-            op.valid.eq(issue & (eos | ~empty)), op.step.eq(eos), op.last.eq(last),
+            op.valid.eq(issue & Mux(eos, passing, ~empty)), op.step.eq(eos), op.last.eq(last),
             op.final.eq(word == N - 1), op.win_first.eq(win == 0), op.win_last.eq(win_last),
             op.group.eq(group), op.cg.eq(cg), op.gk.eq(gk), op.word.eq(word),
         ]
@@ -348,7 +351,10 @@ class ConvLayer(wiring.Component):
 
         The state word of an op is read before the two ops ahead of it are written: stage
         "g" takes their results instead (from "x" and "w") when they address the same word,
-        and the transparent read port hands over the write of the op three ahead."""
+        and the transparent read port hands over the write of the op three ahead. Only
+        integrate ops are forwarded from "x" (an end-of-step update is never followed by an
+        op on its word in the next cycle), so the long end-of-step arithmetic ends at the
+        write-back register rather than looping through the forwarding multiplexer."""
         plan, sab = self.plan, self.plan.state_address_bits
         row, col = mem.row_rd.data, mem.col_rd.data
         names = ("valid", "step", "last", "final", "win_first", "win_last", "group")
@@ -375,13 +381,13 @@ class ConvLayer(wiring.Component):
         x = stage("x", g, ("saddr",))
         x.row = Signal(plan.weight_width)
         width = len(mem.s_rd.data)
-        x.state, x.next = Signal(width), Signal(width)
+        x.state, x.next, x.integrated = Signal(width), Signal(width), Signal(width)
         # stage "w" writes the result back, from flip-flops
         w_valid, w_saddr, w_next = Signal(), Signal(sab), Signal(width)
         m.d.sync += [w_valid.eq(x.valid), w_saddr.eq(x.saddr), w_next.eq(x.next)]
         m.d.comb += [mem.s_wr.addr.eq(w_saddr), mem.s_wr.data.eq(w_next),
                      mem.s_wr.en.eq(w_valid)]
-        word = Mux(x.valid & (x.saddr == g.saddr), x.next,
+        word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
                    Mux(w_valid & (w_saddr == g.saddr), w_next, mem.s_rd.data))
         m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
@@ -391,35 +397,40 @@ class ConvLayer(wiring.Component):
         p, P = self.params, self.lanes
         mb, wb, sw, ab = p.mem_bits, self.weight_bits, self.lane_state_bits, p.acc_bits
         spikes = Signal(P)
-        next_state = []
+        stepped, integrated = [], []
+        kind = CubaLIFLane if self.cuba else LIFLane
         for j in range(P):
             word = x.state[j * sw:(j + 1) * sw]
-            kind = CubaLIFLane if self.cuba else LIFLane
+            weight = x.row[j * wb:(j + 1) * wb].as_signed()
+            # a lane for the end-of-step update and one for integrating: the short integrate
+            # path alone is forwarded to the next op (see _fetch)
             if self.groups == 1:
-                lane = kind(p, wb, bias=self.group_bias(0)[j])
+                step = kind(p, wb, bias=self.group_bias(0)[j])
             else:
-                lane = kind(p, wb)
-                m.d.comb += lane.bias.eq(0 if mem.b_rd is None
+                step = kind(p, wb)
+                m.d.comb += step.bias.eq(0 if mem.b_rd is None
                                          else mem.b_rd.data[j * ab:(j + 1) * ab])
-            m.submodules[f"lane{j}"] = lane
-            if self.cuba:
-                m.d.comb += lane.syn.eq(word[mb:])
-                next_state.append(Cat(lane.mem_next, lane.syn_next))
-            else:
-                m.d.comb += lane.r.eq(word[mb])
-                next_state.append(Cat(lane.mem_next, lane.r_next))
-            m.d.comb += [
-                lane.op.eq(x.step), lane.last.eq(0), lane.mem.eq(word[:mb]),
-                lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
-                spikes[j].eq(lane.spike),
-            ]
+            add = kind(p, wb, bias=0)
+            m.submodules[f"lane{j}"], m.submodules[f"add{j}"] = step, add
+            for lane, op in ((step, 1), (add, 0)):
+                m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
+                             lane.weight.eq(weight)]
+                if self.cuba:
+                    m.d.comb += lane.syn.eq(word[mb:])
+                else:
+                    m.d.comb += lane.r.eq(word[mb])
+            second = (lambda lane: lane.syn_next) if self.cuba else (lambda lane: lane.r_next)
+            stepped.append(Cat(step.mem_next, second(step)))
+            integrated.append(Cat(add.mem_next, second(add)))
+            m.d.comb += spikes[j].eq(step.spike)
+        m.d.comb += x.integrated.eq(Cat(*integrated))
         # the end of an inference's last step: the lanes' result is the state at rest, a
         # constant of the group, chosen here after the lanes rather than fed to all of them
         # first (a long path through the end-of-step arithmetic)
         words = self.rest_words()
         rest = Const(words[0], len(x.next)) if self.groups == 1 else \
             Array(Const(w, len(x.next)) for w in words)[x.group]
-        m.d.comb += x.next.eq(Mux(x.step & x.last, rest, Cat(*next_state)))
+        m.d.comb += x.next.eq(Mux(x.step, Mux(x.last, rest, Cat(*stepped)), x.integrated))
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words

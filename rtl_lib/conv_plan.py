@@ -33,7 +33,7 @@ DECODER_STAGES = 5
 #: sequencer's last op through tap tables, address sums, memory reads, their registers,
 #: execute, the spike-word queue and its two output registers, and the serializer's picker,
 #: chunk queue, beat maker and output register.
-LATENCY = DECODER_STAGES + 13
+LATENCY = DECODER_STAGES + 12
 
 
 def reciprocal(divisor, count):
@@ -311,8 +311,9 @@ class ConvPlan:
 
     @property
     def pass_cycles(self):
-        """Cycles of the end-of-step pass: one per state word."""
-        return self.state_depth
+        """Cycles of the end-of-step pass: one per state word, and an idle one (so that no
+        op needs the result of an end-of-step update the cycle after it)."""
+        return self.state_depth + 1
 
     #: See :data:`LATENCY`.
     latency: ClassVar[int] = LATENCY

@@ -89,8 +89,9 @@ def test_cycle_model_and_facts():
     plan = ConvPlan(g, 12, 6, PARAMS, bias=True)
     assert (plan.inputs, plan.outputs, plan.groups, plan.events) == (784, 12 * 12 * 12, 1, 1)
     assert plan.kind == "conv2d" and plan.state_depth == 576 and plan.out_words == 144
-    assert plan.step_cycles(100) == 100 + 576
-    np.testing.assert_array_equal(plan.step_cycles(np.array([0, 7])), [576, 583])
+    # the events, then a cycle per state word and an idle one
+    assert plan.step_cycles(100) == 100 + 576 + 1
+    np.testing.assert_array_equal(plan.step_cycles(np.array([0, 7])), [577, 584])
     # an interior pixel reaches 25 outputs, a corner one
     assert plan.event_cost[14 * 28 + 14] == 25 and plan.event_cost[0] == 1
     names = [m.name for m in plan.memories("layer0")]
