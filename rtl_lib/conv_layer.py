@@ -41,7 +41,8 @@ class ConvLayer(wiring.Component):
     (registered); weight ROM and state addressed; weight row and state word registered out
     of block RAM; execute; write back. An op's state read comes before the writes of the
     three ops ahead of it: the two newer are forwarded from the execute and write-back
-    stages, the oldest handed over by the transparent read port, so no op waits for another.
+    stages, the oldest handed over by the transparent read port, so no op waits for another
+    (the end-of-step pass ends with one idle cycle: see :meth:`_fetch`).
 
     Parameters
     ----------
