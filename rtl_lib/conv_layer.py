@@ -382,14 +382,23 @@ class ConvLayer(wiring.Component):
         x = stage("x", g, ("saddr",))
         x.row = Signal(plan.weight_width)
         width = len(mem.s_rd.data)
-        x.state, x.next, x.integrated = Signal(width), Signal(width), Signal(width)
-        # stage "w" writes the result back, from flip-flops
-        w_valid, w_saddr, w_next = Signal(), Signal(sab), Signal(width)
-        m.d.sync += [w_valid.eq(x.valid), w_saddr.eq(x.saddr), w_next.eq(x.next)]
-        m.d.comb += [mem.s_wr.addr.eq(w_saddr), mem.s_wr.data.eq(w_next),
-                     mem.s_wr.en.eq(w_valid)]
+        x.state, x.stepped, x.integrated = Signal(width), Signal(width), Signal(width)
+        # stage "w" writes the result back, from flip-flops: both lane results are registered
+        # and chosen there, with the state at rest that restarts an inference after its last
+        # step (a constant of the group), so the end-of-step arithmetic ends at a register
+        w = stage("w", x, ("saddr",))
+        w.stepped, w.integrated = Signal(width), Signal(width)
+        m.d.sync += [w.stepped.eq(x.stepped), w.integrated.eq(x.integrated)]
+        words = self.rest_words()
+        rest = Const(words[0], width) if self.groups == 1 else \
+            Array(Const(word, width) for word in words)[w.group]
+        result = Signal(width)
+        m.d.comb += [
+            result.eq(Mux(w.step, Mux(w.last, rest, w.stepped), w.integrated)),
+            mem.s_wr.addr.eq(w.saddr), mem.s_wr.data.eq(result), mem.s_wr.en.eq(w.valid),
+        ]
         word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
-                   Mux(w_valid & (w_saddr == g.saddr), w_next, mem.s_rd.data))
+                   Mux(w.valid & (w.saddr == g.saddr), result, mem.s_rd.data))
         m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
 
@@ -424,14 +433,7 @@ class ConvLayer(wiring.Component):
             stepped.append(Cat(step.mem_next, second(step)))
             integrated.append(Cat(add.mem_next, second(add)))
             m.d.comb += spikes[j].eq(step.spike)
-        m.d.comb += x.integrated.eq(Cat(*integrated))
-        # the end of an inference's last step: the lanes' result is the state at rest, a
-        # constant of the group, chosen here after the lanes rather than fed to all of them
-        # first (a long path through the end-of-step arithmetic)
-        words = self.rest_words()
-        rest = Const(words[0], len(x.next)) if self.groups == 1 else \
-            Array(Const(w, len(x.next)) for w in words)[x.group]
-        m.d.comb += x.next.eq(Mux(x.step, Mux(x.last, rest, Cat(*stepped)), x.integrated))
+        m.d.comb += [x.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words
