@@ -171,6 +171,8 @@ class ConvLayer(wiring.Component):
         return m
 
     def _memories(self, m):
+        """Weight ROM, state memory, bias ROM (several groups), tap tables, and the queue of
+        output spike words."""
         plan, P = self.plan, self.lanes
         mem = SimpleNamespace()
         m.submodules.weights = self.weights
@@ -186,13 +188,11 @@ class ConvLayer(wiring.Component):
             mem.b_rd = None
         # tap tables: small, read every cycle, in LUTs
         bits = plan.tap_entry_bits
-        m.submodules.rows = rows = memory.Memory(
-            shape=bits, depth=len(plan.row_table()), init=plan.row_table(),
-            attrs={"ram_style": "logic"})
-        m.submodules.columns = cols = memory.Memory(
-            shape=bits, depth=len(plan.column_table()), init=plan.column_table(),
-            attrs={"ram_style": "logic"})
-        mem.row_rd, mem.col_rd = rows.read_port(), cols.read_port()
+        for name, image in (("rows", plan.row_table()), ("columns", plan.column_table())):
+            m.submodules[name] = table = memory.Memory(shape=bits, depth=len(image), init=image,
+                                                       attrs={"ram_style": "logic"})
+            setattr(mem, name, table.read_port())
+        mem.row_rd, mem.col_rd = mem.rows, mem.columns
         m.submodules.words = mem.words = fifo.SyncFIFO(width=plan.word_layout.size,
                                                        depth=plan.words_depth)
         return mem
