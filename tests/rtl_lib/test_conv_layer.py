@@ -294,3 +294,30 @@ def test_back_to_back_steps_match_reference(case):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_conv_layers_chain_in_an_accelerator():
+    """Two convolutions (max pooling between them) and a dense layer in the accelerator,
+    samples back to back and the output stalled at times: the reference's spikes."""
+    from helpers.networks import random_qlayer
+    from rtl_lib.accelerator import Accelerator
+    from spikegen.assemble import layer_component
+    from spikegen.ir import QNetwork
+    from spikegen.reference import simulate
+    from spikegen.sim.amaranth_tb import run
+
+    rng = np.random.default_rng(21)
+    first = random_qconv(rng, ConvGeometry(in_hw=(8, 8), in_channels=2, out_channels=4,
+                                           kernel=3, out_hw=(8, 8), padding=1, out_pool=2))
+    second = random_qconv(rng, ConvGeometry(in_hw=(4, 4), in_channels=4, out_channels=6,
+                                            kernel=2, out_hw=(3, 3)), cuba=True)
+    dense = random_qlayer(rng, second.outputs, 5)
+    qnet = QNetwork((first, second, dense))
+    spikes = (rng.random((3, 4, first.inputs)) < 0.25).astype(np.uint8)
+    dut = Accelerator([conv_component(first, 2), conv_component(second, 3),
+                       layer_component(dense, 5)], fifo_depth=8)
+    ref = simulate(qnet, spikes)
+    assert ref.spikes.sum() > 0
+    got, results, _ = run(dut, spikes, outputs=qnet.outputs, overlap=True, stall_every=3)
+    np.testing.assert_array_equal(got, ref.spikes)
+    assert [r[0] for r in results] == ref.predicted.tolist()
