@@ -113,6 +113,9 @@ class ConvPlan:
         if not isinstance(self.params, (LIFParams, CubaLIFParams)):
             raise TypeError(f"Neuron parameters must be LIFParams or CubaLIFParams, "
                             f"not {self.params!r}")
+        if self.geometry.current_pool != 1:
+            raise ValueError("Max pooling of currents is not built yet: pool the spikes "
+                             "after the neurons (out_pool) instead")
         if self.out_events not in (1, 2):
             raise ValueError(f"Output events per beat must be 1 or 2, not {self.out_events!r}")
 

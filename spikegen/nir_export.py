@@ -119,6 +119,9 @@ def _conv_nodes(nir, k, layer, shape):
     if len(shape) != 3:
         raise SpikegenError(f"layer {k}: a convolution after a dense layer has no NIR form "
                             "(NIR has no node that reshapes a vector into a map)")
+    if g.current_pool > 1:
+        raise SpikegenError(f"layer {k}: max pooling of currents has no NIR form (NIR 1.0 has "
+                            "no max pooling node); save the network with spikegen.save")
     chain = []
     if g.pool > 1:
         window = np.array([g.pool, g.pool])
