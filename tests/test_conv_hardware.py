@@ -79,3 +79,12 @@ def test_conv_network_on_verilator(tmp_path, name):
 @pytest.mark.ghdl
 def test_conv_network_on_ghdl(tmp_path):
     _verify(_build(tmp_path, "maxpool"), "ghdl", 3)
+
+
+def test_max_pooling_of_currents_is_refused_by_the_hardware_for_now(tmp_path, capsys):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), _leaky(), nn.Flatten(),
+                          nn.Linear(18, 3), _leaky())
+    source = tmp_path / "net.pt"
+    spikegen.save(model, source, input_shape=(1, 8, 8))
+    assert main(["build", str(source), "--out", str(tmp_path / "b"), "--board", "none"]) != 0
+    assert "cannot build max pooling of currents" in capsys.readouterr().err
