@@ -21,6 +21,8 @@ from .evaluation import Evaluation, evaluate
 from .flat_top import FlatTop
 from .plan import NetworkPlan, plan_network
 from .quantize import quantize as quantize_network
+from .widths import calibrate, check_widths, served_steps
+from .widths import decisions as width_decisions
 
 
 __all__ = ["BuildOptions", "Build", "STEPS", "build"]
@@ -70,6 +72,7 @@ class Build:
     plan: "NetworkPlan | None" = None
     eval: "_data.EvalData | None" = None
     evaluation: "Evaluation | None" = None
+    widths: tuple = ()
     fit: "dict | None" = None
     component: object = None
     hdl: "dict | None" = None
@@ -126,7 +129,22 @@ def quantize(b: Build) -> Build:
     qnet = quantize_network(b.network, weight_bits=o.weight_bits, beta_bits=o.beta_bits,
                             mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits,
                             hardware=hardware, coding=coding)
-    return replace(b, qnet=qnet)
+    # the state widths: the bound over the run, tightened on the evaluation data if any
+    steps, fixed = served_steps(hardware, coding), o.mem_bits is not None
+    evaluation = None
+    if o.eval is not None:
+        evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
+                                     coding=o.coding)
+        if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
+            raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} "
+                                f"steps; raise `max_steps` to at least that")
+        qnet, widths = calibrate(qnet, evaluation.inputs, steps=steps, fixed=fixed,
+                                 source=f"{evaluation.inputs.shape[0]} samples of "
+                                        f"{evaluation.source}")
+    else:
+        widths = width_decisions(qnet, steps=steps, fixed=fixed)
+    check_widths(qnet, given=fixed)
+    return replace(b, qnet=qnet, eval=evaluation, widths=widths)
 
 
 def plan(b: Build) -> Build:
@@ -155,15 +173,9 @@ def check(b: Build) -> Build:
         # refuse a network that cannot fit before anything is emitted or synthesised
         fit = check_fit(qnet, target, b.plan)
     b = replace(b, fit=fit)
-    if o.eval is None:
+    if b.eval is None:
         return replace(b, evaluation=None)
-    evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
-                                 coding=o.coding)
-    if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
-        raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
-                            f"raise `max_steps` to at least that")
-    return replace(b, eval=evaluation,
-                   evaluation=evaluate(b.network, qnet, b.plan, evaluation))
+    return replace(b, evaluation=evaluate(b.network, qnet, b.plan, b.eval))
 
 
 def assemble(b: Build) -> Build:
