@@ -246,8 +246,37 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
                                         "snnTorch's)")
     who = "NIR graph" + (f" written by {writer} ({how})" if writer else
                          " of unknown origin (no writer in its metadata)")
+    spikes = "one binary spike per step when v > v_threshold"
+    if writer != "snnTorch":
+        spikes += (" (Sinabs spikes when v >= v_threshold and, with its default MultiSpike, "
+                   "several times a step: equal only when v never reaches the threshold "
+                   "exactly or twice over)")
     return (f"{who}, read with {time}, {mech}, reset delay {'on' if reset_delay else 'off'}, "
-            "one binary spike per step when v > v_threshold",)
+            f"{spikes}",)
+
+
+#: A time constant this close to the default ``dt`` scale reads as steps: beta within this of 1.
+_STEPS_TOLERANCE = 1e-3
+
+
+def _refuse_steps_as_time(path, nodes):
+    """Time constants of 1 or more that the default dt turns into ``beta`` within
+    :data:`_STEPS_TOLERANCE` of 1 are counted in time steps (Sinabs writes them so, dt = 1):
+    read with snnTorch's dt they would make every neuron a perfect integrator."""
+    for name, node in nodes.items():
+        for label in ("tau", "tau_mem", "tau_syn"):
+            value = getattr(node, label, None)
+            if value is None or type(node).__name__ not in _NEURONS:
+                continue
+            tau = np.asarray(value, dtype=np.float64).reshape(-1)
+            steps = (tau >= 1.0) & (DEFAULT_DT / np.maximum(tau, 1e-300) < _STEPS_TOLERANCE)
+            if tau.size and np.all(steps):
+                raise SpikegenError(
+                    f"{path}: node {name!r}: {label} {float(tau[0]):g} looks like time steps "
+                    f"(Sinabs writes them so): at the default dt {DEFAULT_DT:g} it gives beta "
+                    f"{1.0 - DEFAULT_DT / float(tau[0]):.6f}, a neuron that never leaks; give "
+                    "`dt` 1 (for Sinabs also `reset` subtract, `no_reset_delay`), or the dt "
+                    "the network was trained with")
 
 
 def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None):
@@ -302,6 +331,8 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
         reset, reset_given = recorded, "the graph's metadata"
     if reset is None:
         reset = "subtract" if writer == "snnTorch" else "zero"
+    if not dt_given:
+        _refuse_steps_as_time(path, nodes)
     notes = _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay)
     order, seen = _chain(path, nodes, edges)
     stray = sorted(set(nodes) - seen - set(loops.values()))

@@ -243,7 +243,7 @@ def check_widths(qnet, *, given=False):
                                                            layer.syn_format)):
             if fmt is not None and fmt.bits > MAX_STATE_BITS:
                 ways = ("" if given else
-                        "give evaluation data (--eval) to calibrate it, lower `max_steps`, ")
+                        "give evaluation data (`eval`) to calibrate it, lower `max_steps`, ")
                 raise SpikegenError(
                     f"layer {k}'s {what} needs {fmt.bits} bits; the hardware builds at most "
                     f"{MAX_STATE_BITS}: {ways}set `mem_bits`, or use fewer `mem_frac_bits`")

@@ -16,20 +16,21 @@ from spikegen.quantize import quantize
 from helpers.networks import random_network
 
 
-def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1):
+def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1, mem_bits=None):
     net = random_network(np.random.default_rng(seed), sizes)
-    return quantize(net, weight_bits=weight_bits,
+    return quantize(net, weight_bits=weight_bits, mem_bits=mem_bits,
                     hardware=HardwareConfig(parallelism, events_per_cycle=events))
 
 
-def model_qnet(*, parallelism=0, events=1, readout="spikes", coding=None, seed=0):
+def model_qnet(*, parallelism=0, events=1, readout="spikes", coding=None, seed=0,
+               mem_bits=None):
     """64 -> 40 (recurrent CubaLIF) -> 10 (LIF): a current, a recurrence and a plain layer."""
     rng = np.random.default_rng(seed)
     layers = (DenseLayer(rng.normal(0, 0.5, (40, 64)), rng.normal(0, 0.1, 40),
                          CubaLIF(alpha=0.5, beta=0.75), recurrent=rng.normal(0, 0.3, (40, 40))),
               random_network(rng, (40, 10)).layers[0])
     options = {} if coding is None else {"coding": coding}
-    return quantize(Network(layers, readout=readout), **options,
+    return quantize(Network(layers, readout=readout), **options, mem_bits=mem_bits,
                     hardware=HardwareConfig(parallelism, events_per_cycle=events))
 
 
@@ -211,7 +212,9 @@ def test_cuba_state_holds_membrane_and_current():
     assert found["layer0.bias"].width == 4 * layer.syn_format.bits
     assert found["layer1.state"].width == 4 * (qnet.layers[1].mem_format.bits + 1)
     # the current is a second state per lane: more logic than the same layer of LIF neurons
-    lif = qnet_of((64, 40, 10), parallelism=4)
+    # with membranes as wide
+    qnet = model_qnet(parallelism=4, mem_bits=16)
+    lif = qnet_of((64, 40, 10), parallelism=4, mem_bits=16)
     assert estimate(qnet, "xc7", rx_fifo_depth=512)["luts"] > \
         estimate(lif, "xc7", rx_fifo_depth=512)["luts"]
 
