@@ -301,3 +301,42 @@ def test_estimate_follows_placed_designs():
         return estimate(quantize(net, hardware=HardwareConfig(4)), "xc7",
                         rx_fifo_depth=512)["luts"]
     assert core(0.9) > core(0.875)
+
+
+def test_auto_takes_the_fastest_parallelism_that_fits():
+    from spikegen.fit import AUTO_HEADROOM, _candidates, fastest_fit
+
+    icebreaker = get_board("icebreaker")
+    qnet = qnet_of((64, 32, 10))
+    chosen, plan, why = fastest_fit(qnet, icebreaker)
+    p, e = chosen.hardware.parallelism, chosen.hardware.events_per_cycle
+    assert 0 < p < 32
+    assert why.startswith(f"-P auto: {p} lanes per layer, {e} input event")
+    assert "the fastest estimated to fit the icebreaker; every neuron its own lane with 2 " \
+           "events per cycle would need about" in why
+    shares = check_fit(chosen, icebreaker)["shares"]
+    assert max(shares.values()) <= AUTO_HEADROOM
+    # every faster candidate is over the part (or the headroom)
+    order = _candidates(qnet, (2, 1))
+    for faster in order[:order.index((p, e))]:
+        found = estimate(qnet_of((64, 32, 10), parallelism=faster[0], events=faster[1]),
+                         "ice40", rx_fifo_depth=icebreaker.rx_fifo_depth,
+                         pins=icebreaker.pins or 0)
+        assert max(found["luts"] / icebreaker.capacity.luts,
+                   found["bram"] / icebreaker.capacity.bram) > AUTO_HEADROOM
+
+
+def test_auto_on_a_big_part_keeps_every_neuron_in_its_own_lane():
+    from spikegen.fit import fastest_fit
+
+    chosen, _, why = fastest_fit(qnet_of((64, 32, 10)), get_board("arty-a7"))
+    assert (chosen.hardware.parallelism, chosen.hardware.events_per_cycle) == (0, 2)
+    assert why == ("-P auto: every neuron its own lane, 2 input events per cycle, the fastest "
+                   "estimated to fit the arty-a7")
+
+
+def test_auto_refuses_what_fits_nowhere():
+    from spikegen.fit import fastest_fit
+
+    with pytest.raises(SpikegenError, match="the design does not fit the icebreaker"):
+        fastest_fit(qnet_of((784, 2048, 10)), get_board("icebreaker"))
