@@ -88,7 +88,7 @@ def _dense_row(layer, plan, float_layer):
         "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
         "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
         "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
-        "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
+        "mem_bits_one_step": membrane_bits(layer.weight << layer.shift, layer.bias,
                                                  threshold),
         "threshold_lsb": n.threshold, "threshold": error["threshold"],
         "threshold_built": error["threshold_built"],

@@ -154,6 +154,9 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert report["network"]["shape"] == [64, 32, 10]
     assert report["evaluation"]["float_accuracy"] > 0.9
     assert report["evaluation"]["reference_accuracy"] > 0.9
+    # issue 14: the demo agrees with snnTorch and never saturates
+    assert report["evaluation"]["output_spike_agreement"] >= 0.995
+    assert report["evaluation"]["saturated_additions"] == 0
     estimate = report["cycles"]["per_inference_mean"]
     assert 0.8 < verify["cycles_per_inference"] / estimate < 1.25
     assert (out / "build" / "board" / "spikegen.tcl").exists()
