@@ -43,7 +43,13 @@ def _fraction(text):
 
 
 def _parallelism(text):
-    return "auto" if text == "auto" else _natural(text)
+    if text == "auto":
+        return text
+    try:
+        return _natural(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not auto or a non-negative "
+                                         "integer") from None
 
 
 def _board_names():

@@ -114,6 +114,9 @@ def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsy
     (["--steps", "300"], "--steps 300 must be from 1 to --max-steps (255)", 1),
     (["--events-per-cycle", "3"], "argument --events-per-cycle/-E: invalid choice: 3", 2),
     (["--readout", "voltage"], "argument --readout: invalid choice: 'voltage'", 2),
+    (["-P", "fast"], "'fast' is not auto or a non-negative integer", 2),
+    (["-P", "0", "--board", "icebreaker", "--weight-bits", "16", "--mem-frac-bits", "8"],
+     "the design does not fit the icebreaker", 1),
 ])
 def test_bad_options_give_one_line(tmp_path, small_net, capsys, argv, message, code):
     net, _ = small_net
