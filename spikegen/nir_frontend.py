@@ -238,7 +238,8 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
                 else "reset subtract (snnTorch's default; NIR records no reset: give "
                      "reset=zero (--reset zero) for NIR's reset to v_reset)")
     else:
-        time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step; "
+        time = f"dt {dt:g}" + ((" (given)" if dt_given is True else f" ({dt_given})")
+                               if dt_given else " (snnTorch's export time step; "
                                "NIR records none: give dt (--dt), e.g. 1 for Sinabs, whose time "
                                "constants are in steps)")
         mech = f"reset {reset}" + (f" ({reset_given})" if reset_given
@@ -279,7 +280,12 @@ def _refuse_steps_as_time(path, nodes):
                     "the network was trained with")
 
 
-def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None):
+#: What a writer named in a graph's metadata means where NIR is silent: Sinabs counts time in
+#: steps and resets by subtraction within the step.
+_WRITER_CONVENTIONS = {"Sinabs": {"dt": 1.0, "reset": "subtract", "reset_delay": False}}
+
+
+def load_nir(path, *, dt=None, reset=None, reset_delay=None, name=None, readout=None):
     """Read a NIR file into spikegen's float IR (see the module docstring).
 
     Parameters
@@ -290,7 +296,8 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     reset : str or None
         ``"zero"`` or ``"subtract"``; ``None`` means ``"subtract"`` for a graph that
         snnTorch wrote (snnTorch's default) and ``"zero"`` (NIR's ``v_reset``) otherwise.
-    reset_delay : bool
+    reset_delay : bool or None
+        ``None``: the writer's convention (off for Sinabs, named in the metadata), else on.
     name, readout : str or None
 
     Returns
@@ -329,8 +336,16 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     if reset is None and recorded in ("zero", "subtract"):
         # spikegen.save_nir records the reset mechanism, which NIR's nodes cannot
         reset, reset_given = recorded, "the graph's metadata"
+    own = _WRITER_CONVENTIONS.get(writer, {})
+    if reset is None and "reset" in own:
+        reset, reset_given = own["reset"], f"{writer}'s"
     if reset is None:
         reset = "subtract" if writer == "snnTorch" else "zero"
+    if reset_delay is None:
+        reset_delay = own.get("reset_delay", True)
+    if not dt_given and "dt" in own:
+        # a writer named in the metadata whose time constants are in steps
+        dt, dt_given = own["dt"], f"{writer}'s: its time constants are in steps"
     if not dt_given:
         _refuse_steps_as_time(path, nodes)
     notes = _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay)

@@ -8,6 +8,7 @@ subtraction in the same step (spikegen's ``reset_delay`` off), a spike when ``v 
 default, several spikes per step (``MultiSpike``; spikegen emits one, as ``SingleSpike``)."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -87,3 +88,18 @@ def test_sinabs_iaf_verifies_on_verilator(tmp_path):
     assert main(["verify", str(out), "--samples", "8", "--no-summary"]) == 0
     qnet = from_json(json.load(open(out / "network.json")))
     assert qnet.layers[0].neuron.reset == "subtract"
+
+
+def test_a_graph_whose_metadata_names_sinabs_takes_its_conventions(tmp_path):
+    # Sinabs' nir 1.0.4 writes no metadata; newer NIR keeps it in the graph's node/metadata
+    h5py = pytest.importorskip("h5py")
+    shutil.copy(fixture("lif.nir"), tmp_path / "named.nir")
+    with h5py.File(tmp_path / "named.nir", "a") as f:
+        f["node"].create_group("metadata").create_dataset("source", data="sinabs 3.1.3")
+    net = load_nir(tmp_path / "named.nir")
+    neuron = net.layers[0].neuron
+    assert neuron.beta == pytest.approx(0.95)
+    assert (neuron.reset, neuron.reset_delay) == ("subtract", False)
+    assert net.notes[0].startswith(
+        "NIR graph written by Sinabs (named in its metadata), read with dt 1 (Sinabs's: its "
+        "time constants are in steps), reset subtract (Sinabs's), reset delay off")
