@@ -53,6 +53,12 @@ records its reset in its metadata. ``zero`` follows snnTorch's layer of the same
 recurrent layers (``Synaptic``, ``RLeaky``, ``RSynaptic``; see :mod:`spikegen.ir`). The graph
 must be a chain from ``Input`` to ``Output`` apart from recurrent edges; any other node or
 topology is refused with a one-line message naming the node.
+
+Time constants in steps: Sinabs writes ``tau`` in time steps (dt = 1). A graph whose metadata
+names Sinabs is read with dt 1 and Sinabs' subtract reset within the step (reset delay off);
+otherwise, without ``dt``, a time constant of 1 or more that snnTorch's dt would turn into a
+beta within 1e-3 of 1 is refused, naming ``dt``: read silently it would make a neuron that
+never leaks, with a membrane tens of bits wide.
 """
 import os
 from types import SimpleNamespace
