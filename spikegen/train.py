@@ -39,8 +39,8 @@ from .ir import CODINGS, LIF, InputCoding
 from .snntorch_model import network_from_module, reset_state, untrained
 
 
-__all__ = ["train", "on_grid", "train_network", "train_float", "finetune", "evaluate", "save_network",
-           "augment_images"]
+__all__ = ["train", "on_grid", "train_network", "train_float", "finetune", "evaluate",
+           "save_network", "augment_images"]
 
 
 def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=2e-3, seed=0,
