@@ -83,8 +83,11 @@ def run_plan(plan, build_dir, family, *, log_name="toolchain.log"):
     plan.extract(build_dir)
     script = f"{plan.script}.sh"
     started = time.monotonic()
-    result = subprocess.run(["sh", script], cwd=build_dir, env=toolchain_env(family),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    from spikegen.progress import Stage
+
+    with Stage("[board] toolchain", probe=_reached(build_dir, plan.script, family)):
+        result = subprocess.run(["sh", script], cwd=build_dir, env=toolchain_env(family),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.monotonic() - started
     with open(os.path.join(build_dir, log_name), "w") as f:
         f.write(result.stdout)
@@ -95,6 +98,24 @@ def run_plan(plan, build_dir, family, *, log_name="toolchain.log"):
         tail = " | ".join(lines[-3:])
         raise ToolchainError(f"{tail} (see {os.path.join(build_dir, log_name)})")
     return seconds
+
+
+def _reached(build_dir, name, family):
+    """A probe for :class:`~spikegen.progress.Stage`: the tool a build script has reached,
+    judged by the files each one writes (Amaranth's scripts run them quietly)."""
+    pnr = "nextpnr-ice40" if family == "ice40" else "nextpnr-ecp5"
+    steps = ((f"{name}.bin", "bitstream written"), (f"{name}.bit", "bitstream written"),
+             (f"{name}.asc", "bitstream (pack)"), (f"{name}.config", "bitstream (pack)"),
+             (f"{name}.tim", f"place and route ({pnr})"), (f"{name}.rpt", "synthesis (yosys)"))
+    started = time.time()
+
+    def probe():
+        for file_name, stage in steps:
+            path = os.path.join(build_dir, file_name)
+            if os.path.exists(path) and os.path.getmtime(path) >= started - 1:
+                return stage
+        return "synthesis (yosys)"
+    return probe
 
 
 def overused(log_text):

@@ -88,8 +88,11 @@ def build(sim, sources, toplevel, work_dir, *, waves=False, quiet=True):
     if sim.always:
         options["always"] = True
     runner = get_runner(sim.name)
+    from spikegen.progress import Stage
+
     try:
-        with _quiet(work_dir, quiet):
+        with _quiet(work_dir, quiet), Stage(f"[sim] {sim.label} model build",
+                                            enabled=None if quiet else False):
             runner.build(
                 sources=[str(Path(f).resolve()) for f in sources],
                 hdl_toplevel=toplevel,

@@ -21,6 +21,8 @@ from .evaluation import Evaluation, evaluate
 from .flat_top import FlatTop
 from .plan import NetworkPlan, plan_network
 from .quantize import quantize as quantize_network
+from .widths import calibrate, check_widths, served_steps
+from .widths import decisions as width_decisions
 
 
 __all__ = ["BuildOptions", "Build", "STEPS", "build"]
@@ -37,8 +39,8 @@ class BuildOptions:
     beta_bits: int = 8
     mem_frac_bits: int = 2
     mem_bits: "int | None" = None
-    parallelism: int = 0
-    events_per_cycle: int = 1
+    parallelism: "int | str" = "auto"
+    events_per_cycle: "int | None" = None
     max_steps: int = 255
     fifo_depth: int = 64
     reset_delay: "bool | None" = None
@@ -70,6 +72,7 @@ class Build:
     plan: "NetworkPlan | None" = None
     eval: "_data.EvalData | None" = None
     evaluation: "Evaluation | None" = None
+    widths: tuple = ()
     fit: "dict | None" = None
     component: object = None
     hdl: "dict | None" = None
@@ -106,19 +109,21 @@ def load(b: Build) -> Build:
 def quantize(b: Build) -> Build:
     """Float IR → fixed-point IR (see :mod:`spikegen.quantize`)."""
     o = b.options
-    if not isinstance(o.parallelism, int) or o.parallelism < 0:
-        raise SpikegenError(f"`parallelism` must be 0 (all neurons) or a positive integer, "
-                            f"not {o.parallelism!r}")
+    if o.parallelism != "auto" and (not isinstance(o.parallelism, int)
+                                    or o.parallelism < 0):
+        raise SpikegenError(f"`parallelism` must be auto, 0 (all neurons) or a positive "
+                            f"integer, not {o.parallelism!r}")
     if not isinstance(o.max_steps, int) or not 1 <= o.max_steps <= 65535:
         raise SpikegenError(f"`max_steps` must be from 1 to 65535, not {o.max_steps!r}")
     if not isinstance(o.fifo_depth, int) or not 2 <= o.fifo_depth <= 65536:
         raise SpikegenError(f"`fifo_depth` must be from 2 to 65536, not {o.fifo_depth!r}")
-    if o.events_per_cycle not in (1, 2):
+    if o.events_per_cycle not in (None, 1, 2):
         raise SpikegenError(f"`events_per_cycle` must be 1 or 2 (the two ports of a block "
                             f"RAM), not {o.events_per_cycle!r}")
-    hardware = ir.HardwareConfig(parallelism=o.parallelism, max_steps=o.max_steps,
-                                 fifo_depth=o.fifo_depth,
-                                 events_per_cycle=o.events_per_cycle)
+    # -P auto starts from every neuron in its own lane; the check step fits it to the board
+    hardware = ir.HardwareConfig(parallelism=0 if o.parallelism == "auto" else o.parallelism,
+                                 max_steps=o.max_steps, fifo_depth=o.fifo_depth,
+                                 events_per_cycle=o.events_per_cycle or 1)
     if o.coding not in ir.CODINGS:
         raise SpikegenError(f"`coding` must be one of {', '.join(ir.CODINGS)}, "
                             f"not {o.coding!r}")
@@ -126,7 +131,22 @@ def quantize(b: Build) -> Build:
     qnet = quantize_network(b.network, weight_bits=o.weight_bits, beta_bits=o.beta_bits,
                             mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits,
                             hardware=hardware, coding=coding)
-    return replace(b, qnet=qnet)
+    # the state widths: the bound over the run, tightened on the evaluation data if any
+    steps, fixed = served_steps(hardware, coding), o.mem_bits is not None
+    evaluation = None
+    if o.eval is not None:
+        evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
+                                     coding=o.coding, input_shape=qnet.layers[0].input_shape)
+        if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
+            raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} "
+                                f"steps; raise `max_steps` to at least that")
+        qnet, widths = calibrate(qnet, evaluation.inputs, steps=steps, fixed=fixed,
+                                 source=f"{evaluation.inputs.shape[0]} samples of "
+                                        f"{evaluation.source}")
+    else:
+        widths = width_decisions(qnet, steps=steps, fixed=fixed)
+    check_widths(qnet, given=fixed)
+    return replace(b, qnet=qnet, eval=evaluation, widths=widths)
 
 
 def plan(b: Build) -> Build:
@@ -146,24 +166,32 @@ def check(b: Build) -> Build:
     fit = None
     if o.board is not None:
         from .boards import get_board
-        from .fit import check_fit
+        from .fit import check_fit, fastest_fit
 
         try:
             target = get_board(o.board)
         except ValueError as exc:
             raise SpikegenError(str(exc)) from None
+        chosen = None
+        if o.parallelism == "auto":
+            # the fastest lanes (and events per cycle, unless given) that fit the part
+            qnet, planned, chosen = fastest_fit(
+                qnet, target, events=(2, 1) if o.events_per_cycle is None
+                else (o.events_per_cycle,))
+            b = replace(b, qnet=qnet, plan=planned)
         # refuse a network that cannot fit before anything is emitted or synthesised
         fit = check_fit(qnet, target, b.plan)
+        if chosen is not None:
+            fit["chosen"] = chosen
     b = replace(b, fit=fit)
-    if o.eval is None:
+    if b.eval is None:
         return replace(b, evaluation=None)
-    evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
-                                 coding=o.coding, input_shape=qnet.layers[0].input_shape)
-    if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
-        raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
-                            f"raise `max_steps` to at least that")
-    return replace(b, eval=evaluation,
-                   evaluation=evaluate(b.network, qnet, b.plan, evaluation))
+    options = dict(weight_bits=o.weight_bits, beta_bits=o.beta_bits,
+                   mem_frac_bits=o.mem_frac_bits, mem_bits=o.mem_bits)
+    requantize = lambda **changes: quantize_network(              # noqa: E731
+        b.network, hardware=qnet.hardware, coding=qnet.coding, **changes)
+    return replace(b, evaluation=evaluate(b.network, qnet, b.plan, b.eval,
+                                          requantize=requantize, options=options))
 
 
 def assemble(b: Build) -> Build:

@@ -51,9 +51,8 @@ from .plan import NetworkPlan, plan_network
 from .registry import Registry
 
 
-__all__ = ["estimate", "core_logic", "check_fit", "memories", "block_rams", "memory_blocks",
-           "MemoryPlan",
-           "LOGIC"]
+__all__ = ["estimate", "core_logic", "check_fit", "fastest_fit", "memories", "block_rams",
+           "memory_blocks", "MemoryPlan", "LOGIC", "AUTO_HEADROOM"]
 
 
 # Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
@@ -221,9 +220,11 @@ def estimate(design, family, *, rx_fifo_depth, pins=0, weight_bits=None):
             "ios": pins, "memories": rows}
 
 
-def _with_parallelism(qnet, parallelism):
-    return plan_network(replace(qnet, hardware=replace(qnet.hardware,
-                                                       parallelism=parallelism)))
+def _with_parallelism(qnet, parallelism, events_per_cycle=None):
+    hardware = replace(qnet.hardware, parallelism=parallelism)
+    if events_per_cycle is not None:
+        hardware = replace(hardware, events_per_cycle=events_per_cycle)
+    return plan_network(replace(qnet, hardware=hardware))
 
 
 def _fits(plan, board):
@@ -310,3 +311,69 @@ def check_fit(qnet, board, plan=None):
                       "2-bit weights")
     raise SpikegenError(f"{problem} (estimated before synthesis); try "
                         f"{', '.join(advice)}")
+
+
+#: The largest share of any of a part's resources ``-P auto`` fills: the logic estimate is
+#: within about 15 % of what nextpnr places, and a nearly full part may not route.
+AUTO_HEADROOM = 0.85
+
+
+def _candidates(qnet, events):
+    """``(parallelism, events per cycle)`` pairs, fastest first: a step's cycles grow with
+    the groups ``ceil(N/P)`` of the slowest layer over the events it takes per cycle."""
+    widest = max(layer.outputs for layer in qnet.layers)
+    lanes = sorted({p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if p < widest}
+                   | {0})
+    pairs = [(p, e) for p in lanes for e in events]
+
+    def cost(pair):
+        p, e = pair
+        groups = max(-(-layer.outputs // p) if p else 1 for layer in qnet.layers)
+        return (groups / e, e, -p)       # then the cheaper: one event per cycle, fewer lanes
+    return sorted(pairs, key=cost)
+
+
+def fastest_fit(qnet, board, *, events=(2, 1)):
+    """``-P auto``: the fastest ``(parallelism, events_per_cycle)`` whose estimate fits
+    ``board`` with :data:`AUTO_HEADROOM` (else without it), trying ``events`` per cycle.
+
+    Returns
+    -------
+    (qnet, plan, why)
+        ``qnet`` with that hardware, its plan, and a sentence saying what was chosen and why.
+
+    Raises
+    ------
+    SpikegenError
+        As :func:`check_fit` when nothing fits, even with one lane.
+    """
+    family = board.capacity.family
+    first_problem = None
+    for headroom in (AUTO_HEADROOM, 1.0):
+        for p, e in _candidates(qnet, events):
+            plan = _with_parallelism(qnet, p, e)
+            found = estimate(plan, family, rx_fifo_depth=board.rx_fifo_depth,
+                             pins=board.pins or 0)
+            try:
+                shares = board.check_fit(found)
+            except ValueError as exc:
+                first_problem = first_problem or (p, e, str(exc))
+                continue
+            if max(shares.values(), default=0) > headroom:
+                first_problem = first_problem or (
+                    p, e, f"{max(shares.values()):.0%} of the part, over the "
+                          f"{AUTO_HEADROOM:.0%} left for routing")
+                continue
+            hardware = replace(qnet.hardware, parallelism=p, events_per_cycle=e)
+            chosen = replace(qnet, hardware=hardware)
+            lanes = "every neuron its own lane" if p == 0 else f"{p} lanes per layer"
+            why = (f"-P auto: {lanes}, {e} input event{'s' if e > 1 else ''} per cycle, the "
+                   f"fastest estimated to fit the {board.name}")
+            if first_problem is not None and (first_problem[0], first_problem[1]) != (p, e):
+                fp, fe, problem = first_problem
+                faster = "every neuron its own lane" if fp == 0 else f"{fp} lanes"
+                why += (f"; {faster} with {fe} event{'s' if fe > 1 else ''} per cycle would "
+                        f"need {problem.split(': it needs ', 1)[-1]}")
+            return chosen, plan, why
+    check_fit(qnet, board)          # nothing fits: raises, saying what would
+    raise AssertionError("check_fit accepted a design no parallelism fits")

@@ -417,8 +417,7 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     if readout is not None and readout not in READOUTS:
         raise SpikegenError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
     if is_nir_file(path):
-        return load_nir(path, dt=dt, reset=reset,
-                        reset_delay=True if reset_delay is None else reset_delay, name=name,
+        return load_nir(path, dt=dt, reset=reset, reset_delay=reset_delay, name=name,
                         readout=readout)
     if dt is not None or reset is not None:
         raise SpikegenError(f"{path}: `dt` and `reset` apply to NIR files only; a state_dict "

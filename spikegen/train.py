@@ -39,8 +39,8 @@ from .ir import CODINGS, LIF, InputCoding
 from .snntorch_model import network_from_module, reset_state, untrained
 
 
-__all__ = ["train", "train_network", "train_float", "finetune", "evaluate", "save_network",
-           "augment_images"]
+__all__ = ["train", "on_grid", "train_network", "train_float", "finetune", "evaluate",
+           "save_network", "augment_images"]
 
 
 def train(dataset, *, hidden=(32,), steps=16, beta=0.9, epochs=30, batch=64, lr=2e-3, seed=0,
@@ -84,6 +84,30 @@ def _train_demo(dataset, hidden, steps, beta, epochs, batch, lr, seed, progress)
             progress(f"epoch {epoch + 1}/{epochs}: loss {total / len(y):.3f}, "
                      f"train accuracy {correct / len(y):.3f}")
     return model
+
+
+def on_grid(model, *, weight_bits=8, mem_frac_bits=2):
+    """``model`` with every weight and bias rounded to the fixed-point grid ``spikegen
+    build`` quantizes it to (same ``weight_bits`` and ``mem_frac_bits``), as an
+    ``nn.Sequential`` of ``nn.Linear`` + ``snntorch.Leaky``.
+
+    The float model then computes with the weights the hardware holds, so the only
+    differences left between the two are beta's rounding and the membrane's fraction bits
+    (the demo's network is built this way). Quantizing the result again picks the same
+    scales and the same integers.
+    """
+    from dataclasses import replace
+
+    from .qat import module_from_network
+    from .quantize import quantize
+
+    net = network_from_module(model)
+    qnet = quantize(net, weight_bits=weight_bits, mem_frac_bits=mem_frac_bits)
+    layers = tuple(
+        replace(layer, weight=q.weight * q.weight_format.lsb,
+                bias=None if layer.bias is None else q.bias * q.acc_format.lsb)
+        for layer, q in zip(net.layers, qnet.layers))
+    return module_from_network(replace(net, layers=layers))
 
 
 # -- augmentation -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from . import reference
 from .build_dir import TOP_NAME, BuildDir, load_network, read_json, write_json
 from .plan import count_bits, plan_network
 from .errors import SpikegenError
+from .progress import Stage
 
 
 __all__ = ["SIMULATORS", "verify"]
@@ -102,7 +103,7 @@ def _progress(log_path, total, log, stop):
         if len(lines) > seen:
             seen = len(lines)
             done = lines[-1].split("sample ", 1)[1].split(":", 1)[0]
-            log(f"  simulated {done} samples")
+            log(done)
 
 
 def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=0.1, steps=16,
@@ -139,15 +140,24 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
             f"model in {work}")
     stop = threading.Event()
     watcher = None
+    # on a terminal a bar of the samples simulated; otherwise a log line as they advance
+    stage = Stage(f"[verify] {simulator}", total=spikes.shape[0], unit="samples",
+                  enabled=None if log is not None else False)
     if log is not None:
+        def report(done):
+            if stage.enabled:
+                stage.update(int(done) if done.isdigit() else None)
+            else:
+                log(f"  simulated {done} samples")
         watcher = threading.Thread(target=_progress, daemon=True,
-                                   args=(os.path.join(work, "test.log"), spikes.shape[0], log,
-                                         stop))
+                                   args=(os.path.join(work, "test.log"), spikes.shape[0],
+                                         report, stop))
         watcher.start()
     start = time.monotonic()
     try:
-        result = run_accelerator([hdl_path], TOP_NAME, work, stimulus, ports=top_ports(qnet),
-                                 waves=waves)
+        with stage:
+            result = run_accelerator([hdl_path], TOP_NAME, work, stimulus,
+                                     ports=top_ports(qnet), waves=waves)
     except SimulationError as exc:
         raise SpikegenError(f"simulation failed: {exc}") from None
     finally:

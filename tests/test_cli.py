@@ -114,6 +114,9 @@ def test_build_without_board_and_verify_random_spikes(tmp_path, small_net, capsy
     (["--steps", "300"], "--steps 300 must be from 1 to --max-steps (255)", 1),
     (["--events-per-cycle", "3"], "argument --events-per-cycle/-E: invalid choice: 3", 2),
     (["--readout", "voltage"], "argument --readout: invalid choice: 'voltage'", 2),
+    (["-P", "fast"], "'fast' is not auto or a non-negative integer", 2),
+    (["-P", "0", "--board", "icebreaker", "--weight-bits", "16", "--mem-frac-bits", "8"],
+     "the design does not fit the icebreaker", 1),
 ])
 def test_bad_options_give_one_line(tmp_path, small_net, capsys, argv, message, code):
     net, _ = small_net
@@ -154,6 +157,9 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert report["network"]["shape"] == [64, 32, 10]
     assert report["evaluation"]["float_accuracy"] > 0.9
     assert report["evaluation"]["reference_accuracy"] > 0.9
+    # issue 14: the demo agrees with snnTorch and never saturates
+    assert report["evaluation"]["output_spike_agreement"] >= 0.995
+    assert report["evaluation"]["saturated_additions"] == 0
     estimate = report["cycles"]["per_inference_mean"]
     assert 0.8 < verify["cycles_per_inference"] / estimate < 1.25
     assert (out / "build" / "board" / "spikegen.tcl").exists()

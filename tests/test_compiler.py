@@ -139,3 +139,23 @@ def test_a_bad_recorded_coding_is_refused(tmp_path):
     torch.save(tree, net)
     with pytest.raises(SpikegenError, match=r"net.pt: .*recorded input coding .* is not valid"):
         spikegen.load(net)
+
+
+def test_auto_parallelism_is_fitted_to_the_board_before_anything_is_written(tmp_path):
+    rng = np.random.default_rng(1)
+    net = tmp_path / "net.pt"
+    spikegen.save(random_network(rng, (64, 32, 10)), net)
+    b = Build(options=BuildOptions(source=str(net), out=str(tmp_path / "out"),
+                                   board="icebreaker"))
+    for step in (compiler.load, compiler.quantize, compiler.plan, compiler.check):
+        b = step(b)
+    assert 0 < b.qnet.hardware.parallelism < 32
+    assert b.plan == plan_network(b.qnet)
+    assert b.fit["chosen"].startswith(f"-P auto: {b.qnet.hardware.parallelism} lanes per "
+                                      "layer")
+    assert not os.path.exists(tmp_path / "out")
+    # without a board every neuron keeps its own lane, one event per cycle
+    b = Build(options=BuildOptions(source=str(net), out=str(tmp_path / "out"), board=None))
+    for step in (compiler.load, compiler.quantize, compiler.plan, compiler.check):
+        b = step(b)
+    assert (b.qnet.hardware.parallelism, b.qnet.hardware.events_per_cycle) == (0, 1)

@@ -16,20 +16,21 @@ from spikegen.quantize import quantize
 from helpers.networks import random_network
 
 
-def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1):
+def qnet_of(sizes, *, parallelism=0, weight_bits=8, seed=0, events=1, mem_bits=None):
     net = random_network(np.random.default_rng(seed), sizes)
-    return quantize(net, weight_bits=weight_bits,
+    return quantize(net, weight_bits=weight_bits, mem_bits=mem_bits,
                     hardware=HardwareConfig(parallelism, events_per_cycle=events))
 
 
-def model_qnet(*, parallelism=0, events=1, readout="spikes", coding=None, seed=0):
+def model_qnet(*, parallelism=0, events=1, readout="spikes", coding=None, seed=0,
+               mem_bits=None):
     """64 -> 40 (recurrent CubaLIF) -> 10 (LIF): a current, a recurrence and a plain layer."""
     rng = np.random.default_rng(seed)
     layers = (DenseLayer(rng.normal(0, 0.5, (40, 64)), rng.normal(0, 0.1, 40),
                          CubaLIF(alpha=0.5, beta=0.75), recurrent=rng.normal(0, 0.3, (40, 40))),
               random_network(rng, (40, 10)).layers[0])
     options = {} if coding is None else {"coding": coding}
-    return quantize(Network(layers, readout=readout), **options,
+    return quantize(Network(layers, readout=readout), **options, mem_bits=mem_bits,
                     hardware=HardwareConfig(parallelism, events_per_cycle=events))
 
 
@@ -211,7 +212,9 @@ def test_cuba_state_holds_membrane_and_current():
     assert found["layer0.bias"].width == 4 * layer.syn_format.bits
     assert found["layer1.state"].width == 4 * (qnet.layers[1].mem_format.bits + 1)
     # the current is a second state per lane: more logic than the same layer of LIF neurons
-    lif = qnet_of((64, 40, 10), parallelism=4)
+    # with membranes as wide
+    qnet = model_qnet(parallelism=4, mem_bits=16)
+    lif = qnet_of((64, 40, 10), parallelism=4, mem_bits=16)
     assert estimate(qnet, "xc7", rx_fifo_depth=512)["luts"] > \
         estimate(lif, "xc7", rx_fifo_depth=512)["luts"]
 
@@ -298,3 +301,42 @@ def test_estimate_follows_placed_designs():
         return estimate(quantize(net, hardware=HardwareConfig(4)), "xc7",
                         rx_fifo_depth=512)["luts"]
     assert core(0.9) > core(0.875)
+
+
+def test_auto_takes_the_fastest_parallelism_that_fits():
+    from spikegen.fit import AUTO_HEADROOM, _candidates, fastest_fit
+
+    icebreaker = get_board("icebreaker")
+    qnet = qnet_of((64, 32, 10))
+    chosen, plan, why = fastest_fit(qnet, icebreaker)
+    p, e = chosen.hardware.parallelism, chosen.hardware.events_per_cycle
+    assert 0 < p < 32
+    assert why.startswith(f"-P auto: {p} lanes per layer, {e} input event")
+    assert "the fastest estimated to fit the icebreaker; every neuron its own lane with 2 " \
+           "events per cycle would need about" in why
+    shares = check_fit(chosen, icebreaker)["shares"]
+    assert max(shares.values()) <= AUTO_HEADROOM
+    # every faster candidate is over the part (or the headroom)
+    order = _candidates(qnet, (2, 1))
+    for faster in order[:order.index((p, e))]:
+        found = estimate(qnet_of((64, 32, 10), parallelism=faster[0], events=faster[1]),
+                         "ice40", rx_fifo_depth=icebreaker.rx_fifo_depth,
+                         pins=icebreaker.pins or 0)
+        assert max(found["luts"] / icebreaker.capacity.luts,
+                   found["bram"] / icebreaker.capacity.bram) > AUTO_HEADROOM
+
+
+def test_auto_on_a_big_part_keeps_every_neuron_in_its_own_lane():
+    from spikegen.fit import fastest_fit
+
+    chosen, _, why = fastest_fit(qnet_of((64, 32, 10)), get_board("arty-a7"))
+    assert (chosen.hardware.parallelism, chosen.hardware.events_per_cycle) == (0, 2)
+    assert why == ("-P auto: every neuron its own lane, 2 input events per cycle, the fastest "
+                   "estimated to fit the arty-a7")
+
+
+def test_auto_refuses_what_fits_nowhere():
+    from spikegen.fit import fastest_fit
+
+    with pytest.raises(SpikegenError, match="the design does not fit the icebreaker"):
+        fastest_fit(qnet_of((784, 2048, 10)), get_board("icebreaker"))

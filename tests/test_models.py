@@ -171,7 +171,7 @@ def test_syn_bits_option_saturates_and_is_noted(rng):
     net = Network((DenseLayer(rng.normal(0, 1, (4, 8)), None, CubaLIF(alpha=0.5, beta=0.5)),))
     q = quantize(net, syn_bits=5)
     assert q.layers[0].syn_format.bits == 5
-    assert any("synaptic current 5 bits (range analysis asks" in n for n in q.notes)
+    assert any("synaptic current 5 bits (the bound over" in n for n in q.notes)
 
 
 # -------------------------------------------------------------------- event grouping

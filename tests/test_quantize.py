@@ -37,7 +37,7 @@ def test_narrow_membrane_coarsens_the_scale(rng):
     q = quantize(net, weight_bits=4, mem_bits=6, mem_frac_bits=0)
     assert q.layers[0].neuron.threshold <= 31
     assert any("weight scale lowered" in note for note in q.notes)
-    assert any("membrane 6 bits (range analysis asks" in note for note in q.notes)
+    assert any("membrane 6 bits (the bound over" in note for note in q.notes)
 
 
 def test_range_analysis_covers_one_step(rng):

@@ -104,3 +104,20 @@ def test_augmentation_needs_square_images():
                              np.zeros(0, dtype=np.int64), "empty")
     with pytest.raises(SpikegenError, match=r"data set 'empty' has no training images"):
         train_network(empty)
+
+
+def test_on_grid_puts_the_weights_on_the_hardware_grid():
+    from spikegen.snntorch_model import network_from_module
+    from spikegen.train import _float_model, on_grid
+
+    torch.manual_seed(0)
+    model = _float_model((12, 8, 4), 0.9, 1.0, 25.0)
+    before = quantize(network_from_module(model), weight_bits=6)
+    snapped = network_from_module(on_grid(model, weight_bits=6))
+    after = quantize(snapped, weight_bits=6)
+    assert not np.array_equal(network_from_module(model).layers[0].weight,
+                              snapped.layers[0].weight)
+    for layer, q, q0 in zip(snapped.layers, after.layers, before.layers):
+        np.testing.assert_array_equal(q.weight, q0.weight)
+        assert q.weight_format == q0.weight_format
+        np.testing.assert_array_equal(layer.weight, q.weight * q.weight_format.lsb)
