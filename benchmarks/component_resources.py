@@ -8,7 +8,8 @@ the spike serializer of a 128-neuron layer (two events per beat) and the readout
 classes, a 1,500 x 64 weight ROM in block RAM read through one and through two ports
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
 them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
-12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's ``--synth`` report sums up, one block at a time.
+12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's
+``--synth`` report sums up, one block at a time.
 """
 import argparse
 import os
