@@ -1,6 +1,6 @@
 """Yosys resource counts of single rtl_lib components, for the people who tune them.
 
-    python benchmarks/component_resources.py [--family xc7|ecp5|ice40]
+    python benchmarks/component_resources.py [--family xc7|ecp5|ice40] [--clock]
 
 Synthesises, each on its own: one LIF lane of the Spiker+ configuration (6-bit membrane,
 beta 15/16, threshold 16, a pair of 4-bit weights: 5-bit sums) with its membrane register,
@@ -8,7 +8,9 @@ the spike serializer of a 128-neuron layer (two events per beat) and the readout
 classes, a 1,500 x 64 weight ROM in block RAM read through one and through two ports
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
 them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
-12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's ``--synth`` report sums up, one block at a time.
+12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's
+``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
+nextpnr-ecp5 reaches for each, placed and routed on its own (out of context).
 """
 import argparse
 import os
@@ -28,7 +30,7 @@ from rtl_lib.readout import SpikeCounter                             # noqa: E40
 from rtl_lib.spike_serializer import SpikeSerializer                 # noqa: E402
 from spikegen import emit                                            # noqa: E402
 from spikegen.flat_top import FlatTop                                # noqa: E402
-from spikegen.synth import FAMILIES, synthesize                      # noqa: E402
+from spikegen.synth import FAMILIES, place_and_route_ecp5, synthesize  # noqa: E402
 
 
 class RegisteredLane(wiring.Component):
@@ -101,16 +103,31 @@ def components():
 
 
 def main():
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--family", choices=sorted(FAMILIES), default="xc7")
+    parser.add_argument("--clock", action="store_true",
+                        help="with --family ecp5: also place and route each component out of "
+                             "context with nextpnr-ecp5 and print its clock (MHz)")
     args = parser.parse_args()
+    if args.clock and args.family != "ecp5":
+        parser.error("--clock needs --family ecp5")
     unit = "RAMB36" if args.family == "xc7" else "BRAM"
-    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}{unit:>8}")
+    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}{unit:>8}"
+          + (f"{'MHz':>8}" if args.clock else ""))
     for label, make in components():
-        result = synthesize(emit.verilog(make(), name="top"), "top", args.family)
+        with tempfile.TemporaryDirectory(prefix="spikegen_component_") as work:
+            result = synthesize(emit.verilog(make(), name="top"), "top", args.family,
+                                work_dir=work, keep_netlist=args.clock)
+            clock = ""
+            if args.clock:
+                # a block without a register-to-register path has no clock to report
+                mhz = place_and_route_ecp5(work)["achieved_mhz"]
+                clock = f"{'-' if mhz is None else mhz:>8}"
         blocks = result.get("bram36_equivalent", result.get("bram", 0))
         print(f"{label:48}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}"
-              f"{blocks:>8g}", flush=True)
+              f"{blocks:>8g}{clock}", flush=True)
 
 
 if __name__ == "__main__":

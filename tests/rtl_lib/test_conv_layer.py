@@ -109,7 +109,7 @@ def step_tokens(spikes, last):
     return tokens + [{"index": 0, "eos": 1, "last": int(last)}]
 
 
-def check_against_reference(qlayer, lanes, samples, out_events=1):
+def check_against_reference(qlayer, lanes, samples, out_events=1, saturating=True):
     dut = conv_component(qlayer, lanes, out_events)
     cost = dut.plan.event_cost
 
@@ -145,7 +145,7 @@ def check_against_reference(qlayer, lanes, samples, out_events=1):
     sim.add_testbench(bench)
     sim.run()
     # adds saturated: their order mattered
-    assert sum(saturations) > 0
+    assert sum(saturations) > 0 or not saturating
 
 
 CASES = [
@@ -321,3 +321,22 @@ def test_conv_layers_chain_in_an_accelerator():
     got, results, _ = run(dut, spikes, outputs=qnet.outputs, overlap=True, stall_every=3)
     np.testing.assert_array_equal(got, ref.spikes)
     assert [r[0] for r in results] == ref.predicted.tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_layers_match_reference(seed):
+    """Random options together: stride, padding, dilation, both poolings, lanes, neuron
+    model, reset, bias."""
+    rng = np.random.default_rng(1000 + seed)
+    c_out = int(rng.choice([2, 4, 6]))
+    geometry = random_geometry(
+        rng, c_in=int(rng.integers(1, 4)), c_out=c_out, kernel=int(rng.integers(1, 4)),
+        stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, 3)),
+        dilation=int(rng.integers(1, 3)), pool=int(rng.integers(1, 3)),
+        out_pool=int(rng.integers(1, 3)))
+    lanes = int(rng.choice([p for p in (1, 2, 3, 6) if c_out % p == 0]))
+    qlayer = random_qconv(rng, geometry, cuba=bool(rng.integers(2)),
+                          reset=str(rng.choice(["subtract", "zero", "zero_all", "none"])),
+                          delay=bool(rng.integers(2)), bias=bool(rng.integers(2)))
+    samples = (rng.random((2, 3, qlayer.inputs)) < 0.35).astype(np.uint8)
+    check_against_reference(qlayer, lanes, samples, saturating=False)
