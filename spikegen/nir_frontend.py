@@ -70,6 +70,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .errors import SpikegenError
+from .nir_kinds import NEURON_NODES, WEIGHT_NODES
 from .ir import LIF, CubaLIF, DenseLayer, Network
 
 
@@ -81,8 +82,7 @@ DEFAULT_DT = 1e-4
 
 _SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, LIF, IF, CubaLIF, LI, CubaLI, "
               "Threshold")
-_NEURONS = ("LIF", "IF", "CubaLIF", "LI", "CubaLI")
-_WEIGHTS = ("Affine", "Linear")
+_NEURONS, _WEIGHTS = NEURON_NODES, WEIGHT_NODES
 
 
 def is_nir_file(path):

@@ -246,7 +246,7 @@ def map_layers(path, nodes, order, loops, input_shape, neuron_layer):
     with its time step and reset bound).
     """
     from .fold import Conv, Flatten, Linear, Neuron, fold
-    from .nir_frontend import _NEURONS, _WEIGHTS
+    from .nir_kinds import NEURON_NODES as _NEURONS, WEIGHT_NODES as _WEIGHTS
 
     shape = _input_chw(path, nodes, order, input_shape)
     chw = shape
