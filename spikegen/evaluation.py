@@ -12,6 +12,7 @@ import numpy as np
 from rtl_lib.spike_serializer import serializer_beats
 
 from . import floatmodel, reference
+from .metrics import neurobench_metrics
 
 
 __all__ = ["Evaluation", "evaluate", "float_output", "input_events"]
@@ -24,13 +25,15 @@ class Evaluation:
     ``metrics``: plain JSON figures; ``events``: per layer, the spike events *into* it
     (samples, steps), then the output layer's spikes; ``beats``: per layer, the beats its
     serializer sends (samples, steps); ``coder``: an on-chip rate coder's cycles per step
-    (or ``None``); ``raster``: the spike trains of the first sample, input then each layer.
+    (or ``None``); ``raster``: the spike trains of the first sample, input then each layer;
+    ``neurobench``: NeuroBench's metrics counted in the reference (:mod:`spikegen.metrics`).
     """
     metrics: dict
     events: tuple
     beats: tuple
     coder: "np.ndarray | None"
     raster: tuple
+    neurobench: "dict | None" = None
 
 
 def float_output(network, coding, inputs):
@@ -101,4 +104,5 @@ def evaluate(network, qnet, plan, evaluation):
         metrics=metrics,
         events=(events,) + tuple(t.spikes.sum(axis=2) for t in result.layers),
         beats=beats, coder=coder,
-        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers))
+        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers),
+        neurobench=neurobench_metrics(qnet, network, plan, evaluation.inputs, result))

@@ -1,0 +1,141 @@
+"""NeuroBench's metrics of a build, counted in the bit-exact reference model.
+
+The figures the neuromorphic community compares (Yik et al., "The neurobench framework for
+benchmarking neuromorphic computing algorithms and systems", Nature Communications 2025),
+with NeuroBench's own definitions (``neurobench.metrics.static`` and ``.workload``):
+
+footprint
+    the bits the accelerator actually stores (every memory of the hardware plan: weights,
+    state, biases, spike queues, FIFOs), and NeuroBench's figure for the same snnTorch model
+    in float32: four bytes per weight and bias, and per neuron layer its ``beta`` and
+    ``threshold`` (one or one per neuron) and the two scalars snnTorch keeps beside them
+    (``graded_spikes_factor``, ``reset_mechanism_val``; ``alpha`` too for ``Synaptic``).
+connection sparsity
+    zero weights over all weights (the quantized weights: a weight rounded to zero is a
+    connection the hardware does not have; recurrent weights included).
+activation sparsity
+    zero outputs over all outputs of every spiking layer, over samples and steps.
+synaptic operations
+    effective accumulates per inference: each input event times the nonzero weights it
+    reaches (its fan-out), summed over steps and layers, biases not counted; a recurrent
+    layer's own spikes are events of the next step. With ``direct`` coding the first layer
+    multiplies each nonzero pixel by its weights once per inference: those are multiply-
+    accumulates (``effective_macs``). ``dense`` counts every weight of every step, as
+    NeuroBench's ``Dense``.
+
+:data:`FANOUT` gives, per layer kind, the :class:`Connections` of a quantized layer (a new
+layer kind registers its own).
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .registry import Registry
+
+
+__all__ = ["Connections", "FANOUT", "connections", "footprint", "static_metrics", "workload",
+           "neurobench_metrics"]
+
+
+class Connections(NamedTuple):
+    """The synapses of one layer.
+
+    ``fanout[i]``: nonzero weights input ``i`` reaches; ``recurrent_fanout[j]`` (or
+    ``None``): nonzero weights the layer's own neuron ``j`` reaches in the next step;
+    ``dense``: the weights one step uses when every input is active (inputs × outputs);
+    ``weights``, ``zeros``: weights stored and how many of them are zero.
+    """
+    fanout: np.ndarray
+    recurrent_fanout: "np.ndarray | None"
+    dense: int
+    weights: int
+    zeros: int
+
+
+FANOUT = Registry("synaptic fan-out")
+
+
+@FANOUT.register("dense")
+def _dense_connections(layer):
+    matrices = [np.asarray(layer.weight)]
+    recurrent = None
+    if layer.recurrent is not None:
+        matrices.append(np.asarray(layer.recurrent))
+        recurrent = np.count_nonzero(matrices[1], axis=0).astype(np.int64)
+    size = sum(m.size for m in matrices)
+    zeros = sum(int(np.count_nonzero(m == 0)) for m in matrices)
+    return Connections(np.count_nonzero(matrices[0], axis=0).astype(np.int64), recurrent,
+                       layer.inputs * layer.outputs, size, zeros)
+
+
+def connections(qnet):
+    """The :class:`Connections` of every layer of ``qnet``."""
+    return tuple(FANOUT(layer) for layer in qnet.layers)
+
+
+def _neuron_floats(neuron):
+    """Floats snnTorch keeps for a neuron layer (see the module's docstring)."""
+    names = ("alpha", "beta", "threshold") if neuron.current_based else ("beta", "threshold")
+    return sum(int(np.size(getattr(neuron, name))) for name in names) + 2
+
+
+def footprint(network, plan):
+    """Bits stored by the accelerator (``plan``'s memories) and NeuroBench's float32 bytes of
+    the float ``network``."""
+    stored = sum(m.depth * m.width for m in plan.memories())
+    floats = 0
+    for layer in network.layers:
+        floats += int(np.size(layer.weight)) + _neuron_floats(layer.neuron)
+        floats += 0 if layer.bias is None else int(np.size(layer.bias))
+        floats += 0 if getattr(layer, "recurrent", None) is None else int(np.size(
+            layer.recurrent))
+    return {"footprint_bits": int(stored), "footprint_float32_bytes": 4 * floats}
+
+
+def static_metrics(qnet, network, plan):
+    """Footprint and connection sparsity (no data needed)."""
+    found = connections(qnet)
+    weights = sum(c.weights for c in found)
+    return {**footprint(network, plan),
+            "connection_sparsity": sum(c.zeros for c in found) / weights if weights else 0.0}
+
+
+def workload(qnet, inputs, result):
+    """Activation sparsity and synaptic operations of ``qnet`` on ``inputs``, from the
+    reference's record ``result`` (:func:`spikegen.reference.simulate` with ``record=True``):
+    per-sample means, in total and per layer."""
+    from .reference import input_spikes
+
+    samples = len(result.spikes)
+    found = connections(qnet)
+    spikes_in = input_spikes(qnet, inputs)
+    macs = 0
+    if spikes_in is None:                    # direct: every nonzero pixel once, multiplied
+        pixels = np.asarray(inputs)
+        macs = int(((pixels != 0).astype(np.int64) @ found[0].fanout).sum())
+    rows, total_acs, dense = [], 0, 0
+    for k, (trace, c) in enumerate(zip(result.layers, found)):
+        events = None if k == 0 and spikes_in is None else (
+            spikes_in if k == 0 else result.layers[k - 1].spikes)
+        acs = 0 if events is None else int((events.astype(np.int64) @ c.fanout).sum())
+        if c.recurrent_fanout is not None:   # own spikes feed the next step
+            acs += int((trace.spikes[:, :-1].astype(np.int64) @ c.recurrent_fanout).sum())
+        steps = trace.spikes.shape[1]
+        dense += c.dense * steps * samples
+        total_acs += acs
+        rows.append({"input_events": 0.0 if events is None else float(events.sum() / samples),
+                     "effective_acs": acs / samples,
+                     "spikes": float(trace.spikes.sum() / samples),
+                     "activation_sparsity": float(1 - trace.spikes.mean())})
+    outputs = sum(t.spikes.size for t in result.layers)
+    fired = sum(int(t.spikes.sum()) for t in result.layers)
+    return {"activation_sparsity": 1 - fired / outputs if outputs else 0.0,
+            "synaptic_operations": {"effective_acs": total_acs / samples,
+                                    "effective_macs": macs / samples,
+                                    "dense": dense / samples},
+            "layers": rows}
+
+
+def neurobench_metrics(qnet, network, plan, inputs, result):
+    """Every metric of the module, as the report's ``neurobench`` tree."""
+    return {**static_metrics(qnet, network, plan), **workload(qnet, inputs, result)}
