@@ -247,7 +247,7 @@ def _verify(args):
 
     result = verify(args.build, samples=args.samples, simulator=args.simulator, data=args.data,
                     density=args.density, steps=args.steps, seed=args.seed, waves=args.waves,
-                    log=_log)
+                    saif=args.saif, log=_log)
     report_path = os.path.join(args.build, "report.json")
     if os.path.isfile(report_path) and args.summary:
         with open(report_path) as f:
@@ -257,7 +257,14 @@ def _verify(args):
           f"{result['mismatched_spikes']} mismatched spikes, "
           f"{result['cycles_per_inference']:.1f} cycles per inference "
           f"({result['samples_per_second']:.1f} samples/s)")
-    return 1 if result["mismatched_samples"] else 0
+    activity = result.get("neurobench")
+    if activity is not None:
+        rtl = activity["rtl"]
+        print(f"verify: NeuroBench counts from the RTL's streams "
+              f"{'equal' if activity['agree'] else 'DIFFER FROM'} the reference's: "
+              f"{rtl['synaptic_operations']['effective_acs']:,.1f} synaptic ACs per inference,"
+              f" activation sparsity {rtl['activation_sparsity']:.4f}")
+    return 1 if result["mismatched_samples"] or (activity and not activity["agree"]) else 0
 
 
 def _train(args):
@@ -425,6 +432,9 @@ def _parser():
     p.add_argument("--waves", action="store_true",
                    help="record waveforms: FST on Verilator (sim/verilator/dump.fst), GHW on "
                         "GHDL; the path is printed and kept in verify.json")
+    p.add_argument("--saif", default=None, metavar="FILE",
+                   help="write Verilator's switching activity of the run to FILE (SAIF, for "
+                        "Vivado's report_power; strip the path spikegen_harness/top)")
     p.add_argument("--no-summary", dest="summary", action="store_false",
                    help="print only the one-line result")
     p.set_defaults(func=_verify)

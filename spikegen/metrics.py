@@ -34,7 +34,7 @@ from .registry import Registry
 
 
 __all__ = ["Connections", "FANOUT", "connections", "footprint", "static_metrics", "workload",
-           "neurobench_metrics"]
+           "counted", "neurobench_metrics"]
 
 
 class Connections(NamedTuple):
@@ -106,29 +106,35 @@ def workload(qnet, inputs, result):
     per-sample means, in total and per layer."""
     from .reference import input_spikes
 
-    samples = len(result.spikes)
-    found = connections(qnet)
     spikes_in = input_spikes(qnet, inputs)
+    return counted(qnet, spikes_in, [t.spikes for t in result.layers],
+                   pixels=inputs if spikes_in is None else None)
+
+
+def counted(qnet, spikes_in, layer_spikes, pixels=None):
+    """:func:`workload` from spike trains, wherever they were recorded (the reference, or
+    the simulated RTL's streams): ``spikes_in`` (samples, steps, inputs) into the first
+    layer, or ``None`` with ``pixels`` (samples, inputs) for ``direct`` coding;
+    ``layer_spikes``: each layer's spikes (samples, steps, outputs)."""
+    samples = len(layer_spikes[0])
+    found = connections(qnet)
     macs = 0
     if spikes_in is None:                    # direct: every nonzero pixel once, multiplied
-        pixels = np.asarray(inputs)
-        macs = int(((pixels != 0).astype(np.int64) @ found[0].fanout).sum())
+        macs = int(((np.asarray(pixels) != 0).astype(np.int64) @ found[0].fanout).sum())
     rows, total_acs, dense = [], 0, 0
-    for k, (trace, c) in enumerate(zip(result.layers, found)):
-        events = None if k == 0 and spikes_in is None else (
-            spikes_in if k == 0 else result.layers[k - 1].spikes)
+    for k, (spikes, c) in enumerate(zip(layer_spikes, found)):
+        events = spikes_in if k == 0 else layer_spikes[k - 1]
         acs = 0 if events is None else int((events.astype(np.int64) @ c.fanout).sum())
         if c.recurrent_fanout is not None:   # own spikes feed the next step
-            acs += int((trace.spikes[:, :-1].astype(np.int64) @ c.recurrent_fanout).sum())
-        steps = trace.spikes.shape[1]
-        dense += c.dense * steps * samples
+            acs += int((spikes[:, :-1].astype(np.int64) @ c.recurrent_fanout).sum())
+        dense += c.dense * spikes.shape[1] * samples
         total_acs += acs
         rows.append({"input_events": 0.0 if events is None else float(events.sum() / samples),
                      "effective_acs": acs / samples,
-                     "spikes": float(trace.spikes.sum() / samples),
-                     "activation_sparsity": float(1 - trace.spikes.mean())})
-    outputs = sum(t.spikes.size for t in result.layers)
-    fired = sum(int(t.spikes.sum()) for t in result.layers)
+                     "spikes": float(spikes.sum() / samples),
+                     "activation_sparsity": float(1 - spikes.mean())})
+    outputs = sum(s.size for s in layer_spikes)
+    fired = sum(int(s.sum()) for s in layer_spikes)
     return {"activation_sparsity": 1 - fired / outputs if outputs else 0.0,
             "synaptic_operations": {"effective_acs": total_acs / samples,
                                     "effective_macs": macs / samples,
