@@ -98,8 +98,8 @@ def test_counts_from_the_rtl_that_differ_are_told(built):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(simulator="ghdl"), "`saif` is written by Verilator's switching-activity trace"),
-    (dict(waves=True), "use it with `simulator` verilator and without `waves`"),
+    (dict(simulator="ghdl"), "saif is written by Verilator's switching-activity trace"),
+    (dict(waves=True), "use it with simulator verilator and without waves"),
 ])
 def test_saif_needs_verilator_without_waves(built, options, message):
     with pytest.raises(SpikegenError, match=message):
