@@ -152,3 +152,31 @@ def test_energy_estimate_adds_static_power_over_the_latency(rng):
     assert estimate(plan, events, family="xc7", part="unknown", clock_hz=1, cycles=1,
                     ffs=1) is None
     assert set(FAMILIES) == {"xc7", "ecp5", "ice40"}
+
+
+def test_every_eval_report_has_neurobench_and_energy(tmp_path, rng):
+    import spikegen
+    from spikegen.compiler import BuildOptions, build
+    from spikegen.report import summary
+
+    net = tmp_path / "net.pt"
+    spikegen.save(random_network(rng, (12, 9, 4), scale=0.6, mean=0.2), net)
+    data = tmp_path / "eval.npz"
+    np.savez(data, spikes=(rng.random((10, 8, 12)) < 0.3).astype(np.uint8),
+             labels=rng.integers(0, 4, 10))
+    b = build(BuildOptions(source=str(net), out=str(tmp_path / "b"), eval=str(data),
+                           parallelism=3, hdl="verilog"))
+    nb, energy = b.report["neurobench"], b.report["energy"]
+    assert nb["footprint_bits"] == b.report["memory"]["total_bits"]
+    assert nb["synaptic_operations"]["effective_acs"] > 0
+    assert energy["label"] == "estimate" and energy["part"] == "xc7a35t"
+    assert energy["activity"]["cycles"] == round(b.report["cycles"]["per_inference_mean"], 3)
+    assert energy["static_uj"] == pytest.approx(
+        0.07 * b.report["latency_us_estimate"], rel=1e-4)
+    text = summary(b.report)
+    assert "NeuroBench: footprint" in text and "synaptic ACs" in text
+    assert "energy (estimate, xc7a35t)" in text
+    # without a board there is no clock nor part: the metrics stay, the energy goes
+    b = build(BuildOptions(source=str(net), out=str(tmp_path / "c"), eval=str(data),
+                           board=None, hdl="verilog"))
+    assert "neurobench" in b.report and "energy" not in b.report
