@@ -9,6 +9,8 @@ object, so none of them keeps a model of its own.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from amaranth.utils import ceil_log2
 
 from .cuba_lif import CubaLIFParams
@@ -224,6 +226,11 @@ class FCPlan:
         return tuple(out)
 
     # -- cycle model --------------------------------------------------------------------------
+
+    def step_load(self, spikes):
+        """What :meth:`step_cycles` takes, from the input spikes (..., inputs) of each step:
+        the number of events."""
+        return spikes.sum(axis=-1, dtype=np.int64)
 
     def step_cycles(self, events):
         """Cycles the layer takes for a step of ``events`` input events (an int or an array):

@@ -5,11 +5,12 @@ quantized layer and the layer's plan (:mod:`spikegen.plan`); the component's own
 equal the one it was built from, which :func:`accelerator` checks.
 """
 from rtl_lib.accelerator import Accelerator
+from rtl_lib.conv_layer import ConvLayer
 from rtl_lib.fc_layer import FCLayer
 from rtl_lib.membrane_readout import MembraneAccelerator
 from rtl_lib.rate_coder import DirectCoder, RateCoder
 
-from .ir import QDenseLayer, QNetwork
+from .ir import QConvLayer, QDenseLayer, QNetwork
 from .plan import dense_plan, neuron_params, plan_network
 from .registry import Registry
 
@@ -26,6 +27,12 @@ def _fc_layer(layer: QDenseLayer, plan):
                    lanes=plan.lanes, value_bits=plan.value_bits, events=plan.events,
                    out_events=plan.out_events, recurrent=layer.recurrent,
                    membrane_class=plan.membrane_class)
+
+
+@ASSEMBLERS.register("conv2d")
+def _conv_layer(layer: QConvLayer, plan):
+    return ConvLayer(layer.weight, layer.bias, neuron_params(layer), plan.weight_bits,
+                     layer.geometry, lanes=plan.lanes, out_events=plan.out_events)
 
 
 def layer_component(layer: QDenseLayer, lanes, value_bits=None, events=1, out_events=1,

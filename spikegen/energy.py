@@ -17,8 +17,10 @@ import numpy as np
 
 from amaranth.utils import ceil_log2
 
+from .registry import Registry
 
-__all__ = ["Family", "Part", "FAMILIES", "PARTS", "activity", "estimate"]
+
+__all__ = ["Family", "Part", "FAMILIES", "PARTS", "WORK", "activity", "estimate"]
 
 
 @dataclass(frozen=True)
@@ -77,26 +79,48 @@ def _part(part):
     raise KeyError(part)
 
 
-def activity(plan, events):
+#: Per layer kind: ``(layer plan, events into it, its own spikes, its load) -> (weight rows
+#: read, busy cycles)``, each (samples, steps). In a busy cycle the layer reads and writes
+#: its ``P`` lanes' state and adds in each lane.
+WORK = Registry("energy model")
+
+
+@WORK.register("dense")
+def _dense_work(layer, into, own, load):
+    # each event reads one weight row per group; a pass over the groups per E events and
+    # one at the end of the step; a recurrent layer's own spikes of the step before are
+    # events too
+    if layer.recurrent:
+        shifted = np.zeros_like(into)
+        shifted[:, 1:] = own[:, :-1]
+        into = into + shifted
+    return into * layer.groups, (-(-into // layer.events) + 1) * layer.groups
+
+
+@WORK.register("conv2d")
+def _conv_work(layer, into, own, load):
+    # the load is the step's tap operations, each reading one weight row; then the
+    # end-of-step pass over every state word
+    return load, layer.step_cycles(load)
+
+
+def activity(plan, events, loads=None):
     """Per-inference activity (means over the samples) of the planned accelerator.
 
     ``events[l]`` (samples, steps): spike events into layer ``l``, the last entry the output
-    layer's spikes (as :class:`~spikegen.evaluation.Evaluation` keeps them). Each event reads
-    one weight row (``P`` weights) per group; each pass over the groups (one per ``E`` events
-    and one at the end of a step) reads and writes every lane's state and adds in every lane;
-    each spike is written into and read from the next event FIFO.
+    layer's spikes; ``loads[l]``: layer ``l``'s ``step_load`` (as
+    :class:`~spikegen.evaluation.Evaluation` keeps them; default ``events``). Weight rows
+    and busy cycles come from :data:`WORK`; each spike is written into and read from the
+    next event FIFO.
     """
     events = [np.asarray(e, dtype=np.int64) for e in events]
+    loads = events if loads is None else [np.asarray(x, dtype=np.int64) for x in loads]
     samples = max(len(events[0]), 1)
     rows = []
     for k, layer in enumerate(plan.layers):
-        into = events[k]
-        if layer.recurrent:                              # its own spikes of the step before
-            own = np.zeros_like(into)
-            own[:, 1:] = events[k + 1][:, :-1]
-            into = into + own
-        passes = int(((-(-into // layer.events) + 1) * layer.groups).sum())
-        weights = int(into.sum()) * layer.groups * layer.weight_width
+        rows_read, busy = WORK.get(plan.kinds[k])(layer, events[k], events[k + 1], loads[k])
+        passes = int(np.sum(busy))
+        weights = int(np.sum(rows_read)) * layer.weight_width
         state = passes * layer.lanes * layer.lane_state_bits
         spikes = int(events[k + 1].sum())
         rows.append({
@@ -104,6 +128,7 @@ def activity(plan, events):
             "weight_memory": layer.weight_style,
             "state_bits": state / samples,
             "state_memory": "registers" if layer.state_in_registers else "ram",
+            "busy_cycles": passes / samples,
             "additions": passes * layer.lanes / samples,
             "adder_bits": layer.params.mem_bits,
             "spikes": spikes / samples,
@@ -112,7 +137,7 @@ def activity(plan, events):
     return rows
 
 
-def estimate(plan, events, *, family, part, clock_hz, cycles, ffs):
+def estimate(plan, events, *, family, part, clock_hz, cycles, ffs, loads=None):
     """The energy estimate per inference, in microjoules, as the report's ``energy`` tree.
 
     ``family`` and ``part``: the board's; ``cycles``: per inference (the cycle model's mean);
@@ -126,7 +151,7 @@ def estimate(plan, events, *, family, part, clock_hz, cycles, ffs):
     except KeyError:
         return None
     f = FAMILIES[family]
-    rows = activity(plan, events)
+    rows = activity(plan, events, loads)
     pj = {"weight_reads": 0.0, "state": 0.0, "additions": 0.0, "spikes": 0.0}
     counts = {"weight_read_bits": 0.0, "state_read_write_bits": 0.0, "additions": 0.0,
               "spikes": 0.0}
@@ -142,7 +167,7 @@ def estimate(plan, events, *, family, part, clock_hz, cycles, ffs):
         counts["additions"] += row["additions"]
         counts["spikes"] += row["spikes"]
     # cycles in which even the busiest layer has no pass to make
-    busy = max(row["additions"] / layer.lanes for row, layer in zip(rows, plan.layers))
+    busy = max(row["busy_cycles"] for row in rows)
     pj["clock"] = cycles * ffs * f.clock_ff
     dynamic = sum(pj.values()) * 1e-6                              # pJ -> uJ
     latency_s = cycles / clock_hz

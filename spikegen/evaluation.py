@@ -23,13 +23,15 @@ class Evaluation:
     """A build's evaluation.
 
     ``metrics``: plain JSON figures; ``events``: per layer, the spike events *into* it
-    (samples, steps), then the output layer's spikes; ``beats``: per layer, the beats its
+    (samples, steps), then the output layer's spikes; ``loads``: per layer, what its plan's
+    ``step_cycles`` takes for each step (its ``step_load`` of the input spikes); ``beats``: per layer, the beats its
     serializer sends (samples, steps); ``coder``: an on-chip rate coder's cycles per step
     (or ``None``); ``raster``: the spike trains of the first sample, input then each layer;
     ``neurobench``: NeuroBench's metrics counted in the reference (:mod:`spikegen.metrics`).
     """
     metrics: dict
     events: tuple
+    loads: tuple
     beats: tuple
     coder: "np.ndarray | None"
     raster: tuple
@@ -97,12 +99,16 @@ def evaluate(network, qnet, plan, evaluation):
         metrics["reference_accuracy"] = float(np.mean(result.predicted == labels))
     beats = tuple(serializer_beats(t.spikes, layer.lanes, layer.out_events)
                   for t, layer in zip(result.layers, plan.layers))
+    spikes_in = reference.input_spikes(qnet, evaluation.inputs)
+    loads = tuple(events if spikes is None else layer.step_load(spikes)
+                  for layer, spikes in zip(plan.layers, (spikes_in,) + tuple(
+                      t.spikes for t in result.layers[:-1])))
     first = reference.input_spikes(qnet, evaluation.inputs[:1])
     if first is None:                       # direct input: show the pixels as one "step"
         first = (np.asarray(evaluation.inputs[:1]) > 0)[:, None, :].astype(np.uint8)
     return Evaluation(
         metrics=metrics,
         events=(events,) + tuple(t.spikes.sum(axis=2) for t in result.layers),
-        beats=beats, coder=coder,
+        loads=loads, beats=beats, coder=coder,
         raster=(first[0],) + tuple(t.spikes[0] for t in result.layers),
         neurobench=neurobench_metrics(qnet, network, plan, evaluation.inputs, result))

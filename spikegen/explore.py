@@ -86,7 +86,8 @@ def measure(options, board_name):
     except ValueError as exc:
         raise SpikegenError(f"board {target.name}: {exc}") from None
     ev = b.evaluation
-    cycles = b.plan.cycle_estimate(ev.events, ev.coder, ev.beats)["per_inference_mean"]
+    cycles = b.plan.cycle_estimate(ev.events, ev.coder, ev.beats,
+                                   ev.loads)["per_inference_mean"]
     family = target.capacity.family
     on_board = fit_estimate(b.plan, family, rx_fifo_depth=target.rx_fifo_depth,
                             pins=target.pins or 0)
@@ -105,7 +106,7 @@ def measure(options, board_name):
         result.update(lut=est["lut"], ff=est["ff"], bram36=est["bram36"],
                       resources="estimate (7-series LUT6)")
     energy = estimate(b.plan, ev.events, family=family, part=target.part, clock_hz=clock_hz,
-                      cycles=cycles, ffs=on_board["ffs"])
+                      cycles=cycles, ffs=on_board["ffs"], loads=ev.loads)
     nb = ev.neurobench
     result.update(
         accuracy=ev.metrics.get("reference_accuracy"),

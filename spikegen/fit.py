@@ -151,6 +151,23 @@ def _dense_logic(plan):
 LOGIC.register("dense")(_dense_logic)
 
 
+# a convolution's event decoder, tap sequencer and address adders (7-series LUT6, FFs)
+_CONV_SEQUENCER_LUTS, _CONV_SEQUENCER_FFS = 150, 120
+
+
+@LOGIC.register("conv2d")
+def _conv_logic(plan):
+    """``(luts, ffs)`` of one convolution: the lanes, serializer and weight ROM as in a dense
+    layer, plus the event decoder and tap sequencer, its tap tables (logic ROMs) and the OR
+    of a max pooling's window."""
+    luts, ffs = _dense_logic(plan)
+    tables = sum(m.depth * m.width for m in plan.memories()
+                 if m.kind == "lut" and not m.name.endswith("weights"))
+    luts += _CONV_SEQUENCER_LUTS + tables / 32 + (plan.lanes if plan.geometry.out_pool > 1
+                                                   else 0)
+    return luts, ffs + _CONV_SEQUENCER_FFS
+
+
 def core_logic(design, *, host_link=True):
     """Estimated logic of an accelerator in 7-series LUT6 and flip-flops: ``(luts, ffs)``,
     lane by lane (see the module docstring), from its :class:`~spikegen.plan.NetworkPlan`

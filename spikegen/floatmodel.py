@@ -24,7 +24,7 @@ def run_float(net, spikes, *, batch=512, steps=None, membrane=False):
     direct = steps is not None
     steps = steps if direct else spikes.shape[1]
     out = np.zeros((spikes.shape[0], steps, net.outputs), dtype=np.uint8)
-    final = np.zeros((spikes.shape[0], net.outputs))
+    final = None
     neurons = [module for module in model.modules() if isinstance(module, SpikingNeuron)]
     with torch.no_grad():
         for start in range(0, spikes.shape[0], batch):
@@ -34,5 +34,11 @@ def run_float(net, spikes, *, batch=512, steps=None, membrane=False):
             for t in range(steps):
                 x = chunk if direct else chunk[:, t]
                 out[start:start + batch, t] = model(x).numpy() > 0
-            final[start:start + batch] = neurons[-1].mem.numpy()
+            mem = neurons[-1].mem
+            if mem.ndim == 4:                  # a convolution's map, channels last
+                mem = mem.permute(0, 2, 3, 1)
+            mem = mem.reshape(mem.shape[0], -1).numpy()
+            if final is None:
+                final = np.zeros((spikes.shape[0], mem.shape[1]))
+            final[start:start + batch] = mem
     return (out, final) if membrane else out

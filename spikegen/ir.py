@@ -84,7 +84,8 @@ both cases. A leaky integrator is an LIF (or CubaLIF) with ``reset="none"``: its
 change its state and nothing reads them.
 
 **Layer kinds.** Every layer class names its ``kind`` (``"dense"`` for :class:`DenseLayer` and
-:class:`QDenseLayer`), and tells what it consumes and produces: ``input_shape`` and
+:class:`QDenseLayer`, ``"conv2d"`` for :class:`ConvLayer` and :class:`QConvLayer`), and
+tells what it consumes and produces: ``input_shape`` and
 ``output_shape`` (tuples; a spike event's index is the flat, C-order index into them),
 ``inputs`` and ``outputs`` (their sizes), ``event_rows`` (the event indices it integrates:
 its inputs, then for a recurrent layer its own neurons) and its ``neuron`` parameters. The
@@ -96,10 +97,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from rtl_lib.conv_geometry import ConvGeometry
+
 
 __all__ = [
-    "RESETS", "READOUTS", "LIF", "CubaLIF", "DenseLayer", "Network",
-    "FixedFormat", "QLIF", "QCubaLIF", "QDenseLayer", "QNetwork", "HardwareConfig",
+    "RESETS", "READOUTS", "LIF", "CubaLIF", "DenseLayer", "ConvLayer", "ConvGeometry",
+    "Network", "FixedFormat", "QLIF", "QCubaLIF", "QDenseLayer", "QConvLayer", "QNetwork",
+    "HardwareConfig",
     "InputCoding", "CODINGS", "per_neuron", "is_uniform",
     "to_json", "from_json", "plain", "register_node",
 ]
@@ -286,6 +290,72 @@ class DenseLayer(_DenseShape):
         _check_layer(self, (LIF, CubaLIF))
 
 
+class _ConvShape:
+    """The layer protocol of a convolution layer: channels-last maps (see
+    :mod:`rtl_lib.conv_geometry`); no recurrence."""
+    recurrent = None
+
+    @property
+    def input_shape(self):
+        return self.geometry.input_shape
+
+    @property
+    def output_shape(self):
+        return self.geometry.output_shape
+
+    @property
+    def inputs(self):
+        return int(np.prod(self.input_shape))
+
+    @property
+    def outputs(self):
+        return int(np.prod(self.output_shape))
+
+    @property
+    def event_rows(self):
+        return self.inputs
+
+
+def _check_conv(layer, kind):
+    g = layer.geometry
+    if not isinstance(g, ConvGeometry):
+        raise TypeError(f"Geometry must be a ConvGeometry, not {g!r}")
+    shape = (g.out_channels, g.in_channels, *g.kernel)
+    if layer.weight.shape != shape:
+        raise ValueError(f"Weight must have shape {shape} (out channels, in channels, kernel "
+                         f"rows, kernel columns), not {layer.weight.shape}")
+    if layer.bias is not None and np.shape(layer.bias) != (g.out_channels,):
+        raise ValueError(f"Bias must have shape ({g.out_channels},), not "
+                         f"{np.shape(layer.bias)}")
+    if not isinstance(layer.neuron, kind):
+        raise TypeError(f"Neuron must be one of {', '.join(k.__name__ for k in kind)}, "
+                        f"not {type(layer.neuron).__name__}")
+    if layer.neuron.neuron_count() is not None:
+        raise ValueError("A convolution layer's neurons share their parameters (one "
+                         "threshold and decay per layer)")
+
+
+@dataclass(frozen=True, eq=False)
+class ConvLayer(_ConvShape):
+    """A 2-D convolution followed by LIF or CubaLIF neurons, on channels-last spike maps.
+
+    ``I[t][oy, ox, o] = sum over taps of weight[o, c, ky, kx] * x[t][y, x, c] + bias[o]``,
+    the taps given by ``geometry`` (:class:`~rtl_lib.conv_geometry.ConvGeometry`: stride,
+    padding, dilation, a sum pooling of the input folded in, a max pooling of the output
+    spikes). ``weight`` has shape (out channels, in channels, kernel rows, kernel columns);
+    ``bias`` is ``None`` or one value per output channel. Grouped convolutions are stored
+    with the zero weights between groups.
+    """
+    kind: ClassVar[str] = "conv2d"
+    weight: np.ndarray
+    bias: "np.ndarray | None"
+    neuron: "LIF | CubaLIF"
+    geometry: ConvGeometry
+
+    def __post_init__(self):
+        _check_conv(self, (LIF, CubaLIF))
+
+
 class _LayerChain:
     """What a network of layers tells about its shape (``layers`` is a tuple of layers)."""
 
@@ -441,6 +511,17 @@ class QCubaLIF(_ArrayFields):
         return is_uniform(self.threshold, self.decay, self.syn_decay)
 
 
+def _check_state_formats(layer):
+    if layer.neuron.current_based:
+        if layer.syn_format is None:
+            raise ValueError("A QCubaLIF layer needs a syn_format")
+        if layer.syn_format.frac != layer.mem_format.frac:
+            raise ValueError(f"Synaptic current format {layer.syn_format} must have the "
+                             f"membrane's fraction bits ({layer.mem_format.frac})")
+    elif layer.syn_format is not None:
+        raise ValueError("Only a QCubaLIF layer has a syn_format")
+
+
 @dataclass(frozen=True, eq=False)
 class QDenseLayer(_DenseShape):
     """A quantized dense layer.
@@ -463,14 +544,7 @@ class QDenseLayer(_DenseShape):
 
     def __post_init__(self):
         _check_layer(self, (QLIF, QCubaLIF))
-        if self.neuron.current_based:
-            if self.syn_format is None:
-                raise ValueError("A QCubaLIF layer needs a syn_format")
-            if self.syn_format.frac != self.mem_format.frac:
-                raise ValueError(f"Synaptic current format {self.syn_format} must have the "
-                                 f"membrane's fraction bits ({self.mem_format.frac})")
-        elif self.syn_format is not None:
-            raise ValueError("Only a QCubaLIF layer has a syn_format")
+        _check_state_formats(self)
 
     @property
     def shift(self):
@@ -480,6 +554,36 @@ class QDenseLayer(_DenseShape):
     def acc_format(self):
         """The format of the state the input events accumulate into."""
         return self.syn_format if self.syn_format is not None else self.mem_format
+
+
+@dataclass(frozen=True, eq=False)
+class QConvLayer(_ConvShape):
+    """A quantized convolution layer: :class:`ConvLayer`'s geometry with
+    :class:`QDenseLayer`'s formats (``weight`` in LSBs of ``weight_format``, added shifted
+    left by ``shift``; ``bias`` in LSBs of the accumulating state).
+
+    Its events are integrated one at a time (``E = 1`` whatever the network's
+    ``events_per_cycle``): an input event adds ``weight[:, c, ky, kx] << shift`` to the
+    neurons of each of its taps with one saturating add each, so every neuron sees its
+    inputs in ascending input index. The rest of the arithmetic is the dense layer's.
+    """
+    kind: ClassVar[str] = "conv2d"
+    weight: np.ndarray
+    bias: "np.ndarray | None"
+    weight_format: FixedFormat
+    mem_format: FixedFormat
+    neuron: "QLIF | QCubaLIF"
+    geometry: ConvGeometry
+    syn_format: "FixedFormat | None" = None
+
+    def __post_init__(self):
+        _check_conv(self, (QLIF, QCubaLIF))
+        _check_state_formats(self)
+
+    shift = property(lambda self: self.mem_format.frac - self.weight_format.frac)
+    acc_format = property(lambda self: self.syn_format if self.syn_format is not None
+                          else self.mem_format, doc="The state the input events accumulate "
+                                                   "into.")
 
 
 @dataclass(frozen=True)
@@ -568,7 +672,7 @@ def register_node(cls):
 
 
 for _cls in (LIF, CubaLIF, DenseLayer, Network, FixedFormat, QLIF, QCubaLIF, QDenseLayer,
-             QNetwork, HardwareConfig, InputCoding):
+             QNetwork, HardwareConfig, InputCoding, ConvGeometry, ConvLayer, QConvLayer):
     register_node(_cls)
 
 

@@ -37,7 +37,7 @@ import zipfile
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import READOUTS, LIF, CubaLIF, DenseLayer, InputCoding, Network
+from .ir import READOUTS, LIF, ConvGeometry, ConvLayer, CubaLIF, DenseLayer, InputCoding, Network
 from .snntorch_model import RESET_NAMES
 
 
@@ -247,6 +247,12 @@ def _from_state_dict(path, state, reset_delay):
                 _fail(path, f"{where} is a second nn.Linear without an snnTorch neuron layer "
                             "in between")
             weight = _as_array(path, leaves["weight"], state[leaves["weight"]])
+            if weight.ndim == 4:
+                raise SpikegenError(f"{path}: {leaves['weight']!r} is a convolution's weight; "
+                                    "a state_dict does not record strides, padding, pooling "
+                                    "or the input size: write the model with "
+                                    "spikegen.save(model, path, input_shape=(C, H, W)) or "
+                                    "as a NIR graph")
             if weight.ndim != 2 or weight.dtype.kind != "f":
                 _fail(path, f"{leaves['weight']!r} has shape {tuple(weight.shape)}, "
                             "expected a 2-D float matrix (outputs, inputs)")
@@ -297,6 +303,13 @@ def _from_checkpoint(path, obj, reset_delay):
     layers = []
     for index, entry in enumerate(entries):
         where = f"checkpoint layer {index}"
+        if isinstance(entry, dict) and entry.get("kind") == "conv2d":
+            layer = _conv_entry(path, index, entry, reset_delay)
+            if layers and layer.inputs != layers[-1].outputs:
+                raise SpikegenError(f"{path}: shape mismatch: {where} takes {layer.inputs} "
+                                    f"inputs but the layer before it has {layers[-1].outputs}")
+            layers.append(layer)
+            continue
         try:
             weight = _as_array(path, f"layers[{index}].weight", entry["weight"])
             if weight.ndim != 2:
@@ -332,6 +345,40 @@ def _from_checkpoint(path, obj, reset_delay):
                                 f"{outputs})")
         layers.append(DenseLayer(weight, bias, neuron, recurrent))
     return layers
+
+
+_GEOMETRY = ("in_hw", "in_channels", "out_channels", "kernel", "out_hw", "stride", "padding",
+             "dilation", "pool", "out_pool")
+
+
+def _neuron_entry(path, where, entry, reset_delay, outputs):
+    params = {label: _checkpoint_param(path, f"{where} {label}", entry[label], outputs)
+              for label in ("beta", "threshold")}
+    if entry.get("alpha") is not None:
+        params["alpha"] = _checkpoint_param(path, f"{where} alpha", entry["alpha"], outputs)
+    delay = entry["reset_delay"] if reset_delay is None else bool(reset_delay)
+    kind = CubaLIF if "alpha" in params else LIF
+    return kind(reset=entry["reset"], reset_delay=bool(delay), **params)
+
+
+def _conv_entry(path, index, entry, reset_delay):
+    where = f"checkpoint layer {index}"
+    try:
+        geometry = entry["geometry"]
+        geometry = ConvGeometry(**{name: (tuple(int(v) for v in geometry[name])
+                                          if isinstance(geometry[name], (list, tuple))
+                                          else int(geometry[name]))
+                                   for name in _GEOMETRY})
+        weight = _as_array(path, f"layers[{index}].weight", entry["weight"])
+        bias = entry.get("bias")
+        if bias is not None:
+            bias = _as_array(path, f"layers[{index}].bias", bias)
+        neuron = _neuron_entry(path, where, entry, reset_delay, geometry.out_channels)
+        return ConvLayer(weight, bias, neuron, geometry)
+    except (KeyError, TypeError, AttributeError) as exc:
+        _fail(path, f"{where} is malformed ({type(exc).__name__}: {exc})")
+    except ValueError as exc:
+        _fail(path, f"{where}: {exc}")
 
 
 def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None):
@@ -395,19 +442,22 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     return Network(tuple(layers), name=str(name), readout=readout or "spikes", coding=coding)
 
 
-def save(model, path, *, name=None, coding=None):
+def save(model, path, *, name=None, coding=None, input_shape=None):
     """Write a self-describing spikegen checkpoint (readable with ``weights_only=True``).
 
     ``model`` is a float :class:`~spikegen.ir.Network` or a PyTorch module made of
     ``nn.Linear`` and ``snntorch.Leaky`` layers (in registration order, read by
     :func:`spikegen.snntorch_model.network_from_module`); unlike a state_dict the checkpoint
-    records each layer's reset delay. ``coding`` (an :class:`~spikegen.ir.InputCoding`, by
+    records each layer's reset delay, and for a convolutional module (``nn.Conv2d``,
+    pooling, ``nn.Flatten``, ``nn.Linear`` and snnTorch layers) its strides, padding, pooling
+    and the ``input_shape`` (C, H, W) it takes, which a state_dict does not record.
+    ``coding`` (an :class:`~spikegen.ir.InputCoding`, by
     default the network's own) records the input coding it was trained with, which
     ``spikegen build`` then uses by default.
     """
     import torch
 
-    model = as_network(model, name, "spikegen.save")
+    model = as_network(model, name, "spikegen.save", input_shape=input_shape)
     coding = model.coding if coding is None else coding
     if coding is not None and not isinstance(coding, InputCoding):
         raise TypeError(f"Coding must be an InputCoding or None, not {coding!r}")
@@ -430,7 +480,7 @@ def _checkpoint_coding(path, obj):
         _fail(path, f"its recorded input coding {entry!r} is not valid ({exc})")
 
 
-def as_network(model, name, caller):
+def as_network(model, name, caller, input_shape=None):
     """``model`` (a float :class:`~spikegen.ir.Network` or a module of ``nn.Linear`` and
     snnTorch layers) as a Network; errors are prefixed with ``caller``."""
     import torch
@@ -439,7 +489,7 @@ def as_network(model, name, caller):
 
     if isinstance(model, torch.nn.Module):
         try:
-            return network_from_module(model, name=name or "net")
+            return network_from_module(model, name=name or "net", input_shape=input_shape)
         except SpikegenError as exc:
             raise SpikegenError(f"{caller}: {exc}") from None
     if not isinstance(model, Network):
@@ -458,6 +508,7 @@ def _checkpoint_entry(layer):
 
     n = layer.neuron
     entry = {
+        "kind": layer.kind,
         "weight": torch.from_numpy(np.array(layer.weight, dtype=np.float32)),
         "bias": None if layer.bias is None
                 else torch.from_numpy(np.array(layer.bias, dtype=np.float32)),
@@ -468,4 +519,8 @@ def _checkpoint_entry(layer):
         entry["alpha"] = value(n.alpha)
     if layer.recurrent is not None:
         entry["recurrent"] = torch.from_numpy(np.array(layer.recurrent, dtype=np.float32))
+    if layer.kind == "conv2d":
+        g = layer.geometry
+        entry["geometry"] = {name: list(getattr(g, name)) if isinstance(getattr(g, name), tuple)
+                             else getattr(g, name) for name in _GEOMETRY}
     return entry

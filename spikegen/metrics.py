@@ -68,6 +68,28 @@ def _dense_connections(layer):
                        layer.inputs * layer.outputs, size, zeros)
 
 
+@FANOUT.register("conv2d")
+def _conv_connections(layer):
+    """An input event at ``(y, x, c)`` (channels last) reaches, at each of its taps
+    ``(ky, kx)``, the output channels whose ``weight[:, c, ky, kx]`` is nonzero."""
+    g = layer.geometry
+    weight = np.asarray(layer.weight)                         # (C_out, C_in, kh, kw)
+    rows = np.zeros((g.in_hw[0], g.kernel[0]), dtype=np.int64)
+    cols = np.zeros((g.in_hw[1], g.kernel[1]), dtype=np.int64)
+    for y in range(g.in_hw[0]):
+        for ky, _ in g.row_taps(y):
+            rows[y, ky] += 1
+    for x in range(g.in_hw[1]):
+        for kx, _ in g.col_taps(x):
+            cols[x, kx] += 1
+    nonzero = np.count_nonzero(weight, axis=0)                # (C_in, kh, kw)
+    fanout = np.einsum("yk,xl,ckl->yxc", rows, cols, nonzero).reshape(-1)
+    taps = np.einsum("yk,xl->yx", rows, cols).reshape(-1, 1)
+    dense = int((taps * g.out_channels).sum() * g.in_channels)
+    return Connections(fanout.astype(np.int64), None, dense, int(weight.size),
+                       int(np.count_nonzero(weight == 0)))
+
+
 def connections(qnet):
     """The :class:`Connections` of every layer of ``qnet``."""
     return tuple(FANOUT(layer) for layer in qnet.layers)

@@ -1,6 +1,7 @@
 """The hardware plan: every layer's plan, computed once from the quantized network.
 
-A layer's plan (for a dense layer, :class:`rtl_lib.fc_plan.FCPlan`) holds its lanes and
+A layer's plan (:class:`rtl_lib.fc_plan.FCPlan` for a dense layer,
+:class:`rtl_lib.conv_plan.ConvPlan` for a convolution) holds its lanes and
 groups, the events it takes per cycle and sends per beat, its memories with shape and kind,
 its state fields, whether its lanes are tabulated, and its cycle model. The assembler builds
 the components from it (:mod:`spikegen.assemble`), and the fit check (:mod:`spikegen.fit`), the
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rtl_lib.conv_plan import ConvPlan
 from rtl_lib.cuba_lif import CubaLIFParams
 from rtl_lib.event import EventGroupLayout, EventLayout
 from rtl_lib.fc_plan import FCPlan
@@ -27,7 +29,7 @@ from .registry import Registry
 
 
 __all__ = ["LayerContext", "NetworkPlan", "PLANNERS", "plan_network", "neuron_params",
-           "dense_plan", "count_bits"]
+           "dense_plan", "conv_plan", "conv_lanes", "count_bits"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,35 @@ def _plan_dense(layer, ctx):
                       ctx.out_events, ctx.membrane_class)
 
 
+def conv_lanes(channels, requested):
+    """Lanes of a convolution: the largest divisor of its output channels up to the
+    requested parallelism (all channels for 0), so each state word is whole channels."""
+    if requested <= 0 or requested >= channels:
+        return channels
+    return max(d for d in range(1, requested + 1) if channels % d == 0)
+
+
+def conv_plan(layer, lanes=None, out_events=1):
+    """The :class:`~rtl_lib.conv_plan.ConvPlan` of a quantized convolution layer with
+    ``lanes`` lanes (``None``: all output channels; else the largest divisor of the channels
+    up to it)."""
+    channels = layer.geometry.out_channels
+    lanes = channels if lanes is None else conv_lanes(channels, lanes)
+    return ConvPlan(layer.geometry, lanes, layer.weight_format.bits, neuron_params(layer),
+                    bias=layer.bias is not None, out_events=out_events)
+
+
+@PLANNERS.register("conv2d")
+def _plan_conv(layer, ctx):
+    if ctx.value_bits is not None:
+        raise SpikegenError("a convolution takes spike events: `coding` direct feeds pixel "
+                            "values to a dense first layer only; use events or rate coding")
+    if ctx.membrane_class:
+        raise SpikegenError("a membrane readout needs a dense last layer; end the network "
+                            "with a Linear layer, or use `readout` spikes")
+    return conv_plan(layer, ctx.hardware.parallelism, ctx.out_events)
+
+
 def count_bits(net: QNetwork):
     """Width of the readout's per-class spike counters: ``max_steps`` spikes each."""
     return max(1, net.hardware.max_steps.bit_length())
@@ -169,7 +200,7 @@ class NetworkPlan:
         return replace(self, layers=tuple(replace(layer, weight_bits=bits)
                                           for layer in self.layers))
 
-    def cycle_estimate(self, events, coder=None, beats=None):
+    def cycle_estimate(self, events, coder=None, beats=None, loads=None):
         """Estimated cycles per inference from per-step event counts.
 
         ``events[l]`` (samples, steps) counts the spike events *into* layer ``l`` (``l`` = 0:
@@ -177,6 +208,8 @@ class NetworkPlan:
         the cycles of an on-chip rate coder, which works as one more pipeline stage;
         ``beats[l]`` (samples, steps), the beats in which layer ``l``'s serializer sends its
         spikes (:func:`rtl_lib.spike_serializer.serializer_beats`; default: one per spike).
+        ``loads[l]`` (samples, steps): what layer ``l``'s ``step_cycles`` takes, its
+        ``step_load`` of the step's input spikes (default: ``events[l]``, a dense layer's).
         Layer ``l`` needs :meth:`rtl_lib.fc_plan.FCPlan.step_cycles` for a step, and the
         serializer feeding it (when it takes more than one event per cycle) one cycle per
         beat plus one; all these stages work on consecutive steps at once, so a step costs
@@ -190,7 +223,8 @@ class NetworkPlan:
                 sent = events[k] if beats is None else np.asarray(beats[k - 1],
                                                                   dtype=np.int64)
                 stages.append(sent + 1)           # the previous layer's serializer
-            stages.append(layer.step_cycles(events[k]))
+            stages.append(layer.step_cycles(events[k] if loads is None
+                                            else np.asarray(loads[k], dtype=np.int64)))
         if coder is not None:
             stages.insert(0, coder)               # the on-chip coder: one cycle per pixel
         work = np.stack(stages)                                                 # (S, B, T)

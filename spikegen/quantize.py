@@ -26,12 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import (FixedFormat, HardwareConfig, InputCoding, QCubaLIF, QDenseLayer, QLIF,
-                 QNetwork, plain)
+from .ir import (FixedFormat, HardwareConfig, InputCoding, QConvLayer, QCubaLIF, QDenseLayer,
+                 QLIF, QNetwork, plain)
 from .registry import Registry
 
 
-__all__ = ["quantize", "QUANTIZERS", "QuantOptions", "quantize_dense", "weight_exponent",
+__all__ = ["quantize", "QUANTIZERS", "QuantOptions", "quantize_dense", "quantize_conv",
+           "weight_exponent",
            "membrane_bits", "quantization_error", "layer_error"]
 
 
@@ -268,6 +269,33 @@ def quantize_dense(layer, index, o, notes):
                        weight_format=FixedFormat(bits=o.weight_bits, frac=e),
                        mem_format=fmt, neuron=qneuron, recurrent=recurrent,
                        syn_format=syn_fmt)
+
+
+@QUANTIZERS.register("conv2d")
+def quantize_conv(layer, index, o, notes):
+    """A :class:`~spikegen.ir.ConvLayer` as a :class:`~spikegen.ir.QConvLayer`: the dense
+    layer's rules, the range analysis per output channel (a neuron takes each weight of its
+    channel at most once per event of its window: ``pool**2`` times with an input pooling)."""
+    e = _weight_scale(layer, index, layer.weight, o, notes)
+    frac = e + o.mem_frac_bits
+    top = (1 << (o.weight_bits - 1)) - 1
+    weight = np.clip(np.rint(layer.weight * 2.0 ** e), -top - 1, top).astype(np.int64)
+    qneuron = _quantize_neuron(layer.neuron, index, frac, o, notes)
+    bias = None if layer.bias is None else np.rint(layer.bias * 2.0 ** frac).astype(np.int64)
+    per_channel = (weight << o.mem_frac_bits).reshape(weight.shape[0], -1)
+    window = layer.geometry.pool ** 2
+    lo, hi = _step_range(np.repeat(per_channel, window, axis=1), bias)
+    fmt, syn_fmt = _state_formats(index, lo, hi, qneuron, frac, o, notes)
+    acc_fmt = syn_fmt or fmt
+    if bias is not None:
+        clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
+        if np.any(clipped != bias):
+            notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
+                         f"to the range of the state they are added to")
+        bias = clipped
+    return QConvLayer(weight=weight, bias=bias,
+                      weight_format=FixedFormat(bits=o.weight_bits, frac=e), mem_format=fmt,
+                      neuron=qneuron, geometry=layer.geometry, syn_format=syn_fmt)
 
 
 def quantization_error(net, qnet):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ir import QDenseLayer, QNetwork
+from .ir import QConvLayer, QDenseLayer, QNetwork
 from .registry import Registry
 
 
@@ -84,6 +84,14 @@ def _dense_initial_state(layer: QDenseLayer, batch=1, current=None):
     return _start_of_step(layer, zero, zero, spk, current)
 
 
+def _neuron_bias(layer):
+    """The bias of each neuron of the layer's state (a convolution repeats its channels'
+    biases at every position), or ``None``."""
+    if layer.bias is None or layer.kind != "conv2d":
+        return layer.bias
+    return np.tile(layer.bias, _conv_positions(layer))
+
+
 def direct_current(layer: QDenseLayer, pixels, value_bits=8):
     """Input current of a first layer fed directly with pixel values (``direct`` coding).
 
@@ -102,7 +110,7 @@ def direct_current(layer: QDenseLayer, pixels, value_bits=8):
 def _start_of_step(layer, mem, syn, spk, current=None):
     n = layer.neuron
     r = mem > n.threshold
-    drive = current if current is not None else layer.bias
+    drive = current if current is not None else _neuron_bias(layer)
     if n.current_based:
         s = leak(syn, n.syn_decay, n.decay_bits)
         if drive is not None:
@@ -150,8 +158,6 @@ def _integrate(fmt, acc, events, w_shifted, events_per_cycle):
 
 
 def _step(layer, state, spikes_t, current, events_per_cycle):
-    n = layer.neuron
-    fmt = layer.mem_format
     batch = state.acc.shape[0]
     weight = layer.weight.astype(np.int64)
     if layer.recurrent is not None:
@@ -163,6 +169,17 @@ def _step(layer, state, spikes_t, current, events_per_cycle):
     if spikes_t is not None:
         acc, saturations = _integrate(layer.acc_format, acc, spikes_t,
                                       weight << layer.shift, events_per_cycle)
+    spk, m, syn = _fire(layer, state, acc)
+    following = _start_of_step(layer, m, syn, spk if layer.recurrent is not None else None,
+                               current)
+    return spk, m, syn, following, saturations
+
+
+def _fire(layer, state, acc):
+    """The end of a step, after the events: the membrane takes the current (``QCubaLIF``),
+    the neurons fire and reset. Returns ``(spikes, mem, syn or None)``."""
+    n = layer.neuron
+    fmt = layer.mem_format
     r = state.r
     syn = None
     if n.current_based:
@@ -182,10 +199,7 @@ def _step(layer, state, spikes_t, current, events_per_cycle):
             m = _sat(m - (spk.astype(np.int64) - r) * n.threshold, fmt)
         elif n.reset in ("zero", "zero_all"):
             m = np.where(spk & ~r, 0, np.where(r & ~spk, _sat(2 * m, fmt), m))
-    spk = spk.astype(np.uint8)
-    following = _start_of_step(layer, m, syn, spk if layer.recurrent is not None else None,
-                               current)
-    return spk, m, syn, following, saturations
+    return spk.astype(np.uint8), m, syn
 
 
 def step_layer(layer, state, spikes_t, current=None, events_per_cycle=1):
@@ -213,6 +227,114 @@ def step_layer(layer, state, spikes_t, current=None, events_per_cycle=1):
 
 
 MODELS.register("dense")(LayerModel(_dense_initial_state, _step))
+
+
+# -- convolution -------------------------------------------------------------------------------
+
+def _conv_positions(layer):
+    return layer.geometry.out_hw[0] * layer.geometry.out_hw[1]
+
+
+def _conv_initial_state(layer: QConvLayer, batch=1, current=None):
+    if current is not None:
+        raise ValueError("A convolution layer takes spike events, not pixel currents")
+    zero = np.zeros((batch, _conv_positions(layer) * layer.geometry.out_channels),
+                    dtype=np.int64)
+    return _start_of_step(layer, zero, zero, None)
+
+
+def _conv_source(g, spikes_t):
+    """The input spikes as (batch, H, W, C), and the pooled counts as (batch, Hp, Wp, C)."""
+    batch = spikes_t.shape[0]
+    x = spikes_t.reshape(batch, *g.in_hw, g.in_channels).astype(np.int64)
+    (hp, wp), k = g.pooled_hw, g.pool
+    pooled = x[:, :hp * k, :wp * k].reshape(batch, hp, k, wp, k, g.in_channels).sum(axis=(2, 4))
+    return x, pooled
+
+
+def _tap_slices(g, axis, k):
+    """For kernel index ``k`` along ``axis``: the output positions with a tap there and the
+    (pooled) input positions they read, as two index arrays."""
+    out = np.arange(g.out_hw[axis])
+    src = out * g.stride[axis] - g.padding[axis] + k * g.dilation[axis]
+    keep = (src >= 0) & (src < g.pooled_hw[axis])
+    return out[keep], src[keep]
+
+
+def _conv_sum(g, pooled, weight):
+    """``sum over taps of weight[o, c, ky, kx] * pooled[y, x, c]`` at every output neuron,
+    as (batch, H', W', C_out)."""
+    out = np.zeros((pooled.shape[0], *g.out_hw, g.out_channels), dtype=np.int64)
+    for ky in range(g.kernel[0]):
+        oy, sy = _tap_slices(g, 0, ky)
+        for kx in range(g.kernel[1]):
+            ox, sx = _tap_slices(g, 1, kx)
+            if oy.size and ox.size:
+                out[:, oy[:, None], ox[None, :]] += (
+                    pooled[:, sy[:, None], sx[None, :]] @ weight[:, :, ky, kx].T)
+    return out
+
+
+def _conv_integrate(layer, acc, spikes_t):
+    """Add the step's events, one at a time in ascending index, each tap with one saturating
+    add. Returns the sums (batch, neurons) and the saturated adds."""
+    g, fmt = layer.geometry, layer.acc_format
+    batch = acc.shape[0]
+    w = layer.weight.astype(np.int64) << layer.shift
+    x, pooled = _conv_source(g, spikes_t)
+    acc4 = acc.reshape(batch, *g.out_hw, g.out_channels)
+    up = acc4 + _conv_sum(g, pooled, np.maximum(w, 0))
+    down = acc4 + _conv_sum(g, pooled, np.minimum(w, 0))
+    safe = np.all((up <= fmt.max) & (down >= fmt.min), axis=(1, 2, 3))
+    out = acc4 + _conv_sum(g, pooled, w)
+    rows = np.flatnonzero(~safe)
+    saturations = 0
+    if rows.size:
+        # every neuron sees its inputs in ascending (y, x, c): kernel row, then the row within
+        # the pooling window, then kernel column, column in the window, input channel
+        mm = acc4[rows].copy()
+        xs = x[rows]
+        k = g.pool
+        for ky in range(g.kernel[0]):
+            oy, sy = _tap_slices(g, 0, ky)
+            for a in range(k):
+                for kx in range(g.kernel[1]):
+                    ox, sx = _tap_slices(g, 1, kx)
+                    if not (oy.size and ox.size):
+                        continue
+                    for b in range(k):
+                        window = xs[:, (sy * k + a)[:, None], (sx * k + b)[None, :]]
+                        for c in range(g.in_channels):
+                            hit = window[..., c][..., None].astype(bool)
+                            if not hit.any():
+                                continue
+                            part = mm[:, oy[:, None], ox[None, :]]
+                            total = part + np.where(hit, w[:, c, ky, kx], 0)
+                            saturations += int(np.count_nonzero(
+                                hit & ((total > fmt.max) | (total < fmt.min))))
+                            mm[:, oy[:, None], ox[None, :]] = _sat(total, fmt)
+        out[rows] = mm
+    return out.reshape(batch, -1), saturations
+
+
+def _max_pool_spikes(g, spk):
+    """The output spike map after the max pooling of spikes (OR within each window)."""
+    if g.out_pool == 1:
+        return spk
+    k, (h, w), c = g.out_pool, g.out_hw, g.out_channels
+    return spk.reshape(-1, h // k, k, w // k, k, c).max(axis=(2, 4)).reshape(spk.shape[0], -1)
+
+
+def _conv_step(layer, state, spikes_t, current, events_per_cycle):
+    acc, saturations = state.acc, 0
+    if spikes_t is not None:
+        acc, saturations = _conv_integrate(layer, acc, spikes_t)
+    spk, m, syn = _fire(layer, state, acc)
+    following = _start_of_step(layer, m, syn, None)
+    return _max_pool_spikes(layer.geometry, spk), m, syn, following, saturations
+
+
+MODELS.register("conv2d")(LayerModel(_conv_initial_state, _conv_step))
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,6 +373,7 @@ def input_spikes(net: QNetwork, inputs):
     coding = net.coding
     inputs = np.asarray(inputs)
     if coding.kind == "events":
+        inputs = channels_last(net, inputs)
         if inputs.ndim == 2:
             inputs = inputs[None]
         if inputs.ndim != 3 or inputs.shape[2] != net.inputs:
@@ -264,6 +387,22 @@ def input_spikes(net: QNetwork, inputs):
         from .encode import rate_onchip
         return rate_onchip(pixels, coding.steps, seed=coding.seed)
     return None
+
+
+def channels_last(net, inputs):
+    """Spike maps (batch, steps, C, H, W), or (steps, C, H, W) for one sample, as flat
+    channels-last events (batch, steps, H * W * C) when the first layer takes an (H, W, C)
+    map; anything else unchanged."""
+    shape = net.layers[0].input_shape
+    if len(shape) != 3 or inputs.ndim not in (4, 5):
+        return inputs
+    if inputs.ndim == 4:
+        inputs = inputs[None]
+    h, w, c = shape
+    if inputs.shape[2:] != (c, h, w):
+        raise ValueError(f"Input spike maps must have shape (batch, steps, {c}, {h}, {w}), "
+                         f"not {inputs.shape}")
+    return inputs.transpose(0, 1, 3, 4, 2).reshape(*inputs.shape[:2], -1)
 
 
 def check_pixels(net, pixels):
@@ -281,7 +420,9 @@ def check_pixels(net, pixels):
 def simulate(net: QNetwork, inputs, *, record=False):
     """Run the quantized network on a batch of inputs.
 
-    ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding, and
+    ``inputs`` are spike trains (batch, steps, inputs) of 0/1 for ``events`` coding (flat in
+    the first layer's event order: channels last for a convolution, see
+    :mod:`rtl_lib.conv_geometry`; spike maps (batch, steps, C, H, W) are permuted), and
     pixel values (batch, inputs) of 0..255 for ``rate`` and ``direct`` coding (see
     :class:`spikegen.ir.InputCoding`). With ``record=True`` every layer's spikes, membranes
     (and synaptic currents) are kept in ``result.layers``.
@@ -302,10 +443,11 @@ def simulate(net: QNetwork, inputs, *, record=False):
         layer_current = current if k == 0 else None
         state = model.initial_state(layer, batch, layer_current)
         out = np.zeros((batch, steps, layer.outputs), dtype=np.uint8)
-        mem = np.zeros((batch, steps, layer.outputs), dtype=np.int64) if record else None
-        syn = (np.zeros((batch, steps, layer.outputs), dtype=np.int64)
+        neurons = state.acc.shape[1]
+        mem = np.zeros((batch, steps, neurons), dtype=np.int64) if record else None
+        syn = (np.zeros((batch, steps, neurons), dtype=np.int64)
                if record and layer.neuron.current_based else None)
-        last = np.zeros((batch, layer.outputs), dtype=np.int64)
+        last = np.zeros((batch, neurons), dtype=np.int64)
         saturations = 0
         for t in range(steps):
             spk, last, s, state, sat = model.step(layer, state,

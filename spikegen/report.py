@@ -77,19 +77,13 @@ def _leak_kind(decay):
     return "multiply"
 
 
-@LAYER_ROWS.register("dense")
-def _dense_row(layer, plan, float_layer):
+def _format_rows(layer, plan, error, range_weights, threshold):
+    """The rows every layer kind shares: formats, neuron parameters as built, lanes and the
+    weight error."""
     n = layer.neuron
-    error = layer_error(float_layer, layer)
-    threshold = np.max(n.threshold)
-    per_neuron = any(np.ndim(getattr(n, name, 0)) for name in
-                     ("threshold", "decay", "syn_decay"))
     row = {
-        "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
-        "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
         "weight_format": str(layer.weight_format), "mem_format": str(layer.mem_format),
-        "mem_bits_range_analysis": membrane_bits(layer.weight << layer.shift, layer.bias,
-                                                 threshold),
+        "mem_bits_range_analysis": membrane_bits(range_weights, layer.bias, threshold),
         "threshold_lsb": n.threshold, "threshold": error["threshold"],
         "threshold_built": error["threshold_built"],
         "beta": error["beta"], "beta_built": n.beta,
@@ -104,10 +98,41 @@ def _dense_row(layer, plan, float_layer):
     if getattr(n, "syn_decay", None) is not None:
         row["alpha_fixed_point"] = f"1 - {plain(n.syn_decay)}/2^{n.decay_bits}"
         row["syn_format"] = str(layer.syn_format)
+    return row
+
+
+@LAYER_ROWS.register("dense")
+def _dense_row(layer, plan, float_layer):
+    n = layer.neuron
+    per_neuron = any(np.ndim(getattr(n, name, 0)) for name in
+                     ("threshold", "decay", "syn_decay"))
+    row = {
+        "model": type(n).__name__, "per_neuron_parameters": bool(per_neuron),
+        "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
+        **_format_rows(layer, plan, layer_error(float_layer, layer),
+                       layer.weight << layer.shift, np.max(n.threshold)),
+    }
     if layer.recurrent is not None:
         diagonal = not np.any(layer.recurrent - np.diag(np.diag(layer.recurrent)))
         row["recurrent"] = "one_to_one" if diagonal else "all_to_all"
     return row
+
+
+@LAYER_ROWS.register("conv2d")
+def _conv_row(layer, plan, float_layer):
+    g = layer.geometry
+    # a neuron takes each weight of its channel once per event of its input window
+    per_channel = np.repeat((layer.weight << layer.shift).reshape(g.out_channels, -1),
+                            g.pool ** 2, axis=1)
+    return {
+        "model": type(layer.neuron).__name__,
+        "input_shape": list(g.input_shape), "output_shape": list(g.output_shape),
+        "inputs": layer.inputs, "outputs": layer.outputs, "bias": layer.bias is not None,
+        "kernel": list(g.kernel), "stride": list(g.stride), "padding": list(g.padding),
+        "dilation": list(g.dilation), "input_sum_pool": g.pool, "output_max_pool": g.out_pool,
+        **_format_rows(layer, plan, layer_error(float_layer, layer), per_channel,
+                       layer.neuron.threshold),
+    }
 
 
 def _layer_rows(qnet, network, plan):
@@ -154,7 +179,7 @@ def make_report(b):
         tree["synthesis"] = b.synthesis
     if b.evaluation is not None:
         ev = b.evaluation
-        cycles = plan.cycle_estimate(ev.events, ev.coder, ev.beats)
+        cycles = plan.cycle_estimate(ev.events, ev.coder, ev.beats, ev.loads)
         tree["evaluation"] = dict(ev.metrics)
         tree["cycles"] = cycles
         if b.board is not None:
@@ -172,7 +197,8 @@ def _neurobench_and_energy(b, cycles):
         ffs = b.fit["ffs"] if b.fit else resource_estimate(b.plan)["ff"]
         found["energy"] = estimate(b.plan, b.evaluation.events, family=b.board["family"],
                                    part=b.board["part"], clock_hz=b.board["clock_hz"],
-                                   cycles=cycles["per_inference_mean"], ffs=ffs)
+                                   cycles=cycles["per_inference_mean"], ffs=ffs,
+                                   loads=b.evaluation.loads)
     return found
 
 

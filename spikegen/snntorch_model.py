@@ -82,6 +82,9 @@ def to_snntorch(net, *, spike_grad=None):
 
     modules = []
     for layer in net.layers:
+        if layer.kind == "conv2d":
+            modules += _conv_modules(layer, spike_grad)
+            continue
         linear = nn.Linear(layer.inputs, layer.outputs, bias=layer.bias is not None)
         with torch.no_grad():
             linear.weight.copy_(_tensor(layer.weight))
@@ -89,6 +92,35 @@ def to_snntorch(net, *, spike_grad=None):
                 linear.bias.copy_(_tensor(layer.bias))
         modules += [linear, snntorch_layer(layer, spike_grad=spike_grad)]
     return nn.Sequential(*modules)
+
+
+def _conv_modules(layer, spike_grad):
+    """A convolution layer as torch modules on flat channels-last maps (see
+    :mod:`spikegen.torch_modules`)."""
+    import torch
+    from torch import nn
+
+    from .torch_modules import ChannelsFirst, ChannelsLast, SumPool2d
+
+    g = layer.geometry
+    modules = [ChannelsFirst(g.input_shape)]
+    if g.pool > 1:
+        modules.append(SumPool2d(g.pool))
+    extent = [(k - 1) * d + 1 for k, d in zip(g.kernel, g.dilation)]
+    end = [max(0, (o - 1) * s + e - i - p)
+           for o, s, e, i, p in zip(g.out_hw, g.stride, extent, g.pooled_hw, g.padding)]
+    if any(g.padding) or any(end):
+        modules.append(nn.ZeroPad2d((g.padding[1], end[1], g.padding[0], end[0])))
+    conv = nn.Conv2d(g.in_channels, g.out_channels, g.kernel, stride=g.stride,
+                     dilation=g.dilation, bias=layer.bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(_tensor(layer.weight))
+        if layer.bias is not None:
+            conv.bias.copy_(_tensor(layer.bias))
+    modules += [conv, snntorch_layer(layer, spike_grad=spike_grad)]
+    if g.out_pool > 1:
+        modules.append(nn.MaxPool2d(g.out_pool))
+    return modules + [ChannelsLast()]
 
 
 def untrained(sizes, neuron, *, spike_grad=None):
@@ -126,29 +158,6 @@ def reset_state(model):
             module.reset_mem()
 
 
-def _leaky_pairs(model):
-    """``(nn.Linear, snntorch.Leaky)`` pairs of ``model`` in registration order."""
-    import snntorch
-    from torch import nn
-
-    pairs, pending = [], None
-    for child in model.modules():
-        if isinstance(child, nn.Linear):
-            if pending is not None:
-                raise SpikegenError("two nn.Linear in a row; expected nn.Linear and "
-                                    "snntorch.Leaky alternating")
-            pending = child
-        elif type(child) is snntorch.Leaky:
-            if pending is None:
-                raise SpikegenError("snntorch.Leaky without an nn.Linear before it")
-            pairs.append((pending, child))
-            pending = None
-    if pending is not None or not pairs:
-        raise SpikegenError("expected nn.Linear and snntorch.Leaky layers alternating, "
-                            "ending with a Leaky")
-    return pairs
-
-
 def _one_value(label, value):
     value = value.detach().float().reshape(-1)
     if not bool((value == value[0]).all()):
@@ -161,7 +170,118 @@ def _array(tensor):
     return tensor.detach().float().double().cpu().numpy().copy()
 
 
-def network_from_module(model, *, reset_delay=None, name="net"):
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _conv_op(module, pad=None):
+    from .fold import Conv, same_padding
+
+    if module.padding_mode != "zeros":
+        raise SpikegenError(f"nn.Conv2d with padding_mode={module.padding_mode!r}; only zero "
+                            "padding is supported")
+    kernel, dilation = _pair(module.kernel_size), _pair(module.dilation)
+    if module.padding == "same":
+        padding = same_padding(kernel, dilation)
+    elif module.padding == "valid":
+        padding = (0, 0, 0, 0)
+    else:
+        rows, cols = _pair(module.padding)
+        padding = (rows, cols, rows, cols)
+    if pad is not None:
+        padding = tuple(a + b for a, b in zip(padding, pad))
+    return Conv(_array(module.weight), None if module.bias is None else _array(module.bias),
+                stride=_pair(module.stride), padding=padding, dilation=dilation,
+                groups=int(module.groups), name="Conv2d")
+
+
+def _pool_op(module, kind):
+    from .fold import Pool
+
+    if getattr(module, "ceil_mode", False):
+        raise SpikegenError(f"{type(module).__name__} with ceil_mode=True is not supported")
+    kernel = _pair(module.kernel_size)
+    stride = kernel if module.stride is None else _pair(module.stride)
+    if kind == "max" and any(d != 1 for d in _pair(module.dilation)):
+        raise SpikegenError("nn.MaxPool2d with dilation is not supported")
+    if kind == "avg" and getattr(module, "divisor_override", None) is not None:
+        raise SpikegenError("nn.AvgPool2d with divisor_override is not supported")
+    return Pool(kind, kernel, stride, _pair(module.padding), name=type(module).__name__)
+
+
+def _neuron_op(module, reset_delay):
+    import snntorch
+
+    from .fold import Neuron
+    from .ir import CubaLIF
+
+    if type(module) not in (snntorch.Leaky, snntorch.Synaptic):
+        raise SpikegenError(f"snntorch.{type(module).__name__} in a module is not supported; "
+                            "use Leaky or Synaptic (or save a state_dict for RLeaky and "
+                            "RSynaptic networks)")
+    delay = bool(module.reset_delay) if reset_delay is None else bool(reset_delay)
+    reset = RESET_NAMES[int(module.reset_mechanism_val)]
+    common = dict(beta=_one_value("beta", module.beta),
+                  threshold=_one_value("threshold", module.threshold), reset_delay=delay)
+    if type(module) is snntorch.Synaptic:
+        neuron = CubaLIF(alpha=_one_value("alpha", module.alpha),
+                         reset="zero_all" if reset == "zero" else reset, **common)
+    else:
+        neuron = LIF(reset=reset, **common)
+    return Neuron(neuron, name=type(module).__name__)
+
+
+def module_ops(model, *, reset_delay=None):
+    """The operations of ``model`` (its leaf modules in registration order) for
+    :func:`spikegen.fold.fold`: ``nn.Conv2d``, ``nn.MaxPool2d``, ``nn.AvgPool2d``,
+    ``nn.Flatten``, ``nn.Linear``, snnTorch ``Leaky`` and ``Synaptic``; ``nn.Dropout`` and
+    ``nn.Identity`` do nothing at inference."""
+    import snntorch
+    from torch import nn
+
+    from .fold import Flatten, Linear, Unflatten
+    from .torch_modules import ChannelsFirst, ChannelsLast, SumPool2d
+
+    ops, pad = [], None
+    for child in model.modules():
+        if next(child.children(), None) is not None:
+            continue                                  # containers: their leaves follow
+        if pad is not None and not isinstance(child, nn.Conv2d):
+            raise SpikegenError("nn.ZeroPad2d must come right before an nn.Conv2d")
+        if isinstance(child, nn.ZeroPad2d):
+            left, right, top, bottom = child.padding
+            pad = (top, left, bottom, right)
+        elif isinstance(child, nn.Conv2d):
+            ops.append(_conv_op(child, pad))
+            pad = None
+        elif isinstance(child, nn.MaxPool2d):
+            ops.append(_pool_op(child, "max"))
+        elif isinstance(child, nn.AvgPool2d):
+            ops.append(_pool_op(child, "avg"))
+        elif isinstance(child, SumPool2d):
+            ops.append(_pool_op(child, "sum"))
+        elif isinstance(child, nn.Flatten):
+            ops.append(Flatten(name="Flatten"))
+        elif isinstance(child, nn.Linear):
+            ops.append(Linear(_array(child.weight),
+                              None if child.bias is None else _array(child.bias),
+                              name="Linear"))
+        elif isinstance(child, snntorch.SpikingNeuron):
+            ops.append(_neuron_op(child, reset_delay))
+        elif isinstance(child, ChannelsLast):
+            ops.append(Flatten(channels_last=True, name="ChannelsLast"))
+        elif isinstance(child, ChannelsFirst):
+            ops.append(Unflatten(child.shape, name="ChannelsFirst"))
+        elif isinstance(child, (nn.Dropout, nn.Identity)):
+            continue
+        else:
+            raise SpikegenError(f"module {type(child).__name__} is not supported (spikegen "
+                                "reads Conv2d, MaxPool2d, AvgPool2d, Flatten, Linear, "
+                                "Dropout and snnTorch Leaky/Synaptic)")
+    return ops
+
+
+def network_from_module(model, *, reset_delay=None, name="net", input_shape=None):
     """The float :class:`~spikegen.ir.Network` of an ``nn.Linear`` + ``snntorch.Leaky`` model.
 
     Values are exactly those :func:`spikegen.save` writes and :func:`spikegen.load` reads back
@@ -183,12 +303,18 @@ def network_from_module(model, *, reset_delay=None, name="net"):
     SpikegenError
         For any other arrangement of modules, or per-neuron values that differ.
     """
-    layers = []
-    for linear, leaky in _leaky_pairs(model):
-        bias = None if linear.bias is None else _array(linear.bias)
-        delay = bool(leaky.reset_delay) if reset_delay is None else bool(reset_delay)
-        neuron = LIF(beta=_one_value("beta", leaky.beta),
-                     threshold=_one_value("threshold", leaky.threshold),
-                     reset=RESET_NAMES[int(leaky.reset_mechanism_val)], reset_delay=delay)
-        layers.append(DenseLayer(_array(linear.weight), bias, neuron))
-    return Network(tuple(layers), name=name)
+    from .fold import Conv, Unflatten, fold
+
+    ops = module_ops(model, reset_delay=reset_delay)
+    if input_shape is None and ops and isinstance(ops[0], Unflatten):
+        h, w, c = ops[0].shape                     # a model spikegen built (to_snntorch)
+        input_shape = (h * w * c,)
+    if input_shape is None:
+        if any(isinstance(op, Conv) for op in ops):
+            raise SpikegenError("a convolutional network needs its input shape: give "
+                                "`input_shape` (C, H, W)")
+        first = next((op for op in ops if hasattr(op, "weight")), None)
+        if first is None:
+            raise SpikegenError("the module has no Linear or Conv2d layer")
+        input_shape = (first.weight.shape[1],)
+    return Network(fold(ops, input_shape, where="module"), name=name)

@@ -9,8 +9,8 @@ import torch
 
 from spikegen.energy import FAMILIES, activity, estimate
 from spikegen.ir import HardwareConfig, QNetwork
-from spikegen.metrics import connections, footprint, neurobench_metrics, static_metrics, \
-    workload
+from spikegen.metrics import FANOUT, connections, footprint, neurobench_metrics, \
+    static_metrics, workload
 from spikegen.plan import plan_network
 from spikegen.quantize import quantize
 from spikegen.reference import simulate
@@ -180,3 +180,26 @@ def test_every_eval_report_has_neurobench_and_energy(tmp_path, rng):
     b = build(BuildOptions(source=str(net), out=str(tmp_path / "c"), eval=str(data),
                            board=None, hdl="verilog"))
     assert "neurobench" in b.report and "energy" not in b.report
+
+
+def test_conv_fanout_by_taps(rng):
+    """An event at (y, x, c) reaches, at each tap its row and column give, the output
+    channels with a nonzero weight there (counted here tap by tap)."""
+    from rtl_lib.conv_geometry import ConvGeometry
+    from spikegen.ir import FixedFormat, QConvLayer, QLIF
+
+    g = ConvGeometry(in_hw=(6, 5), in_channels=2, out_channels=3, kernel=(3, 2),
+                     out_hw=(2, 2), stride=(2, 1), padding=(1, 0), pool=2)
+    weight = rng.integers(-2, 3, (3, 2, 3, 2))
+    layer = QConvLayer(weight, None, FixedFormat(4, 2), FixedFormat(8, 3),
+                       QLIF(threshold=20, decay=0, decay_bits=4), g)
+    found = FANOUT(layer)
+    for i in range(layer.inputs):
+        y, x, c = g.coordinates(i)
+        want = sum(np.count_nonzero(weight[:, c, ky, kx])
+                   for ky, _ in g.row_taps(y) for kx, _ in g.col_taps(x))
+        assert found.fanout[i] == want, i
+    assert found.zeros == np.count_nonzero(weight == 0) and found.weights == weight.size
+    assert found.dense == sum(len(g.row_taps(g.coordinates(i)[0]))
+                              * len(g.col_taps(g.coordinates(i)[1])) * 3
+                              for i in range(layer.inputs))

@@ -1,0 +1,426 @@
+"""An event-driven 2-D convolution layer of LIF or current-based LIF neurons."""
+from types import SimpleNamespace
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .conv_plan import ConvPlan
+from .cuba_lif import CubaLIFLane
+from .event import EventGroupLayout, EventLayout
+from .lif import LIFLane
+from .neuron_state import lane_start, pack
+from .spike_serializer import SpikeSerializer, chunk_flags
+
+
+__all__ = ["ConvLayer"]
+
+
+class ConvLayer(wiring.Component):
+    """Event-driven convolution: each input spike updates only the output neurons whose
+    receptive field holds it.
+
+    Input events ``(y, x, c)`` (channels-last flat indices, see
+    :mod:`rtl_lib.conv_geometry`) are decoded without a divider (multiplications by exact
+    reciprocals, :func:`~rtl_lib.conv_plan.reciprocal`), then a sequencer walks each event's
+    row taps × column taps × groups, one per cycle (an event with no tap takes one cycle):
+    tap tables hold the precomputed parts of the state address and the weight row, so the
+    addresses are two sums. An op reads one weight row of ``P`` lanes (output channels
+    ``g * P ..``) and adds it to one state word of ``P`` membranes (synaptic currents), with
+    one saturating add per neuron as :mod:`spikegen.reference` defines. The end-of-step token
+    runs the end-of-step update (:class:`~rtl_lib.lif.LIFLane`,
+    :class:`~rtl_lib.cuba_lif.CubaLIFLane`) over every state word in order; the state is
+    kept in max-pooling window order (:class:`~rtl_lib.conv_plan.ConvPlan`), so each
+    ``out_pool²`` consecutive words OR into one pooled spike word, queued for the dense
+    layer's :class:`~rtl_lib.spike_serializer.SpikeSerializer`.
+
+    Pipeline: four decoder stages; the sequencer; tap tables read (registered); address sums
+    (registered); weight row out of block RAM and state read (registered); execute and write
+    back. The state read of one op and the write of the op before it share a cycle, and the
+    transparent read port hands over the new value, so no op waits for another.
+
+    Parameters
+    ----------
+    weight : 4-D array of int, shape (C_out, C_in, KH, KW)
+        Signed weights of ``weight_bits`` bits.
+    bias : array of int, shape (C_out,), or None
+        Added to each neuron's membrane (synaptic current) once per step, in its LSBs.
+    params : LIFParams or CubaLIFParams
+    weight_bits : int
+    geometry : ConvGeometry
+    lanes : int or None
+        Output channels updated per cycle (default: all); must divide ``C_out``.
+    out_events : int
+        Output events per beat (1 or 2).
+
+    Members
+    -------
+    i_events : In(stream.Signature(EventLayout(inputs)))
+        Input spike events and end-of-step tokens.
+    o_events : Out(stream.Signature(EventLayout(outputs)))
+        Output spike events of the (max-pooled) map and end-of-step tokens;
+        ``EventGroupLayout(outputs, 2)`` with ``out_events`` = 2.
+    """
+    def __init__(self, weight, bias, params, weight_bits, geometry, lanes=None, *,
+                 out_events=1):
+        weight = np.asarray(weight)
+        if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
+            raise TypeError("Weight must be a 4-D integer array (out channels, in channels, "
+                            "kernel rows, kernel columns)")
+        if lanes is None:
+            lanes = getattr(geometry, "out_channels", None)
+        #: Every hardware fact of the layer (:class:`~rtl_lib.conv_plan.ConvPlan`).
+        self.plan = ConvPlan(geometry=geometry, lanes=lanes, weight_bits=weight_bits,
+                             params=params, bias=bias is not None, out_events=out_events)
+        g = geometry
+        shape = (g.out_channels, g.in_channels, *g.kernel)
+        if weight.shape != shape:
+            raise ValueError(f"Weight must have shape {shape}, not {weight.shape}")
+        lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+        if weight.size and (weight.min() < lo or weight.max() > hi):
+            raise ValueError(f"Weights must fit {weight_bits} signed bits")
+        if bias is not None:
+            bias = [int(b) for b in bias]
+            if len(bias) != g.out_channels:
+                raise ValueError(f"Bias must have {g.out_channels} entries, not {len(bias)}")
+            top = 1 << (params.acc_bits - 1)
+            if any(not -top <= b < top for b in bias):
+                raise ValueError(f"Biases must fit {params.acc_bits} signed bits (the state "
+                                 f"the events accumulate into)")
+        self.weight, self.bias = weight.astype(np.int64), bias
+        plan = self.plan
+        #: Weight ROM (see :meth:`weight_image`).
+        self.weights = memory.Memory(shape=plan.weight_width, depth=plan.weight_depth,
+                                     init=self.weight_image(),
+                                     attrs={"ram_style": plan.weight_style})
+        #: Neuron state: word order in :class:`~rtl_lib.conv_plan.ConvPlan`; lane ``j`` holds
+        #: the fields of :meth:`ConvPlan.state_fields` (membrane at the start of the next
+        #: step and reset flag, or membrane and synaptic current), LSB first.
+        self.state = memory.Memory(shape=plan.lanes * plan.lane_state_bits,
+                                   depth=plan.state_depth, init=self.state_image())
+        super().__init__({
+            "i_events": In(stream.Signature(EventLayout(plan.inputs))),
+            "o_events": Out(stream.Signature(
+                EventLayout(plan.outputs) if out_events == 1
+                else EventGroupLayout(plan.outputs, out_events))),
+        })
+
+    # -- the plan's facts, by name ------------------------------------------------------------
+
+    inputs = property(lambda self: self.plan.inputs)
+    outputs = property(lambda self: self.plan.outputs)
+    lanes = property(lambda self: self.plan.lanes)
+    groups = property(lambda self: self.plan.groups)
+    params = property(lambda self: self.plan.params)
+    weight_bits = property(lambda self: self.plan.weight_bits)
+    geometry = property(lambda self: self.plan.geometry)
+    out_events = property(lambda self: self.plan.out_events)
+    cuba = property(lambda self: self.plan.cuba)
+    lane_state_bits = property(lambda self: self.plan.lane_state_bits)
+
+    # -- memory images ------------------------------------------------------------------------
+
+    def weight_image(self):
+        """Weight ROM words: row :meth:`ConvPlan.weight_row` ``(ky, kx, c, g)`` holds
+        ``weight[g * P + j, c, ky, kx]`` in lane ``j`` (bits ``[j * wb, (j + 1) * wb)``)."""
+        g, P = self.geometry, self.lanes
+        image = [0] * self.plan.weight_depth
+        for ky in range(g.kernel[0]):
+            for kx in range(g.kernel[1]):
+                for c in range(g.in_channels):
+                    for grp in range(self.groups):
+                        lanes = self.weight[grp * P:(grp + 1) * P, c, ky, kx]
+                        image[self.plan.weight_row(ky, kx, c, grp)] = pack(lanes,
+                                                                           self.weight_bits)
+        return image
+
+    def group_bias(self, group):
+        return [0 if self.bias is None else self.bias[group * self.lanes + j]
+                for j in range(self.lanes)]
+
+    def state_image(self):
+        """Every word of group ``g`` starts as its channels' neurons at rest."""
+        words = [pack([lane_start(self.params, b) for b in self.group_bias(grp)],
+                      self.lane_state_bits) for grp in range(self.groups)]
+        window = self.plan.window
+        return [words[(w // window) % self.groups] for w in range(self.plan.state_depth)]
+
+    def bias_image(self):
+        return [pack(self.group_bias(grp), self.params.acc_bits) for grp in range(self.groups)]
+
+    # -- hardware -----------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        mem = self._memories(m)
+        event = self._decode(m)
+        op = self._sequence(m, mem, event)
+        pipe = self._fetch(m, mem, op)
+        spikes = self._execute(m, mem, pipe)
+        self._serialize(m, mem, pipe, spikes)
+        return m
+
+    def _memories(self, m):
+        plan, P = self.plan, self.lanes
+        mem = SimpleNamespace()
+        m.submodules.weights = self.weights
+        mem.w_rd = self.weights.read_port()
+        m.submodules.state = self.state
+        mem.s_wr = self.state.write_port()
+        mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
+        if self.bias is not None and self.groups > 1:
+            m.submodules.biases = biases = memory.Memory(
+                shape=P * self.params.acc_bits, depth=self.groups, init=self.bias_image())
+            mem.b_rd = biases.read_port()
+        else:
+            mem.b_rd = None
+        # tap tables: small, read every cycle, in LUTs
+        bits = plan.tap_entry_bits
+        m.submodules.rows = rows = memory.Memory(
+            shape=bits, depth=len(plan.row_table()), init=plan.row_table(),
+            attrs={"ram_style": "logic"})
+        m.submodules.columns = cols = memory.Memory(
+            shape=bits, depth=len(plan.column_table()), init=plan.column_table(),
+            attrs={"ram_style": "logic"})
+        mem.row_rd, mem.col_rd = rows.read_port(), cols.read_port()
+        m.submodules.words = mem.words = fifo.SyncFIFO(width=plan.word_layout.size,
+                                                       depth=plan.words_depth)
+        return mem
+
+    def _decode(self, m):
+        """Four stages from an input token to ``(y, x, c)`` and its tap counts: products by
+        the reciprocals of ``W * C`` and ``C``; the quotients times the divisors; the
+        remainders; the tap counts from tables and ``c * G``. The stages advance together
+        (``advance``) when the sequencer takes the last stage's token or that stage is
+        empty."""
+        g, plan = self.geometry, self.plan
+        H, W, C = *g.in_hw, g.in_channels
+        token = self.i_events.payload
+        iw = len(token.index)
+        (my, sy), (mp, sp) = plan.row_divider, plan.position_divider
+        advance = Signal()
+        ev = SimpleNamespace(advance=advance)
+        m.d.comb += self.i_events.ready.eq(advance)
+
+        # stage 1: products
+        d1_valid, d1_eos, d1_last = Signal(), Signal(), Signal()
+        d1_index = Signal(iw)
+        d1_py = Signal(iw + my.bit_length())
+        d1_pp = Signal(iw + mp.bit_length())
+        # stage 2: quotients and their products by the divisors
+        d2_valid, d2_eos, d2_last = Signal(), Signal(), Signal()
+        d2_index = Signal(iw)
+        d2_y, d2_pos = Signal(range(H)), Signal(range(H * W))
+        d2_yw, d2_pc = Signal(iw), Signal(iw)
+        # stage 3: remainders
+        d3_valid, d3_eos, d3_last = Signal(), Signal(), Signal()
+        d3_y, d3_x, d3_c = Signal(range(H)), Signal(range(W)), Signal(range(C))
+        # stage 4: tap counts (stored as last tap numbers) and the channel's weight row part
+        ev.valid, ev.eos, ev.last = Signal(), Signal(), Signal()
+        ev.y, ev.x = Signal(range(H)), Signal(range(W))
+        ev.row_last = Signal(range(max(2, plan.row_slots)))
+        ev.col_last = Signal(range(max(2, plan.column_slots)))
+        ev.empty = Signal()
+        ev.cbase = Signal(plan.weight_address_bits)
+
+        rows = [len(g.row_taps(y)) for y in range(H)]
+        cols = [len(g.col_taps(x)) for x in range(W)]
+
+        def table(values, index, width):
+            from amaranth.hdl import Array
+            return Array(Const(v, width) for v in values)[index]
+
+        rb, cb = len(ev.row_last), len(ev.col_last)
+        with m.If(advance):
+            m.d.sync += [
+                d1_valid.eq(self.i_events.valid), d1_eos.eq(token.eos),
+                d1_last.eq(token.last), d1_index.eq(token.index),
+                d1_py.eq(token.index * my), d1_pp.eq(token.index * mp),
+                d2_valid.eq(d1_valid), d2_eos.eq(d1_eos), d2_last.eq(d1_last),
+                d2_index.eq(d1_index), d2_y.eq(d1_py >> sy), d2_pos.eq(d1_pp >> sp),
+                d2_yw.eq((d1_py >> sy) * W), d2_pc.eq((d1_pp >> sp) * C),
+                d3_valid.eq(d2_valid), d3_eos.eq(d2_eos), d3_last.eq(d2_last),
+                d3_y.eq(d2_y), d3_x.eq(d2_pos - d2_yw), d3_c.eq(d2_index - d2_pc),
+                ev.valid.eq(d3_valid), ev.eos.eq(d3_eos), ev.last.eq(d3_last),
+                ev.y.eq(d3_y), ev.x.eq(d3_x),
+                ev.row_last.eq(table([max(0, n - 1) for n in rows], d3_y, rb)),
+                ev.col_last.eq(table([max(0, n - 1) for n in cols], d3_x, cb)),
+                ev.empty.eq(table([int(n == 0) for n in rows], d3_y, 1)
+                            | table([int(n == 0) for n in cols], d3_x, 1)),
+                ev.cbase.eq(d3_c * self.groups),
+            ]
+        return ev
+
+    def _sequence(self, m, mem, ev):
+        """The sequencer: one op per cycle, each tap × group of the event it holds, or each
+        state word of the end-of-step pass; the tap tables are read at its counters."""
+        plan, G, k2 = self.plan, self.groups, self.plan.window
+        N = plan.state_depth
+        busy, eos, last = Signal(), Signal(), Signal()
+        y, x = Signal.like(ev.y), Signal.like(ev.x)
+        row_last, col_last = Signal.like(ev.row_last), Signal.like(ev.col_last)
+        empty = Signal()
+        cbase = Signal.like(ev.cbase)
+        rt, ct = Signal.like(ev.row_last), Signal.like(ev.col_last)
+        group = Signal(range(G)) if G > 1 else Const(0, 1)
+        cg = Signal(plan.weight_address_bits)            # c * G + group
+        gk = Signal(plan.state_address_bits)             # group * k²
+        word = Signal(range(N))                          # the pass's state word
+        win = Signal(range(k2)) if k2 > 1 else Const(0, 1)
+        credits = Signal(range(plan.words_depth + 1), init=plan.words_depth)
+
+        win_last = win == k2 - 1
+        group_last = group == G - 1
+        stall = busy & eos & win_last & (credits == 0)
+        tap_done = empty | (group_last & (ct == col_last) & (rt == row_last))
+        done = Mux(eos, word == N - 1, tap_done) & ~stall
+        load = ~busy | done
+        m.d.comb += ev.advance.eq(~ev.valid | load)
+        issue = busy & ~stall
+        emit_word = issue & eos & win_last
+
+        pop = mem.words.r_en & mem.words.r_rdy
+        m.d.sync += credits.eq(credits - emit_word + pop)
+
+        m.d.comb += [mem.row_rd.addr.eq(Cat(rt, y) if plan.row_slots > 1 else y),
+                     mem.col_rd.addr.eq(Cat(ct, x) if plan.column_slots > 1 else x)]
+
+        with m.If(load):
+            m.d.sync += [busy.eq(ev.valid), eos.eq(ev.eos), last.eq(ev.last), y.eq(ev.y),
+                         x.eq(ev.x), row_last.eq(ev.row_last), col_last.eq(ev.col_last),
+                         empty.eq(ev.empty), cbase.eq(ev.cbase), cg.eq(ev.cbase), gk.eq(0),
+                         rt.eq(0), ct.eq(0), word.eq(0)]
+            if G > 1:
+                m.d.sync += group.eq(0)
+            if k2 > 1:
+                m.d.sync += win.eq(0)
+        with m.Elif(issue & eos):
+            m.d.sync += word.eq(word + 1)
+            if k2 > 1:
+                m.d.sync += win.eq(Mux(win_last, 0, win + 1))
+            if G > 1:
+                with m.If(win_last):
+                    m.d.sync += group.eq(Mux(group_last, 0, group + 1))
+        with m.Elif(issue):
+            with m.If(group_last):
+                m.d.sync += [cg.eq(cbase), gk.eq(0)]
+                if G > 1:
+                    m.d.sync += group.eq(0)
+                with m.If(ct == col_last):
+                    m.d.sync += [ct.eq(0), rt.eq(rt + 1)]
+                with m.Else():
+                    m.d.sync += ct.eq(ct + 1)
+            with m.Else():
+                m.d.sync += [cg.eq(cg + 1), gk.eq(gk + k2)]
+                if G > 1:
+                    m.d.sync += group.eq(group + 1)
+
+        # stage "taps": the tap tables' entries arrive, with the op's own fields
+        op = SimpleNamespace()
+        op.valid, op.step, op.last = Signal(), Signal(), Signal()
+        op.final, op.win_first, op.win_last = Signal(), Signal(), Signal()
+        op.group, op.cg, op.gk = Signal.like(group), Signal.like(cg), Signal.like(gk)
+        op.word = Signal.like(word)
+        m.d.sync += [
+            op.valid.eq(issue & (eos | ~empty)), op.step.eq(eos), op.last.eq(last),
+            op.final.eq(word == N - 1), op.win_first.eq(win == 0), op.win_last.eq(win_last),
+            op.group.eq(group), op.cg.eq(cg), op.gk.eq(gk), op.word.eq(word),
+        ]
+        return op
+
+    def _fetch(self, m, mem, op):
+        """The address sums (registered: they address the weight ROM), then the fetch stage:
+        the weight row out of block RAM (registered in the fabric), the state and bias read."""
+        sab = self.plan.state_address_bits
+        row, col = mem.row_rd.data, mem.col_rd.data
+        a = SimpleNamespace(**{name: Signal.like(getattr(op, name), name=f"a_{name}")
+                               for name in ("valid", "step", "last", "final", "win_first",
+                                            "win_last", "group")})
+        a.waddr = Signal(self.plan.weight_address_bits)
+        a.saddr = Signal(sab)
+        m.d.sync += [getattr(a, name).eq(getattr(op, name))
+                     for name in ("valid", "step", "last", "final", "win_first", "win_last",
+                                  "group")]
+        m.d.sync += [
+            a.waddr.eq(row[sab:] + col[sab:] + op.cg),
+            a.saddr.eq(Mux(op.step, op.word, row[:sab] + col[:sab] + op.gk)),
+        ]
+        m.d.comb += mem.w_rd.addr.eq(a.waddr)
+        f = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"f_{name}")
+                               for name in ("valid", "step", "last", "final", "win_first",
+                                            "win_last", "group", "saddr")})
+        x = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"x_{name}")
+                               for name in ("valid", "step", "last", "final", "win_first",
+                                            "win_last", "group", "saddr")})
+        for name in vars(f):
+            m.d.sync += [getattr(f, name).eq(getattr(a, name)),
+                         getattr(x, name).eq(getattr(f, name))]
+        m.d.comb += mem.s_rd.addr.eq(f.saddr)
+        if mem.b_rd is not None:
+            m.d.comb += mem.b_rd.addr.eq(f.group)
+        x.row = Signal(self.plan.weight_width)
+        m.d.sync += x.row.eq(mem.w_rd.data)
+        return x
+
+    def _execute(self, m, mem, x):
+        """The lanes compute and write back; the step's spikes of the word."""
+        p, P = self.params, self.lanes
+        mb, wb, sw, ab = p.mem_bits, self.weight_bits, self.lane_state_bits, p.acc_bits
+        spikes = Signal(P)
+        next_state = []
+        for j in range(P):
+            word = mem.s_rd.data[j * sw:(j + 1) * sw]
+            kind = CubaLIFLane if self.cuba else LIFLane
+            if self.groups == 1:
+                lane = kind(p, wb, bias=self.group_bias(0)[j])
+            else:
+                lane = kind(p, wb)
+                m.d.comb += lane.bias.eq(0 if mem.b_rd is None
+                                         else mem.b_rd.data[j * ab:(j + 1) * ab])
+            m.submodules[f"lane{j}"] = lane
+            if self.cuba:
+                m.d.comb += lane.syn.eq(word[mb:])
+                next_state.append(Cat(lane.mem_next, lane.syn_next))
+            else:
+                m.d.comb += lane.r.eq(word[mb])
+                next_state.append(Cat(lane.mem_next, lane.r_next))
+            m.d.comb += [
+                lane.op.eq(x.step), lane.last.eq(x.last), lane.mem.eq(word[:mb]),
+                lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
+                spikes[j].eq(lane.spike),
+            ]
+        m.d.comb += [mem.s_wr.addr.eq(x.saddr), mem.s_wr.data.eq(Cat(*next_state)),
+                     mem.s_wr.en.eq(x.valid)]
+        if self.plan.window == 1:
+            return spikes
+        # max pooling: the OR of a window's words
+        pooled, held = Signal(P), Signal(P)
+        m.d.comb += pooled.eq(Mux(x.win_first, 0, held) | spikes)
+        with m.If(x.valid & x.step):
+            m.d.sync += held.eq(pooled)
+        return pooled
+
+    def _serialize(self, m, mem, x, spikes):
+        """The window's spike word into the queue, then out as events."""
+        plan, words = self.plan, mem.words
+        out_word = Signal(range(plan.out_words)) if plan.out_words > 1 else Const(0, 1)
+        write = x.valid & x.step & x.win_last
+        if plan.out_words > 1:
+            with m.If(write):
+                m.d.sync += out_word.eq(Mux(x.final, 0, out_word + 1))
+        m.d.comb += [
+            words.w_data.eq(Cat(spikes, chunk_flags(spikes),
+                                out_word[:max(1, ceil_log2(plan.out_words))], x.final,
+                                x.last)),
+            words.w_en.eq(write),
+        ]
+        m.submodules.serializer = serializer = SpikeSerializer(
+            plan.outputs, self.lanes, plan.out_words, self.out_events)
+        m.d.comb += [
+            serializer.i_words.payload.eq(words.r_data),
+            serializer.i_words.valid.eq(words.r_rdy),
+            words.r_en.eq(serializer.i_words.ready),
+        ]
+        wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))

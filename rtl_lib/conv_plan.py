@@ -1,0 +1,323 @@
+"""The hardware plan of an event-driven convolution layer: pure Python, nothing built.
+
+:class:`ConvPlan` holds every hardware fact of a :class:`~rtl_lib.conv_layer.ConvLayer` that
+does not depend on the weight values: lanes and groups, the order of the neuron state in its
+memory, the tap tables, the event decoder's reciprocals, its memories and its cycle model.
+The layer builds itself from one, and the compiler's fit check, report and metrics read the
+same object.
+"""
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from amaranth.utils import ceil_log2
+
+from .conv_geometry import ConvGeometry
+from .cuba_lif import CubaLIFParams
+from .fc_plan import DISTRIBUTED_BITS
+from .lif import LIFParams
+from .memory_plan import MemoryPlan
+from .spike_serializer import SpikeWordLayout
+
+
+__all__ = ["ConvPlan", "reciprocal", "DECODER_STAGES", "LATENCY"]
+
+
+#: Pipeline stages of the event decoder (products, back-products, remainders, tap counts).
+DECODER_STAGES = 4
+
+#: Cycles from a step's first token offered to the layer (idle, output ready) to its
+#: end-of-step token out, beyond the sequencer's busy cycles (:meth:`ConvPlan.step_cycles`)
+#: when no output spike is left for the serializer at the end: the decoder, then the
+#: sequencer's last op through tap tables, address adders, weight read, execute, the
+#: spike-word queue and the serializer's picker, chunk queue, beat maker and output register.
+LATENCY = DECODER_STAGES + 10
+
+
+def reciprocal(divisor, count):
+    """``(multiplier, shift)`` with ``(i * multiplier) >> shift == i // divisor`` for every
+    ``0 <= i < count``: the smallest shift for which the rounded-up reciprocal is exact,
+    checked over the whole range (so the fabric divides without a divider)."""
+    if divisor & (divisor - 1) == 0:
+        return 1, divisor.bit_length() - 1
+    i = np.arange(count, dtype=np.int64)
+    for shift in range(1, 48):
+        multiplier = -(-(1 << shift) // divisor)
+        if np.array_equal((i * multiplier) >> shift, i // divisor):
+            return multiplier, shift
+    raise ValueError(f"No reciprocal of {divisor} is exact below {count}")
+
+
+@dataclass(frozen=True)
+class ConvPlan:
+    """The shape of one :class:`~rtl_lib.conv_layer.ConvLayer`.
+
+    The state memory holds one word of ``P`` lanes per output position and group, in
+    max-pooling window order: word ``((py * Wp + px) * G + g) * k² + wy * k + wx`` holds
+    channels ``g * P .. g * P + P - 1`` of output ``(py * k + wy, px * k + wx)`` (``k`` =
+    ``out_pool``, ``Wp`` = pooled columns; with ``k`` = 1 simply channels-last order). The
+    end-of-step pass runs through the words in order, so every ``k²`` consecutive words OR
+    into one pooled spike word, and pooled word ``v`` holds output neurons ``v * P + j`` in
+    the layer's channels-last output order.
+
+    Parameters
+    ----------
+    geometry : ConvGeometry
+    lanes : int
+        Output channels updated per cycle, ``P``; must divide the output channels.
+    weight_bits : int
+    params : LIFParams or CubaLIFParams
+    bias : bool
+        Whether the layer has biases (one per output channel).
+    out_events : int
+        Output events per beat (1 or 2).
+    """
+    kind: ClassVar[str] = "conv2d"
+    #: Input events integrated per cycle: always one (one weight row per cycle).
+    events: ClassVar[int] = 1
+    #: What a dense layer's plan may say and a convolution never does.
+    value_bits: ClassVar[None] = None
+    direct: ClassVar[bool] = False
+    membrane_class: ClassVar[bool] = False
+    recurrent: ClassVar[bool] = False
+    uniform: ClassVar[bool] = True
+    variable_params: ClassVar[bool] = False
+    state_in_registers: ClassVar[bool] = False
+
+    geometry: ConvGeometry
+    lanes: int
+    weight_bits: int
+    params: "LIFParams | CubaLIFParams"
+    bias: bool = False
+    out_events: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.geometry, ConvGeometry):
+            raise TypeError(f"Geometry must be a ConvGeometry, not {self.geometry!r}")
+        for label, value in (("Lane count", self.lanes), ("Weight width", self.weight_bits)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise TypeError(f"{label} must be a positive integer, not {value!r}")
+        c_out = self.geometry.out_channels
+        if c_out % self.lanes:
+            raise ValueError(f"Lane count {self.lanes} does not divide the {c_out} output "
+                             f"channels")
+        if not isinstance(self.params, (LIFParams, CubaLIFParams)):
+            raise TypeError(f"Neuron parameters must be LIFParams or CubaLIFParams, "
+                            f"not {self.params!r}")
+        if self.out_events not in (1, 2):
+            raise ValueError(f"Output events per beat must be 1 or 2, not {self.out_events!r}")
+
+    # -- geometry -----------------------------------------------------------------------------
+
+    @property
+    def inputs(self):
+        return int(np.prod(self.geometry.input_shape))
+
+    @property
+    def outputs(self):
+        """Neurons of the output map after the max pooling (the events the layer sends)."""
+        return int(np.prod(self.geometry.output_shape))
+
+    @property
+    def cuba(self):
+        return isinstance(self.params, CubaLIFParams)
+
+    @property
+    def groups(self):
+        """``G = C_out / P``: the groups of output channels an event tap updates in turn."""
+        return self.geometry.out_channels // self.lanes
+
+    @property
+    def window(self):
+        """State words per pooled spike word: ``out_pool²``."""
+        return self.geometry.out_pool ** 2
+
+    @property
+    def state_depth(self):
+        """State words: every output position's groups."""
+        return self.geometry.out_hw[0] * self.geometry.out_hw[1] * self.groups
+
+    @property
+    def out_words(self):
+        """Spike words a step sends (pooled positions times groups)."""
+        return self.state_depth // self.window
+
+    def state_fields(self):
+        """``(name, bits)`` of the fields of one lane's state word, LSB first."""
+        mb = self.params.mem_bits
+        return (("mem", mb), ("syn", self.params.syn_bits)) if self.cuba else \
+            (("mem", mb), ("r", 1))
+
+    @property
+    def lane_state_bits(self):
+        return sum(bits for _, bits in self.state_fields())
+
+    @property
+    def tabulated(self):
+        """Whether the lanes' end-of-step update is a lookup table: never on shared lanes
+        whose bias is read per group; with one group the bias is a constant of each lane and
+        :class:`~rtl_lib.lif.LIFLane` decides for itself."""
+        from .lif import tabulates
+        return self.groups == 1 and not self.cuba and tabulates(self.params,
+                                                                constant_bias=True)
+
+    def state_address(self, oy, ox, group):
+        """The state word of output ``(oy, ox)``'s channels ``group * P ..`` (see the class
+        docstring); the sum of a row part, a column part and a group part."""
+        return self.row_part(oy) + self.column_part(ox) + group * self.window
+
+    def row_part(self, oy):
+        k, wp = self.geometry.out_pool, self.geometry.output_hw[1]
+        return (oy // k) * wp * self.groups * self.window + (oy % k) * k
+
+    def column_part(self, ox):
+        k = self.geometry.out_pool
+        return (ox // k) * self.groups * self.window + ox % k
+
+    def weight_row(self, ky, kx, channel, group):
+        """Weight ROM row of kernel position ``(ky, kx)``, input ``channel``, ``group``."""
+        g = self.geometry
+        return ((ky * g.kernel[1] + kx) * g.in_channels + channel) * self.groups + group
+
+    # -- tap tables ---------------------------------------------------------------------------
+
+    @property
+    def row_slots(self):
+        """Entries per input row in the row tap table (a power of two)."""
+        return 1 << ceil_log2(max(1, self.geometry.max_row_taps))
+
+    @property
+    def column_slots(self):
+        return 1 << ceil_log2(max(1, self.geometry.max_col_taps))
+
+    @property
+    def state_address_bits(self):
+        return max(1, ceil_log2(self.state_depth))
+
+    @property
+    def weight_address_bits(self):
+        return max(1, ceil_log2(self.weight_depth))
+
+    @property
+    def tap_entry_bits(self):
+        """Bits of a tap table entry: the state address part, then the weight row part."""
+        return self.state_address_bits + self.weight_address_bits
+
+    def _tap_table(self, taps, slots, state_part, weight_unit, size):
+        image = []
+        for coord in range(size):
+            found = taps(coord)
+            for t in range(slots):
+                if t < len(found):
+                    k, o = found[t]
+                    image.append(state_part(o)
+                                 | (k * weight_unit) << self.state_address_bits)
+                else:
+                    image.append(0)
+        return image
+
+    def row_table(self):
+        """Row tap table: entry ``y * row_slots + t`` holds the ``t``-th tap ``(ky, oy)`` of
+        input row ``y`` as the parts of its addresses: :meth:`row_part` ``(oy)`` and the
+        weight row offset of ``ky``."""
+        g = self.geometry
+        return self._tap_table(g.row_taps, self.row_slots, self.row_part,
+                               g.kernel[1] * g.in_channels * self.groups, g.in_hw[0])
+
+    def column_table(self):
+        """Column tap table: entry ``x * column_slots + t``, like :meth:`row_table`."""
+        g = self.geometry
+        return self._tap_table(g.col_taps, self.column_slots, self.column_part,
+                               g.in_channels * self.groups, g.in_hw[1])
+
+    # -- event decoder ------------------------------------------------------------------------
+
+    @property
+    def row_divider(self):
+        """``(multiplier, shift)``: input row ``y = index // (W * C)`` (:func:`reciprocal`)."""
+        g = self.geometry
+        return reciprocal(g.in_hw[1] * g.in_channels, self.inputs)
+
+    @property
+    def position_divider(self):
+        """``(multiplier, shift)``: input position ``index // C``."""
+        return reciprocal(self.geometry.in_channels, self.inputs)
+
+    # -- memories -----------------------------------------------------------------------------
+
+    @property
+    def weight_depth(self):
+        g = self.geometry
+        return g.taps * g.in_channels * self.groups
+
+    @property
+    def weight_width(self):
+        return self.lanes * self.weight_bits
+
+    @property
+    def weight_style(self):
+        """``"block"`` RAM for the weight ROM, or ``"logic"`` for a small one."""
+        small = self.weight_depth * self.weight_width < DISTRIBUTED_BITS
+        return "logic" if small else "block"
+
+    @property
+    def word_layout(self):
+        return SpikeWordLayout(self.lanes, self.out_words)
+
+    @property
+    def words_depth(self):
+        """Spike words queued for the serializer: a whole step's, plus two (as a dense
+        layer), so the end-of-step pass never waits for a serializer that keeps up."""
+        return self.out_words + 2
+
+    def memories(self, prefix="layer"):
+        """Every memory the layer builds, as :class:`~rtl_lib.memory_plan.MemoryPlan`."""
+        g = self.geometry
+        out = [MemoryPlan(f"{prefix}.weights", self.weight_depth, self.weight_width,
+                          "block" if self.weight_style == "block" else "lut"),
+               MemoryPlan(f"{prefix}.state", self.state_depth,
+                          self.lanes * self.lane_state_bits, "ram")]
+        if self.bias and self.groups > 1:
+            out.append(MemoryPlan(f"{prefix}.bias", self.groups,
+                                  self.lanes * self.params.acc_bits, "rom"))
+        out += [MemoryPlan(f"{prefix}.rows", g.in_hw[0] * self.row_slots,
+                           self.tap_entry_bits, "lut"),
+                MemoryPlan(f"{prefix}.columns", g.in_hw[1] * self.column_slots,
+                           self.tap_entry_bits, "lut"),
+                MemoryPlan(f"{prefix}.words", self.words_depth, self.word_layout.size,
+                           "async")]
+        return tuple(out)
+
+    # -- cycle model --------------------------------------------------------------------------
+
+    @property
+    def event_cost(self):
+        """Cycles the sequencer spends on an input event, per input index (an array): one
+        per tap and group, and one for an event without taps."""
+        g = self.geometry
+        rows = np.array([len(g.row_taps(y)) for y in range(g.in_hw[0])])
+        cols = np.array([len(g.col_taps(x)) for x in range(g.in_hw[1])])
+        taps = rows[:, None] * cols[None, :] * self.groups
+        per_position = np.maximum(taps, 1)
+        return np.repeat(per_position.reshape(-1), g.in_channels)
+
+    @property
+    def pass_cycles(self):
+        """Cycles of the end-of-step pass: one per state word."""
+        return self.state_depth
+
+    #: See :data:`LATENCY`.
+    latency: ClassVar[int] = LATENCY
+
+    def step_load(self, spikes):
+        """What :meth:`step_cycles` takes, from the input spikes (..., inputs) of each step:
+        the summed :attr:`event_cost` of its events."""
+        return np.asarray(spikes, dtype=np.int64) @ self.event_cost
+
+    def step_cycles(self, cost):
+        """Cycles the layer is busy with a step whose events cost ``cost`` in total (an int
+        or an array; ``spikes @ event_cost``): the events, then the end-of-step pass. Steps
+        fed back to back follow each other at this rate; a step from an idle layer ends
+        :attr:`latency` cycles later (plus the serializer's time for the spikes of its last
+        words)."""
+        return cost + self.pass_cycles

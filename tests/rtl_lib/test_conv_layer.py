@@ -1,0 +1,245 @@
+"""ConvLayer in Amaranth's simulator against the reference: spikes and every neuron's state
+after each step, and the cycles of a step against the plan's cycle model."""
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment, Shape
+from amaranth.sim import Simulator
+
+from rtl_lib.conv_geometry import ConvGeometry, conv_output_size
+from rtl_lib.conv_layer import ConvLayer
+from rtl_lib.lif import LIFParams
+from spikegen.ir import FixedFormat, QConvLayer, QCubaLIF, QLIF
+from spikegen.plan import neuron_params
+from spikegen.reference import layer_initial_state, step_layer
+
+
+def random_geometry(rng, *, c_in, c_out, kernel, stride=1, padding=0, dilation=1, pool=1,
+                    out_pool=1, in_hw=None):
+    """A geometry whose output divides into ``out_pool`` windows, from a random input."""
+    for _ in range(1000):
+        hw = in_hw or tuple(int(v) for v in rng.integers(3, 9, 2))
+        pooled = [s // pool for s in hw]
+        pair = lambda v, a: v[a] if isinstance(v, tuple) else v      # noqa: E731
+        out = [conv_output_size(s, pair(kernel, a), pair(stride, a), pair(padding, a),
+                                pair(dilation, a)) for a, s in enumerate(pooled)]
+        if min(out) >= out_pool and all(o % out_pool == 0 for o in out):
+            return ConvGeometry(in_hw=hw, in_channels=c_in, out_channels=c_out,
+                                kernel=kernel, out_hw=tuple(out), stride=stride,
+                                padding=padding, dilation=dilation, pool=pool,
+                                out_pool=out_pool)
+    raise AssertionError("no geometry")
+
+
+def random_qconv(rng, geometry, *, cuba=False, reset="subtract", delay=True, bias=True,
+                 mem_bits=6, syn_bits=7, weight_bits=4, shift=1):
+    """A quantized convolution with random integers; a narrow state, so that adds saturate
+    and their order matters."""
+    g = geometry
+    wf, mf = FixedFormat(weight_bits, 2), FixedFormat(mem_bits, 2 + shift)
+    sf = FixedFormat(syn_bits, 2 + shift) if cuba else None
+    top = 1 << (weight_bits - 1)
+    weight = rng.integers(-top, top, (g.out_channels, g.in_channels, *g.kernel))
+    weight[weight < -top // 2] //= 2                 # mostly positive: neurons fire
+    acc = sf or mf
+    b = rng.integers(acc.min // 4, acc.max // 3, g.out_channels) if bias else None
+    threshold = int(rng.integers(3, mf.max // 2))
+    if cuba:
+        neuron = QCubaLIF(threshold=threshold, decay=int(rng.integers(0, 17)),
+                          syn_decay=int(rng.integers(0, 17)), decay_bits=4, reset=reset,
+                          reset_delay=delay)
+    else:
+        neuron = QLIF(threshold=threshold, decay=int(rng.integers(0, 17)), decay_bits=4,
+                      reset=reset, reset_delay=delay)
+    return QConvLayer(weight.astype(np.int64), b, wf, mf, neuron, g, sf)
+
+
+def conv_component(qlayer, lanes):
+    return ConvLayer(qlayer.weight, qlayer.bias, neuron_params(qlayer),
+                     qlayer.weight_format.bits, qlayer.geometry, lanes)
+
+
+def hardware_state(ctx, dut):
+    """Per neuron of the reference's (oy, ox, channel) order: the state fields, as signed
+    integers where the reference keeps them signed (``mem``, ``syn``)."""
+    plan, g = dut.plan, dut.geometry
+    words = [ctx.get(dut.state.data[w]) for w in range(plan.state_depth)]
+    fields = {name: [] for name, _ in plan.state_fields()}
+    sw = plan.lane_state_bits
+    for oy in range(g.out_hw[0]):
+        for ox in range(g.out_hw[1]):
+            for ch in range(g.out_channels):
+                word = words[plan.state_address(oy, ox, ch // plan.lanes)]
+                lane = word >> ((ch % plan.lanes) * sw)
+                for name, bits in plan.state_fields():
+                    value = lane & ((1 << bits) - 1)
+                    lane >>= bits
+                    if name != "r" and value >> (bits - 1):
+                        value -= 1 << bits
+                    fields[name].append(value)
+    return {name: np.array(v) for name, v in fields.items()}
+
+
+async def run_steps(ctx, dut, steps):
+    """Feed the tokens of several steps back to back, taking the output; per step, the
+    output spike indices, the cycle its end-of-step token left, and its ``last`` flag."""
+    out, got, pending, cycle = [], [], [t for step in steps for t in step], 0
+    while len(out) < len(steps):
+        if pending:
+            ctx.set(dut.i_events.payload, pending[0])
+        ctx.set(dut.i_events.valid, int(bool(pending)))
+        _, _, took, valid, payload = await ctx.tick().sample(
+            dut.i_events.ready, dut.o_events.valid, dut.o_events.payload)
+        cycle += 1
+        if pending and took:
+            pending = pending[1:]
+        if valid:
+            if payload.eos:
+                out.append((got, cycle, bool(payload.last)))
+                got = []
+            else:
+                got.append(int(payload.index))
+    ctx.set(dut.i_events.valid, 0)
+    return out
+
+
+def step_tokens(spikes, last):
+    tokens = [{"index": int(i), "eos": 0, "last": 0} for i in np.flatnonzero(spikes)]
+    return tokens + [{"index": 0, "eos": 1, "last": int(last)}]
+
+
+def check_against_reference(qlayer, lanes, samples):
+    dut = conv_component(qlayer, lanes)
+    cost = dut.plan.event_cost
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        for sample in samples:
+            state = layer_initial_state(qlayer)
+            steps = sample.shape[0]
+            for t in range(steps):
+                spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t])
+                [(got, cycles, last)] = await run_steps(ctx, dut, [step_tokens(
+                    sample[t], t == steps - 1)])
+                assert last == (t == steps - 1)
+                assert got == list(np.flatnonzero(spikes[0])), f"step {t}"
+                # the cycle model: exact but for the serializer's time for the last spikes
+                model = dut.plan.step_cycles(int(sample[t] @ cost)) + dut.plan.latency
+                assert model <= cycles <= model + 2 * len(got), f"step {t}"
+                if t == steps - 1:
+                    state = layer_initial_state(qlayer)     # the last step restarts from rest
+                hw = hardware_state(ctx, dut)
+                if qlayer.neuron.current_based:
+                    np.testing.assert_array_equal(hw["syn"], state.acc[0], f"step {t}")
+                    np.testing.assert_array_equal(hw["mem"], state.mem[0], f"step {t}")
+                else:
+                    np.testing.assert_array_equal(hw["mem"], state.acc[0], f"step {t}")
+                    np.testing.assert_array_equal(hw["r"], state.r[0].astype(int))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+CASES = [
+    # geometry options, lanes, neuron options
+    (dict(c_in=2, c_out=4, kernel=3, padding=1), 2, dict()),
+    (dict(c_in=1, c_out=3, kernel=3, stride=2, padding=1), 3, dict(reset="zero", delay=False)),
+    (dict(c_in=3, c_out=4, kernel=2, dilation=2, out_pool=2), 1, dict(bias=False)),
+    (dict(c_in=2, c_out=2, kernel=3, pool=2, padding=1), 2, dict(reset="zero_all")),
+    (dict(c_in=2, c_out=6, kernel=(2, 3), stride=(1, 2), out_pool=2, padding=(1, 0)), 3,
+     dict(cuba=True)),
+    (dict(c_in=1, c_out=4, kernel=3, pool=2, out_pool=2, padding=2), 2,
+     dict(cuba=True, reset="zero", delay=False, bias=False)),
+    (dict(c_in=2, c_out=2, kernel=3, stride=2, dilation=2, padding=2), 1,
+     dict(reset="subtract", delay=False)),
+    (dict(c_in=1, c_out=2, kernel=1), 2, dict(reset="none")),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_layer_steps_match_reference(case):
+    geometry_args, lanes, neuron_args = case
+    rng = np.random.default_rng(len(CASES) + CASES.index(case))
+    geometry = random_geometry(rng, **geometry_args)
+    qlayer = random_qconv(rng, geometry, **neuron_args)
+    samples = (rng.random((2, 4, qlayer.inputs)) < 0.3).astype(np.uint8)
+    check_against_reference(qlayer, lanes, samples)
+
+
+def test_back_to_back_steps_follow_the_cycle_model():
+    """Steps fed back to back end ``step_cycles`` apart, the first ``latency`` after its
+    cost; no neuron fires, so the serializer never holds an end-of-step token back."""
+    rng = np.random.default_rng(7)
+    geometry = random_geometry(rng, c_in=2, c_out=4, kernel=3, padding=1, stride=2,
+                               out_pool=2, in_hw=(7, 8))
+    qlayer = random_qconv(rng, geometry, bias=False)
+    qlayer = QConvLayer(np.abs(qlayer.weight) // 4, None, qlayer.weight_format,
+                        qlayer.mem_format, QLIF(threshold=qlayer.mem_format.max, decay=0,
+                                                decay_bits=4), geometry)
+    dut = conv_component(qlayer, 2)
+    sample = (rng.random((5, qlayer.inputs)) < 0.4).astype(np.uint8)
+    sample[2] = 0                                  # a step without events
+    cost = sample @ dut.plan.event_cost
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        out = await run_steps(ctx, dut, [step_tokens(s, t == 4) for t, s in enumerate(sample)])
+        assert all(got == [] for got, _, _ in out)
+        ends = [cycles for _, cycles, _ in out]
+        assert ends[0] == dut.plan.step_cycles(cost[0]) + dut.plan.latency
+        assert list(np.diff(ends)) == [dut.plan.step_cycles(c) for c in cost[1:]]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def _memories(fragment, path=()):
+    for sub, name, _ in fragment.subfragments:
+        if type(sub).__name__ == "MemoryInstance":
+            yield path + (str(name),), sub
+        yield from _memories(sub, path + (str(name),))
+
+
+@pytest.mark.parametrize("bias,lanes,out_pool", [(True, 2, 2), (False, 2, 1), (True, 4, 2),
+                                                 (True, 1, 1)])
+def test_memories_match_the_plan(bias, lanes, out_pool):
+    """Every memory the plan names is built with its depth, width, read ports and kind, and
+    nothing else is (but the serializer's two-entry queue)."""
+    rng = np.random.default_rng(3)
+    geometry = random_geometry(rng, c_in=2, c_out=4, kernel=3, padding=1, out_pool=out_pool)
+    dut = conv_component(random_qconv(rng, geometry, bias=bias), lanes)
+    built = {}
+    for path, memory in _memories(Fragment.get(dut, None)):
+        if path[0] == "serializer":
+            continue
+        style = (memory._attrs or {}).get("ram_style")
+        name, kind = {"weights": ("weights", "block" if style == "block" else "lut"),
+                      "state": ("state", "ram"), "biases": ("bias", "rom"),
+                      "rows": ("rows", "lut"), "columns": ("columns", "lut"),
+                      "words": ("words", "async")}[path[0]]
+        built[f"layer.{name}"] = (memory._data.depth, Shape.cast(memory._data.shape).width,
+                                  len(memory._read_ports), kind)
+    planned = {m.name: (m.depth, m.width, m.read_ports, m.kind) for m in dut.plan.memories()}
+    assert built == planned
+
+
+def test_constructor_errors():
+    geometry = ConvGeometry(in_hw=(4, 4), in_channels=1, out_channels=3, kernel=3,
+                            out_hw=(2, 2))
+    params = LIFParams(mem_bits=8, threshold=10, decay=1, decay_bits=4)
+    weight = np.zeros((3, 1, 3, 3), dtype=np.int64)
+    with pytest.raises(ValueError, match="Lane count 2 does not divide the 3 output"):
+        ConvLayer(weight, None, params, 4, geometry, lanes=2)
+    with pytest.raises(ValueError, match="Weight must have shape"):
+        ConvLayer(weight[:, :, :2], None, params, 4, geometry)
+    with pytest.raises(TypeError, match="4-D integer array"):
+        ConvLayer(weight[0], None, params, 4, geometry)
+    with pytest.raises(ValueError, match="Weights must fit 4 signed bits"):
+        ConvLayer(weight + 8, None, params, 4, geometry)
+    with pytest.raises(ValueError, match="Bias must have 3 entries"):
+        ConvLayer(weight, [1], params, 4, geometry)
+    with pytest.raises(ValueError, match="Biases must fit 8 signed bits"):
+        ConvLayer(weight, [1, 2, 300], params, 4, geometry)
