@@ -143,5 +143,5 @@ def test_an_unknown_layer_kind_is_named():
         kind = "odd"
 
     with pytest.raises(SpikegenError, match=r"no hardware plan for odd layers \(supported: "
-                                            r"dense\)"):
+                                            r"conv2d, dense\)"):
         PLANNERS.lookup(Odd())
