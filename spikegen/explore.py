@@ -222,15 +222,17 @@ def explore(points, *, board, out, labels, spell=lambda name: name, address=None
 
 def _run_ray(points, keys, missing, board, paths, cache, results, labels, address, num_cpus,
              log):
+    import logging
+
     import ray
 
     started = not ray.is_initialized()
     if started:
         if address is not None:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, logging_level=logging.WARNING)
     try:
         files = {}
         for name, path in paths.items():
