@@ -58,6 +58,7 @@ def plot(path, tree):
         if rows and min(r[cost] for r in rows) > 0 and \
                 max(r[cost] for r in rows) > 20 * min(r[cost] for r in rows):
             ax.set_xscale("log")
+        ax.margins(x=0.12, y=0.1)                # room for the labels at the edges
         ax.set_xlabel(title)
         ax.set_ylabel("accuracy, % (bit-exact reference)")
         ax.grid(True, alpha=0.3)
