@@ -334,4 +334,8 @@ def summary(tree, verification=None):
                      f"{v['mismatched_samples']} mismatched samples, "
                      f"{v['mismatched_spikes']} mismatched spikes, "
                      f"{v['cycles_per_inference']:.1f} cycles per inference (simulated)")
+        if v.get("neurobench"):
+            agree = "equal" if v["neurobench"]["agree"] else "DIFFER FROM"
+            lines.append(f"    NeuroBench counts from the RTL's streams {agree} the "
+                         f"reference's")
     return "\n".join(lines)
