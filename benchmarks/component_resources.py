@@ -5,9 +5,10 @@
 Synthesises, each on its own: one LIF lane of the Spiker+ configuration (6-bit membrane,
 beta 15/16, threshold 16, a pair of 4-bit weights: 5-bit sums) with its membrane register,
 the spike serializer of a 128-neuron layer (two events per beat) and the readout of 10
-classes, and a 1,500 x 64 weight ROM in block RAM read through one and through two ports
+classes, a 1,500 x 64 weight ROM in block RAM read through one and through two ports
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
-them). The figures are what a full build's ``--synth`` report sums up, one block at a time.
+them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
+12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's ``--synth`` report sums up, one block at a time.
 """
 import argparse
 import os
@@ -20,6 +21,8 @@ from amaranth.hdl import Module, Signal, signed                     # noqa: E402
 from amaranth.lib import memory, wiring                              # noqa: E402
 from amaranth.lib.wiring import In, Out                              # noqa: E402
 
+from rtl_lib.conv_geometry import ConvGeometry                       # noqa: E402
+from rtl_lib.conv_layer import ConvLayer                             # noqa: E402
 from rtl_lib.lif import LIFLane, LIFParams                           # noqa: E402
 from rtl_lib.readout import SpikeCounter                             # noqa: E402
 from rtl_lib.spike_serializer import SpikeSerializer                 # noqa: E402
@@ -72,6 +75,18 @@ class WeightROM(wiring.Component):
         return m
 
 
+def conv_12c5():
+    """12C5 on 28 x 28 with 2 x 2 max pooling of its spikes, 12 lanes, random weights."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    geometry = ConvGeometry(in_hw=(28, 28), in_channels=1, out_channels=12, kernel=5,
+                            out_hw=(24, 24), out_pool=2)
+    params = LIFParams(mem_bits=10, threshold=200, decay=3, decay_bits=4, weight_shift=2)
+    return FlatTop(ConvLayer(rng.integers(-32, 32, (12, 1, 5, 5)), rng.integers(-20, 20, 12),
+                             params, 6, geometry, 12))
+
+
 def components():
     spiker = LIFParams(mem_bits=6, threshold=16, decay=16, decay_bits=8)
     return [
@@ -81,6 +96,7 @@ def components():
         ("readout (10 classes, 7-bit counts)", lambda: FlatTop(SpikeCounter(10, 7))),
         ("weight ROM 1,500 x 64, one read port", lambda: WeightROM(1500, 64, 1)),
         ("weight ROM 1,500 x 64, two read ports", lambda: WeightROM(1500, 64, 2)),
+        ("conv layer 12C5, 28 x 28, max pool 2, 12 lanes", conv_12c5),
     ]
 
 

@@ -12,9 +12,12 @@ input row ``y`` are the pairs ``(ky, oy)`` of kernel row and output row with
 ``(y, x, c)`` adds ``weight[:, c, ky, kx]`` to the neurons ``(oy, ox, :)`` of every row tap
 ``(ky, oy)`` and column tap ``(kx, ox)``. ``pool`` folds a k×k sum pooling of the input
 (stride k, trailing rows and columns that do not fill a window dropped) into the layer: an
-event is first moved to its pooled position. ``out_pool`` is a k×k max pooling of the
-layer's output spikes (a spike of the pooled map is the OR of its window, per step); the
-output map must divide into windows.
+event is first moved to its pooled position. ``current_pool`` is a k×k max pooling of
+the convolution's output before the neurons (``Conv2d -> MaxPool2d -> Leaky``): each step's
+input currents are summed into a map of the convolution's size, and each neuron takes the
+largest of its window. ``out_pool`` is a k×k max pooling of the layer's output spikes (a
+spike of the pooled map is the OR of its window, per step). Both maps must divide into
+windows.
 
 Both the reference model (:mod:`spikegen.reference`) and the hardware
 (:class:`~rtl_lib.conv_layer.ConvLayer`) read the taps from here.
@@ -59,8 +62,9 @@ class ConvGeometry:
         right follow from ``out_hw``.
     out_hw : (int, int)
         Rows and columns of the convolution's output (before ``out_pool``).
-    pool, out_pool : int
-        Sum pooling of the input and max pooling of the output spikes (1: none).
+    pool, current_pool, out_pool : int
+        Sum pooling of the input, max pooling of the convolution's output before the
+        neurons, and max pooling of the output spikes (1: none).
     """
     in_hw: tuple
     in_channels: int
@@ -72,6 +76,7 @@ class ConvGeometry:
     dilation: tuple = (1, 1)
     pool: int = 1
     out_pool: int = 1
+    current_pool: int = 1
 
     def __post_init__(self):
         for name, minimum in (("in_hw", 1), ("kernel", 1), ("out_hw", 1), ("stride", 1),
@@ -86,9 +91,14 @@ class ConvGeometry:
         if any(s < self.pool for s in self.in_hw):
             raise ValueError(f"A {self.in_hw[0]}x{self.in_hw[1]} input is smaller than its "
                              f"{self.pool}x{self.pool} pooling window")
-        if any(s % self.out_pool for s in self.out_hw):
-            raise ValueError(f"A {self.out_hw[0]}x{self.out_hw[1]} output map does not divide "
-                             f"into {self.out_pool}x{self.out_pool} max-pooling windows")
+        if any(s % self.current_pool for s in self.out_hw):
+            raise ValueError(f"A {self.out_hw[0]}x{self.out_hw[1]} convolution output does not "
+                             f"divide into {self.current_pool}x{self.current_pool} "
+                             "max-pooling windows")
+        if any(s % self.out_pool for s in self.neuron_hw):
+            h, w = self.neuron_hw
+            raise ValueError(f"A {h}x{w} output map does not divide into "
+                             f"{self.out_pool}x{self.out_pool} max-pooling windows")
 
     # -- shapes ---------------------------------------------------------------------------------
 
@@ -98,9 +108,14 @@ class ConvGeometry:
         return tuple(s // self.pool for s in self.in_hw)
 
     @property
+    def neuron_hw(self):
+        """The map of the layer's neurons (after the max pooling of currents)."""
+        return tuple(s // self.current_pool for s in self.out_hw)
+
+    @property
     def output_hw(self):
         """The map the layer sends (after the output pooling)."""
-        return tuple(s // self.out_pool for s in self.out_hw)
+        return tuple(s // self.out_pool for s in self.neuron_hw)
 
     @property
     def input_shape(self):

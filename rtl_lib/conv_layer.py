@@ -2,7 +2,7 @@
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -13,6 +13,7 @@ from .event import EventGroupLayout, EventLayout
 from .lif import LIFLane
 from .neuron_state import lane_start, pack
 from .spike_serializer import SpikeSerializer, chunk_flags
+from .stream_register import StreamRegister
 
 
 __all__ = ["ConvLayer"]
@@ -36,10 +37,12 @@ class ConvLayer(wiring.Component):
     ``out_pool²`` consecutive words OR into one pooled spike word, queued for the dense
     layer's :class:`~rtl_lib.spike_serializer.SpikeSerializer`.
 
-    Pipeline: four decoder stages; the sequencer; tap tables read (registered); address sums
-    (registered); weight row out of block RAM and state read (registered); execute and write
-    back. The state read of one op and the write of the op before it share a cycle, and the
-    transparent read port hands over the new value, so no op waits for another.
+    Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
+    (registered); weight ROM and state addressed; weight row and state word registered out
+    of block RAM; execute; write back. An op's state read comes before the writes of the
+    three ops ahead of it: the two newer are forwarded from the execute and write-back
+    stages, the oldest handed over by the transparent read port, so no op waits for another
+    (the end-of-step pass ends with one idle cycle: see :meth:`_fetch`).
 
     Parameters
     ----------
@@ -66,7 +69,8 @@ class ConvLayer(wiring.Component):
     def __init__(self, weight, bias, params, weight_bits, geometry, lanes=None, *,
                  out_events=1):
         weight = np.asarray(weight)
-        if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
+        if (weight.ndim != 4 or not np.issubdtype(weight.dtype, np.number)
+                or not np.array_equal(weight, np.round(weight))):
             raise TypeError("Weight must be a 4-D integer array (out channels, in channels, "
                             "kernel rows, kernel columns)")
         if lanes is None:
@@ -140,10 +144,14 @@ class ConvLayer(wiring.Component):
         return [0 if self.bias is None else self.bias[group * self.lanes + j]
                 for j in range(self.lanes)]
 
+    def rest_words(self):
+        """Per group, the state word of its channels' neurons at rest."""
+        return [pack([lane_start(self.params, b) for b in self.group_bias(grp)],
+                     self.lane_state_bits) for grp in range(self.groups)]
+
     def state_image(self):
-        """Every word of group ``g`` starts as its channels' neurons at rest."""
-        words = [pack([lane_start(self.params, b) for b in self.group_bias(grp)],
-                      self.lane_state_bits) for grp in range(self.groups)]
+        """Every word of group ``g`` starts as :meth:`rest_words` ``[g]``."""
+        words = self.rest_words()
         window = self.plan.window
         return [words[(w // window) % self.groups] for w in range(self.plan.state_depth)]
 
@@ -163,6 +171,8 @@ class ConvLayer(wiring.Component):
         return m
 
     def _memories(self, m):
+        """Weight ROM, state memory, bias ROM (several groups), tap tables, and the queue of
+        output spike words."""
         plan, P = self.plan, self.lanes
         mem = SimpleNamespace()
         m.submodules.weights = self.weights
@@ -178,21 +188,19 @@ class ConvLayer(wiring.Component):
             mem.b_rd = None
         # tap tables: small, read every cycle, in LUTs
         bits = plan.tap_entry_bits
-        m.submodules.rows = rows = memory.Memory(
-            shape=bits, depth=len(plan.row_table()), init=plan.row_table(),
-            attrs={"ram_style": "logic"})
-        m.submodules.columns = cols = memory.Memory(
-            shape=bits, depth=len(plan.column_table()), init=plan.column_table(),
-            attrs={"ram_style": "logic"})
-        mem.row_rd, mem.col_rd = rows.read_port(), cols.read_port()
+        for name, image in (("rows", plan.row_table()), ("columns", plan.column_table())):
+            m.submodules[name] = table = memory.Memory(shape=bits, depth=len(image), init=image,
+                                                       attrs={"ram_style": "logic"})
+            setattr(mem, name, table.read_port())
+        mem.row_rd, mem.col_rd = mem.rows, mem.columns
         m.submodules.words = mem.words = fifo.SyncFIFO(width=plan.word_layout.size,
                                                        depth=plan.words_depth)
         return mem
 
     def _decode(self, m):
-        """Four stages from an input token to ``(y, x, c)`` and its tap counts: products by
-        the reciprocals of ``W * C`` and ``C``; the quotients times the divisors; the
-        remainders; the tap counts from tables and ``c * G``. The stages advance together
+        """Five stages from an input token to ``(y, x, c)`` and its tap counts: the token;
+        products by the reciprocals of ``W * C`` and ``C``; the quotients times the divisors;
+        the remainders; the tap counts from tables and ``c * G``. The stages advance together
         (``advance``) when the sequencer takes the last stage's token or that stage is
         empty."""
         g, plan = self.geometry, self.plan
@@ -204,6 +212,9 @@ class ConvLayer(wiring.Component):
         ev = SimpleNamespace(advance=advance)
         m.d.comb += self.i_events.ready.eq(advance)
 
+        # stage 0: the token, registered (it may come from a block RAM's slow output)
+        d0_valid, d0_eos, d0_last = Signal(), Signal(), Signal()
+        d0_index = Signal(iw)
         # stage 1: products
         d1_valid, d1_eos, d1_last = Signal(), Signal(), Signal()
         d1_index = Signal(iw)
@@ -229,15 +240,15 @@ class ConvLayer(wiring.Component):
         cols = [len(g.col_taps(x)) for x in range(W)]
 
         def table(values, index, width):
-            from amaranth.hdl import Array
             return Array(Const(v, width) for v in values)[index]
 
         rb, cb = len(ev.row_last), len(ev.col_last)
         with m.If(advance):
             m.d.sync += [
-                d1_valid.eq(self.i_events.valid), d1_eos.eq(token.eos),
-                d1_last.eq(token.last), d1_index.eq(token.index),
-                d1_py.eq(token.index * my), d1_pp.eq(token.index * mp),
+                d0_valid.eq(self.i_events.valid), d0_eos.eq(token.eos),
+                d0_last.eq(token.last), d0_index.eq(token.index),
+                d1_valid.eq(d0_valid), d1_eos.eq(d0_eos), d1_last.eq(d0_last),
+                d1_index.eq(d0_index), d1_py.eq(d0_index * my), d1_pp.eq(d0_index * mp),
                 d2_valid.eq(d1_valid), d2_eos.eq(d1_eos), d2_last.eq(d1_last),
                 d2_index.eq(d1_index), d2_y.eq(d1_py >> sy), d2_pos.eq(d1_pp >> sp),
                 d2_yw.eq((d1_py >> sy) * W), d2_pc.eq((d1_pp >> sp) * C),
@@ -267,19 +278,22 @@ class ConvLayer(wiring.Component):
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         cg = Signal(plan.weight_address_bits)            # c * G + group
         gk = Signal(plan.state_address_bits)             # group * k²
-        word = Signal(range(N))                          # the pass's state word
+        word = Signal(range(N + 1))                      # the pass's state word
         win = Signal(range(k2)) if k2 > 1 else Const(0, 1)
         credits = Signal(range(plan.words_depth + 1), init=plan.words_depth)
 
         win_last = win == k2 - 1
         group_last = group == G - 1
-        stall = busy & eos & win_last & (credits == 0)
+        # the pass ends with an idle cycle: no op then reads a word in the cycle after its
+        # end-of-step update, which is thus never forwarded (see _fetch)
+        passing = eos & (word != N)
+        stall = busy & passing & win_last & (credits == 0)
         tap_done = empty | (group_last & (ct == col_last) & (rt == row_last))
-        done = Mux(eos, word == N - 1, tap_done) & ~stall
+        done = Mux(eos, word == N, tap_done) & ~stall
         load = ~busy | done
         m.d.comb += ev.advance.eq(~ev.valid | load)
         issue = busy & ~stall
-        emit_word = issue & eos & win_last
+        emit_word = issue & passing & win_last
 
         pop = mem.words.r_en & mem.words.r_rdy
         m.d.sync += credits.eq(credits - emit_word + pop)
@@ -324,44 +338,68 @@ class ConvLayer(wiring.Component):
         op.group, op.cg, op.gk = Signal.like(group), Signal.like(cg), Signal.like(gk)
         op.word = Signal.like(word)
         m.d.sync += [
-            op.valid.eq(issue & (eos | ~empty)), op.step.eq(eos), op.last.eq(last),
+            op.valid.eq(issue & Mux(eos, passing, ~empty)), op.step.eq(eos), op.last.eq(last),
             op.final.eq(word == N - 1), op.win_first.eq(win == 0), op.win_last.eq(win_last),
             op.group.eq(group), op.cg.eq(cg), op.gk.eq(gk), op.word.eq(word),
         ]
         return op
 
     def _fetch(self, m, mem, op):
-        """The address sums (registered: they address the weight ROM), then the fetch stage:
-        the weight row out of block RAM (registered in the fabric), the state and bias read."""
-        sab = self.plan.state_address_bits
+        """The address sums (stage "a", registered), then stage "f" addresses the weight ROM
+        and the state, stage "g" registers the weight row and the state word in the fabric
+        (block RAM outputs are slow and far), and reads the bias; stage "x" executes, stage
+        "w" writes back from flip-flops.
+
+        The state word of an op is read before the two ops ahead of it are written: stage
+        "g" takes their results instead (from "x" and "w") when they address the same word,
+        and the transparent read port hands over the write of the op three ahead. Only
+        integrate ops are forwarded from "x" (an end-of-step update is never followed by an
+        op on its word in the next cycle), so the long end-of-step arithmetic ends at the
+        write-back register rather than looping through the forwarding multiplexer."""
+        plan, sab = self.plan, self.plan.state_address_bits
         row, col = mem.row_rd.data, mem.col_rd.data
-        a = SimpleNamespace(**{name: Signal.like(getattr(op, name), name=f"a_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group")})
-        a.waddr = Signal(self.plan.weight_address_bits)
+        names = ("valid", "step", "last", "final", "win_first", "win_last", "group")
+
+        def stage(prefix, before, extra=()):
+            after = SimpleNamespace(**{name: Signal.like(getattr(before, name),
+                                                         name=f"{prefix}_{name}")
+                                       for name in names + tuple(extra)})
+            m.d.sync += [getattr(after, name).eq(getattr(before, name)) for name in vars(after)]
+            return after
+
+        a = stage("a", op)
+        a.waddr = Signal(plan.weight_address_bits)
         a.saddr = Signal(sab)
-        m.d.sync += [getattr(a, name).eq(getattr(op, name))
-                     for name in ("valid", "step", "last", "final", "win_first", "win_last",
-                                  "group")]
         m.d.sync += [
             a.waddr.eq(row[sab:] + col[sab:] + op.cg),
             a.saddr.eq(Mux(op.step, op.word, row[:sab] + col[:sab] + op.gk)),
         ]
-        m.d.comb += mem.w_rd.addr.eq(a.waddr)
-        f = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"f_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group", "saddr")})
-        x = SimpleNamespace(**{name: Signal.like(getattr(a, name), name=f"x_{name}")
-                               for name in ("valid", "step", "last", "final", "win_first",
-                                            "win_last", "group", "saddr")})
-        for name in vars(f):
-            m.d.sync += [getattr(f, name).eq(getattr(a, name)),
-                         getattr(x, name).eq(getattr(f, name))]
-        m.d.comb += mem.s_rd.addr.eq(f.saddr)
+        f = stage("f", a, ("waddr", "saddr"))
+        m.d.comb += [mem.w_rd.addr.eq(f.waddr), mem.s_rd.addr.eq(f.saddr)]
+        g = stage("g", f, ("saddr",))
         if mem.b_rd is not None:
-            m.d.comb += mem.b_rd.addr.eq(f.group)
-        x.row = Signal(self.plan.weight_width)
-        m.d.sync += x.row.eq(mem.w_rd.data)
+            m.d.comb += mem.b_rd.addr.eq(g.group)
+        x = stage("x", g, ("saddr",))
+        x.row = Signal(plan.weight_width)
+        width = len(mem.s_rd.data)
+        x.state, x.stepped, x.integrated = Signal(width), Signal(width), Signal(width)
+        # stage "w" writes the result back, from flip-flops: both lane results are registered
+        # and chosen there, with the state at rest that restarts an inference after its last
+        # step (a constant of the group), so the end-of-step arithmetic ends at a register
+        w = stage("w", x, ("saddr",))
+        w.stepped, w.integrated = Signal(width), Signal(width)
+        m.d.sync += [w.stepped.eq(x.stepped), w.integrated.eq(x.integrated)]
+        words = self.rest_words()
+        rest = Const(words[0], width) if self.groups == 1 else \
+            Array(Const(word, width) for word in words)[w.group]
+        result = Signal(width)
+        m.d.comb += [
+            result.eq(Mux(w.step, Mux(w.last, rest, w.stepped), w.integrated)),
+            mem.s_wr.addr.eq(w.saddr), mem.s_wr.data.eq(result), mem.s_wr.en.eq(w.valid),
+        ]
+        word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
+                   Mux(w.valid & (w.saddr == g.saddr), result, mem.s_rd.data))
+        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
 
     def _execute(self, m, mem, x):
@@ -369,30 +407,33 @@ class ConvLayer(wiring.Component):
         p, P = self.params, self.lanes
         mb, wb, sw, ab = p.mem_bits, self.weight_bits, self.lane_state_bits, p.acc_bits
         spikes = Signal(P)
-        next_state = []
+        stepped, integrated = [], []
+        kind = CubaLIFLane if self.cuba else LIFLane
         for j in range(P):
-            word = mem.s_rd.data[j * sw:(j + 1) * sw]
-            kind = CubaLIFLane if self.cuba else LIFLane
+            word = x.state[j * sw:(j + 1) * sw]
+            weight = x.row[j * wb:(j + 1) * wb].as_signed()
+            # a lane for the end-of-step update and one for integrating: the short integrate
+            # path alone is forwarded to the next op (see _fetch)
             if self.groups == 1:
-                lane = kind(p, wb, bias=self.group_bias(0)[j])
+                step = kind(p, wb, bias=self.group_bias(0)[j])
             else:
-                lane = kind(p, wb)
-                m.d.comb += lane.bias.eq(0 if mem.b_rd is None
+                step = kind(p, wb)
+                m.d.comb += step.bias.eq(0 if mem.b_rd is None
                                          else mem.b_rd.data[j * ab:(j + 1) * ab])
-            m.submodules[f"lane{j}"] = lane
-            if self.cuba:
-                m.d.comb += lane.syn.eq(word[mb:])
-                next_state.append(Cat(lane.mem_next, lane.syn_next))
-            else:
-                m.d.comb += lane.r.eq(word[mb])
-                next_state.append(Cat(lane.mem_next, lane.r_next))
-            m.d.comb += [
-                lane.op.eq(x.step), lane.last.eq(x.last), lane.mem.eq(word[:mb]),
-                lane.weight.eq(x.row[j * wb:(j + 1) * wb].as_signed()),
-                spikes[j].eq(lane.spike),
-            ]
-        m.d.comb += [mem.s_wr.addr.eq(x.saddr), mem.s_wr.data.eq(Cat(*next_state)),
-                     mem.s_wr.en.eq(x.valid)]
+            add = kind(p, wb, bias=0)
+            m.submodules[f"lane{j}"], m.submodules[f"add{j}"] = step, add
+            for lane, op in ((step, 1), (add, 0)):
+                m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
+                             lane.weight.eq(weight)]
+                if self.cuba:
+                    m.d.comb += lane.syn.eq(word[mb:])
+                else:
+                    m.d.comb += lane.r.eq(word[mb])
+            second = (lambda lane: lane.syn_next) if self.cuba else (lambda lane: lane.r_next)
+            stepped.append(Cat(step.mem_next, second(step)))
+            integrated.append(Cat(add.mem_next, second(add)))
+            m.d.comb += spikes[j].eq(step.spike)
+        m.d.comb += [x.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words
@@ -418,9 +459,17 @@ class ConvLayer(wiring.Component):
         ]
         m.submodules.serializer = serializer = SpikeSerializer(
             plan.outputs, self.lanes, plan.out_words, self.out_events)
+        # the queue holds a whole step: Yosys turns it and the first register after it into
+        # block RAM with a registered read (slow: ~6 ns on ECP5), or LUT RAM with deep read
+        # multiplexers; the second register gives the serializer (and its multiplication by
+        # P) the head word from flip-flops of the fabric
+        m.submodules.head = head = StreamRegister(plan.word_layout)
+        m.submodules.head_fabric = head_fabric = StreamRegister(plan.word_layout)
         m.d.comb += [
-            serializer.i_words.payload.eq(words.r_data),
-            serializer.i_words.valid.eq(words.r_rdy),
-            words.r_en.eq(serializer.i_words.ready),
+            head.i.payload.eq(words.r_data),
+            head.i.valid.eq(words.r_rdy),
+            words.r_en.eq(head.i.ready),
         ]
+        wiring.connect(m, head.o, head_fabric.i)
+        wiring.connect(m, head_fabric.o, serializer.i_words)
         wiring.connect(m, serializer.o_events, wiring.flipped(self.o_events))

@@ -15,7 +15,7 @@ from amaranth.utils import ceil_log2
 from .conv_geometry import ConvGeometry
 from .cuba_lif import CubaLIFParams
 from .fc_plan import DISTRIBUTED_BITS
-from .lif import LIFParams
+from .lif import LIFParams, tabulates
 from .memory_plan import MemoryPlan
 from .spike_serializer import SpikeWordLayout
 
@@ -23,29 +23,38 @@ from .spike_serializer import SpikeWordLayout
 __all__ = ["ConvPlan", "reciprocal", "DECODER_STAGES", "LATENCY"]
 
 
-#: Pipeline stages of the event decoder (products, back-products, remainders, tap counts).
-DECODER_STAGES = 4
+#: Pipeline stages of the event decoder (token, products, back-products, remainders, tap
+#: counts).
+DECODER_STAGES = 5
 
 #: Cycles from a step's first token offered to the layer (idle, output ready) to its
 #: end-of-step token out, beyond the sequencer's busy cycles (:meth:`ConvPlan.step_cycles`)
 #: when no output spike is left for the serializer at the end: the decoder, then the
-#: sequencer's last op through tap tables, address adders, weight read, execute, the
-#: spike-word queue and the serializer's picker, chunk queue, beat maker and output register.
-LATENCY = DECODER_STAGES + 10
+#: sequencer's last op through tap tables, address sums, memory reads, their registers,
+#: execute, the spike-word queue and its two output registers, and the serializer's picker,
+#: chunk queue, beat maker and output register.
+LATENCY = DECODER_STAGES + 12
 
 
 def reciprocal(divisor, count):
     """``(multiplier, shift)`` with ``(i * multiplier) >> shift == i // divisor`` for every
-    ``0 <= i < count``: the smallest shift for which the rounded-up reciprocal is exact,
-    checked over the whole range (so the fabric divides without a divider)."""
+    ``0 <= i < count``: the smallest shift for which the rounded-up reciprocal is exact over
+    the whole range (so the fabric divides without a divider).
+
+    With ``multiplier = ceil(2**shift / divisor) = (2**shift + e) / divisor``, ``0 <= e <
+    divisor``, the product is ``i / divisor + i * e / (divisor * 2**shift)``, whose floor is
+    ``i // divisor`` when ``i * e < 2**shift``; ``2**shift >= count * divisor`` is thus
+    always exact, and the search stops there at the latest.
+    """
     if divisor & (divisor - 1) == 0:
         return 1, divisor.bit_length() - 1
     i = np.arange(count, dtype=np.int64)
-    for shift in range(1, 48):
+    bound = ceil_log2(count * divisor)
+    for shift in range(1, bound):
         multiplier = -(-(1 << shift) // divisor)
         if np.array_equal((i * multiplier) >> shift, i // divisor):
             return multiplier, shift
-    raise ValueError(f"No reciprocal of {divisor} is exact below {count}")
+    return -(-(1 << bound) // divisor), bound
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ class ConvPlan:
         if not isinstance(self.params, (LIFParams, CubaLIFParams)):
             raise TypeError(f"Neuron parameters must be LIFParams or CubaLIFParams, "
                             f"not {self.params!r}")
+        if self.geometry.current_pool != 1:
+            raise ValueError("Max pooling of currents is not built yet: pool the spikes "
+                             "after the neurons (out_pool) instead")
         if self.out_events not in (1, 2):
             raise ValueError(f"Output events per beat must be 1 or 2, not {self.out_events!r}")
 
@@ -157,7 +169,6 @@ class ConvPlan:
         """Whether the lanes' end-of-step update is a lookup table: never on shared lanes
         whose bias is read per group; with one group the bias is a constant of each lane and
         :class:`~rtl_lib.lif.LIFLane` decides for itself."""
-        from .lif import tabulates
         return self.groups == 1 and not self.cuba and tabulates(self.params,
                                                                 constant_bias=True)
 
@@ -303,8 +314,9 @@ class ConvPlan:
 
     @property
     def pass_cycles(self):
-        """Cycles of the end-of-step pass: one per state word."""
-        return self.state_depth
+        """Cycles of the end-of-step pass: one per state word, and an idle one (so that no
+        op needs the result of an end-of-step update the cycle after it)."""
+        return self.state_depth + 1
 
     #: See :data:`LATENCY`.
     latency: ClassVar[int] = LATENCY

@@ -13,18 +13,12 @@ from .cuba_lif import CubaLIFLane, CubaLIFParams
 from .fc_plan import DISTRIBUTED_BITS, FCPlan
 from .lif import DirectLIFLane, LIFLane, LIFParams
 from .membrane_readout import membrane_argmax
+from .neuron_state import pack, rest_state
 from .recurrent import RecurrentEvents
 from .spike_serializer import SpikeSerializer, chunk_flags
 
 
 __all__ = ["FCLayer", "DISTRIBUTED_BITS"]
-
-
-def _pack(values, width):
-    word = 0
-    for lane, value in enumerate(values):
-        word |= (int(value) & ((1 << width) - 1)) << (lane * width)
-    return word
 
 
 def _neuron_params(params, outputs):
@@ -214,16 +208,14 @@ class FCLayer(wiring.Component):
             for g in range(self.groups):
                 lanes = [columns[i][n] if (n := self._neuron(g, j)) is not None else 0
                          for j in range(self.lanes)]
-                image.append(_pack(lanes, self.weight_bits))
+                image.append(pack(lanes, self.weight_bits))
         return image
 
     def initial_state(self, index):
-        """Membrane and reset flag of neuron ``index`` at the start of an inference."""
+        """Membrane and reset flag (synaptic current, current-based) of neuron ``index`` at
+        the start of an inference (:func:`~rtl_lib.neuron_state.rest_state`)."""
         p = self.params if index is None else self.neuron_params[index]
-        r = 0 > p.threshold
-        bias = 0 if self.bias is None or index is None else self.bias[index]
-        start = bias - (p.threshold if r and p.reset == "subtract" else 0)
-        return min(max(start, p.mem_min), p.mem_max), int(r)
+        return rest_state(p, 0 if self.bias is None or index is None else self.bias[index])
 
     def state_image(self):
         if self.value_bits:
@@ -234,14 +226,9 @@ class FCLayer(wiring.Component):
             lanes = []
             for j in range(self.lanes):
                 index = self._neuron(g, j)
-                if self.cuba:
-                    # at rest: no membrane, the current is the bias
-                    bias = 0 if self.bias is None or index is None else self.bias[index]
-                    mem, high = 0, bias & ((1 << self.params.syn_bits) - 1)
-                else:
-                    mem, high = self.initial_state(index)
+                mem, high = self.initial_state(index)
                 lanes.append((mem & ((1 << mb) - 1)) | (high << mb))
-            image.append(_pack(lanes, self.lane_state_bits))
+            image.append(pack(lanes, self.lane_state_bits))
         return image
 
     def param_image(self):
@@ -260,7 +247,7 @@ class FCLayer(wiring.Component):
         return image
 
     def bias_image(self):
-        return [_pack([self.bias[n] if (n := self._neuron(g, j)) is not None else 0
+        return [pack([self.bias[n] if (n := self._neuron(g, j)) is not None else 0
                        for j in range(self.lanes)], self.params.acc_bits)
                 for g in range(self.groups)]
 

@@ -119,10 +119,14 @@ def _add_build_options(p):
                         "else events)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--eval", default=None, metavar="DATA",
-                   help="evaluation data: 'digits' or an .npz with 'spikes' and 'labels'")
+                   help="evaluation data: 'digits', 'mnist-idx:DIR', an .npz with 'spikes' "
+                        "and 'labels', or event-camera recordings binned into --steps steps: "
+                        "'events:PATH' (.npy, .npz or a folder) or 'nmnist:DIR' (N-MNIST's "
+                        "files on disk, never downloaded)")
     e.add_argument("--steps", type=_positive_int, default=None,
                    help="time steps per inference: of the on-chip coder, or of the host's "
-                        "rate coding of evaluation data (default: the checkpoint's, else 16)")
+                        "rate coding or event binning of evaluation data (default: the "
+                        "checkpoint's, else 16)")
     e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
 
 
@@ -422,12 +426,14 @@ def _parser():
     p.add_argument("--simulator", choices=("verilator", "ghdl"), default="verilator",
                    help="verilator on the Verilog (default) or ghdl on the VHDL")
     p.add_argument("--data", default=None, metavar="DATA",
-                   help="'digits' or an .npz (default: the build's evaluation data, "
-                        "else random spikes)")
+                   help="'digits', 'mnist-idx:DIR', an .npz, 'events:PATH' or "
+                        "'nmnist:DIR' (default: the build's evaluation data, else random "
+                        "spikes)")
     p.add_argument("--density", type=_fraction, default=0.1,
                    help="spike probability of random inputs (default 0.1)")
     p.add_argument("--steps", type=_positive_int, default=16,
-                   help="time steps of random or rate-coded inputs (default 16)")
+                   help="time steps of random, rate-coded or binned event inputs "
+                        "(default 16)")
     p.add_argument("--seed", type=_natural, default=0, help="seed of random inputs")
     p.add_argument("--waves", action="store_true",
                    help="record waveforms: FST on Verilator (sim/verilator/dump.fst), GHW on "
@@ -446,11 +452,13 @@ def _parser():
     p.add_argument("build", help="build directory")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     p.add_argument("--data", default=None, metavar="DATA",
-                   help="'digits', 'mnist-idx:DIR' or an .npz (default: the build's data)")
+                   help="'digits', 'mnist-idx:DIR', an .npz, 'events:PATH' or 'nmnist:DIR' "
+                        "(default: the build's data)")
     p.add_argument("--samples", type=_positive_int, default=None,
                    help="classify only the first SAMPLES samples (default all)")
     p.add_argument("--steps", type=_positive_int, default=16,
-                   help="time steps of the rate coding of a data set (default 16)")
+                   help="time steps of the rate coding of a data set or of binned event "
+                        "recordings (default 16)")
     p.add_argument("--seed", type=_natural, default=0,
                    help="seed of the rate coding of a data set (default 0)")
     p.add_argument("--baud", type=_positive_int, default=None,

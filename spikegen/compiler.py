@@ -158,7 +158,7 @@ def check(b: Build) -> Build:
     if o.eval is None:
         return replace(b, evaluation=None)
     evaluation = _data.eval_data(o.eval, inputs=qnet.inputs, steps=o.steps, seed=o.seed,
-                                 coding=o.coding)
+                                 coding=o.coding, input_shape=qnet.layers[0].input_shape)
     if o.coding == "events" and evaluation.inputs.shape[1] > o.max_steps:
         raise SpikegenError(f"the evaluation data has {evaluation.inputs.shape[1]} steps; "
                             f"raise `max_steps` to at least that")

@@ -11,14 +11,17 @@ Evaluation data on the command line (``--eval``/``--data``) is one of:
   coding, as 8-bit pixels for on-chip coding;
 * ``PATH.npz`` — spike trains ``spikes`` (samples, steps, inputs) of 0/1 (``events``) or
   ``pixels`` (samples, inputs) of 0..255 (``rate``, ``direct``), optional ``labels``; read
-  with ``allow_pickle=False``.
+  with ``allow_pickle=False``;
+* ``events:PATH`` (an .npy recording, an .npz of recordings, a folder of them) and
+  ``nmnist:DIR`` (N-MNIST's test split as tonic stores it) — event-camera recordings, binned
+  into ``--steps`` steps of spike maps (:mod:`spikegen.events`), for ``events`` coding.
 """
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import datasets
+from . import datasets, events
 from .datasets import Dataset, digits  # noqa: F401 (spikegen.cli and users read them here)
 from .encode import pixels_u8, rate
 from .errors import SpikegenError
@@ -43,17 +46,25 @@ class EvalData:
         return self.inputs
 
 
-def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
-    """Evaluation data from a command-line ``spec`` (see the module docstring)."""
+def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events",
+              input_shape=None):
+    """Evaluation data from a command-line ``spec`` (see the module docstring).
+
+    ``input_shape`` is the network's input shape, (H, W, C) for a convolutional network;
+    event recordings are checked against it (a dense network takes the flat map).
+    """
     pixels = coding != "events"
+    if events.is_event_spec(spec):
+        return _event_data(spec, inputs=inputs, input_shape=input_shape, steps=steps,
+                           limit=limit, coding=coding)
     if isinstance(spec, str) and not spec.endswith(".npz"):
         try:
             data = datasets.get(spec)
         except (KeyError, ValueError, ImportError):
             raise SpikegenError(f"evaluation data {spec!r} is not understood; give 'digits', "
-                                "'mnist-idx:DIR', or an .npz file with 'spikes' (samples, "
-                                "steps, inputs) or 'pixels' (samples, inputs), and 'labels'"
-                                ) from None
+                                "'mnist-idx:DIR', an .npz file with 'spikes' (samples, "
+                                "steps, inputs) or 'pixels' (samples, inputs), and 'labels', "
+                                "or event recordings as events:PATH or nmnist:DIR") from None
         if inputs != data.x_test.shape[1]:
             raise SpikegenError(f"`eval` {spec} gives {data.x_test.shape[1]} inputs but the "
                                 f"network has {inputs}")
@@ -98,6 +109,18 @@ def eval_data(spec, *, inputs, steps=16, seed=0, limit=None, coding="events"):
         labels = None if labels is None else labels[:limit]
     return EvalData(values.astype(np.uint8),
                     None if labels is None else labels.astype(np.int64), spec)
+
+
+def _event_data(spec, *, inputs, input_shape, steps, limit, coding):
+    if coding != "events":
+        raise SpikegenError(f"{spec}: event recordings are spike trains; they need `coding` "
+                            f"events, not {coding}")
+    recordings = events.load(spec, limit=limit)
+    sensor = events.sensor_shape(recordings, inputs=inputs, input_shape=input_shape)
+    spikes = events.spike_trains(recordings, sensor, steps)
+    return EvalData(spikes, recordings.labels,
+                    f"{recordings.source}, {len(recordings.events)} recordings binned into "
+                    f"{steps} steps (tonic ToFrame, a spike where a pixel had an event)")
 
 
 def random_pixels(samples, inputs, density, seed=0):

@@ -51,7 +51,8 @@ from .plan import NetworkPlan, plan_network
 from .registry import Registry
 
 
-__all__ = ["estimate", "core_logic", "check_fit", "fits", "memories", "block_rams", "MemoryPlan",
+__all__ = ["estimate", "core_logic", "check_fit", "fits", "memories", "block_rams",
+           "memory_blocks", "MemoryPlan",
            "LOGIC"]
 
 
@@ -184,6 +185,15 @@ def core_logic(design, *, host_link=True):
     return round(luts), round(ffs)
 
 
+def memory_blocks(memory, family):
+    """Block RAMs of ``family`` (in its units) a :class:`MemoryPlan` takes: none for one
+    that Yosys maps to logic (see the module docstring)."""
+    kind, depth = memory.kind, memory.depth
+    in_bram = (kind == "block" or (kind == "ram" and depth >= _MIN_BRAM_DEPTH[family])
+               or (kind == "rom" and depth >= _MIN_ROM_DEPTH))
+    return block_rams(depth, memory.width, family, memory.read_ports) if in_bram else 0
+
+
 def estimate(design, family, *, rx_fifo_depth, pins=0, weight_bits=None):
     """Resources of an accelerator behind a host link, in ``family``'s units; ``design`` is
     its :class:`~spikegen.plan.NetworkPlan` (or a quantized network, planned here).
@@ -201,13 +211,10 @@ def estimate(design, family, *, rx_fifo_depth, pins=0, weight_bits=None):
     design = _planned(design)
     rows, bram = [], 0.0
     for plan in memories(design, rx_fifo_depth=rx_fifo_depth, weight_bits=weight_bits):
-        kind, depth = plan.kind, plan.depth
-        in_bram = (kind == "block" or (kind == "ram" and depth >= _MIN_BRAM_DEPTH[family])
-                   or (kind == "rom" and depth >= _MIN_ROM_DEPTH))
-        blocks = block_rams(depth, plan.width, family, plan.read_ports) if in_bram else 0
+        blocks = memory_blocks(plan, family)
         bram += blocks
-        rows.append({"name": plan.name, "depth": depth, "width": plan.width,
-                     "kind": kind, "read_ports": plan.read_ports, "blocks": blocks})
+        rows.append({"name": plan.name, "depth": plan.depth, "width": plan.width,
+                     "kind": plan.kind, "read_ports": plan.read_ports, "blocks": blocks})
     luts, ffs = core_logic(design)
     luts = (luts - _HOST_LUTS["xc7"]) * _LUT_SCALE[family] + _HOST_LUTS[family]
     return {"family": family, "luts": round(luts), "ffs": round(ffs), "bram": bram,

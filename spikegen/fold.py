@@ -17,8 +17,9 @@ map followed by neurons, on spikegen's channels-last maps (see
   or, before ``Flatten`` and a dense layer, the dense layer's weights repeated over each
   window's inputs;
 * **max pooling of spikes** (``Leaky -> MaxPool2d``) is the OR of the window: the previous
-  convolution's ``out_pool``; max pooling of currents (``Conv2d -> MaxPool2d -> Leaky``) is
-  not linear and is refused with the alternatives;
+  convolution's ``out_pool``; **max pooling of currents** (``Conv2d -> MaxPool2d -> Leaky``,
+  snnTorch's tutorials) is the convolution's ``current_pool``: the neurons take the largest
+  current of their window each step;
 * **Flatten then Linear**: the dense layer's weight columns are permuted from PyTorch's
   (C, H, W) order to channels last;
 * **grouped convolutions** are stored with the zero weights between groups; ``padding="same"``
@@ -187,11 +188,6 @@ def fold(ops, input_shape, *, where="network"):
                 if not isinstance(pending.op, Conv) or pending.current_pool is not None:
                     raise SpikegenError(f"{label}: pooling of currents must follow a "
                                         "convolution")
-                if op.kind == "max":
-                    raise SpikegenError(f"{label}: max pooling of currents (MaxPool2d between "
-                                        "a convolution and its neurons) is not supported; "
-                                        "put the MaxPool2d after the neuron layer (max of "
-                                        "spikes) or use AvgPool2d")
                 pending.current_pool = (op.kind, k)
             elif op.kind == "max":
                 last = layers[-1] if layers else None
@@ -332,7 +328,10 @@ def _conv_layer(pending, bias, neuron):
     top, left, bottom, right = p.padding
     rows = conv_output_size(h, weight.shape[2], stride[0], top, dilation[0], bottom)
     cols = conv_output_size(w, weight.shape[3], stride[1], left, dilation[1], right)
-    if pending.current_pool is not None:
+    current_pool = 1
+    if pending.current_pool is not None and pending.current_pool[0] == "max":
+        current_pool = pending.current_pool[1]
+    elif pending.current_pool is not None:
         kind, k = pending.current_pool
         weight = _widen(weight, (k, k), stride, dilation)
         if bias is not None and kind == "sum":
@@ -344,7 +343,7 @@ def _conv_layer(pending, bias, neuron):
     geometry = ConvGeometry(in_hw=tuple(pending.source[1:]), in_channels=c,
                             out_channels=weight.shape[0], kernel=weight.shape[2:],
                             out_hw=(rows, cols), stride=stride, padding=(top, left),
-                            dilation=dilation, pool=k_in)
+                            dilation=dilation, pool=k_in, current_pool=current_pool)
     return ConvLayer(weight, bias, neuron, geometry)
 
 

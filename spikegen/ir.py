@@ -534,6 +534,8 @@ class QDenseLayer(_DenseShape):
     the membrane).
     """
     kind: ClassVar[str] = "dense"
+    #: Integrates its events ``events_per_cycle`` at a time (see "Event grouping").
+    groups_events: ClassVar[bool] = True
     weight: np.ndarray
     bias: "np.ndarray | None"
     weight_format: FixedFormat
@@ -568,6 +570,8 @@ class QConvLayer(_ConvShape):
     inputs in ascending input index. The rest of the arithmetic is the dense layer's.
     """
     kind: ClassVar[str] = "conv2d"
+    #: Integrates its events one at a time, whatever ``events_per_cycle`` says.
+    groups_events: ClassVar[bool] = False
     weight: np.ndarray
     bias: "np.ndarray | None"
     weight_format: FixedFormat

@@ -348,7 +348,7 @@ def _from_checkpoint(path, obj, reset_delay):
 
 
 _GEOMETRY = ("in_hw", "in_channels", "out_channels", "kernel", "out_hw", "stride", "padding",
-             "dilation", "pool", "out_pool")
+             "dilation", "pool", "out_pool", "current_pool")
 
 
 def _neuron_entry(path, where, entry, reset_delay, outputs):
@@ -368,7 +368,7 @@ def _conv_entry(path, index, entry, reset_delay):
         geometry = ConvGeometry(**{name: (tuple(int(v) for v in geometry[name])
                                           if isinstance(geometry[name], (list, tuple))
                                           else int(geometry[name]))
-                                   for name in _GEOMETRY})
+                                   for name in _GEOMETRY if name in geometry})
         weight = _as_array(path, f"layers[{index}].weight", entry["weight"])
         bias = entry.get("bias")
         if bias is not None:

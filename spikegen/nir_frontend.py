@@ -53,7 +53,11 @@ records its reset in its metadata. ``zero`` follows snnTorch's layer of the same
 recurrent layers (``Synaptic``, ``RLeaky``, ``RSynaptic``; see :mod:`spikegen.ir`). The graph
 must be a chain from ``Input`` to ``Output`` apart from recurrent edges; any other node or
 topology is refused with a one-line message naming the node.
+
+Convolutional graphs (a ``Conv2d``, ``SumPool2d`` or ``AvgPool2d`` node, an input map of
+several channels, or an ``input_shape`` given) are read by :mod:`spikegen.nir_maps`.
 """
+import functools
 import os
 from types import SimpleNamespace
 
@@ -250,7 +254,8 @@ def _conventions(writer, how, dt, dt_given, reset, reset_given, reset_delay):
             "one binary spike per step when v > v_threshold",)
 
 
-def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None):
+def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=None,
+             input_shape=None):
     """Read a NIR file into spikegen's float IR (see the module docstring).
 
     Parameters
@@ -263,6 +268,9 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
         snnTorch wrote (snnTorch's default) and ``"zero"`` (NIR's ``v_reset``) otherwise.
     reset_delay : bool
     name, readout : str or None
+    input_shape : (int, int, int) or None
+        The (C, H, W) map a convolutional graph takes, when its ``Input`` node does not
+        record it (see :mod:`spikegen.nir_maps`).
 
     Returns
     -------
@@ -308,6 +316,15 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
     if stray:
         raise SpikegenError(f"{path}: nodes not on the input-to-output chain: "
                             f"{', '.join(map(repr, stray))}")
+    from . import nir_maps
+    if nir_maps.reads_maps(nodes, order, input_shape):
+        # convolutions, pooling, maps: read into spikegen.fold's operations (nir_maps.py)
+        neuron_layer = functools.partial(_neuron_layer, dt=dt, reset=reset,
+                                         reset_delay=reset_delay)
+        layers, integrator = nir_maps.map_layers(path, nodes, order, loops, input_shape,
+                                                 neuron_layer)
+        return _network(path, layers, integrator, name=name, readout=readout,
+                        writer=writer, notes=notes)
 
     layers = []
     weight = bias = None
@@ -378,6 +395,12 @@ def load_nir(path, *, dt=None, reset=None, reset_delay=True, name=None, readout=
         weight = bias = None
     if weight is not None:
         raise SpikegenError(f"{path}: the last weight node has no neuron node after it")
+    return _network(path, layers, integrator, name=name, readout=readout, writer=writer,
+                    notes=notes)
+
+
+def _network(path, layers, integrator, *, name, readout, writer, notes):
+    """The :class:`Network` of the layers read; ``integrator`` names a last LI/CubaLI node."""
     if not layers:
         raise SpikegenError(f"{path}: the graph holds no layers")
     for before, after in zip(layers, layers[1:]):

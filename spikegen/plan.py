@@ -44,6 +44,9 @@ class LayerContext:
     hardware: object
     coding: object
     readout: str
+    #: Whether the next layer takes ``E`` events per beat (a dense layer), or one (a
+    #: convolution, or the readout after the last layer).
+    next_groups: bool = False
 
     @property
     def first(self):
@@ -67,8 +70,9 @@ class LayerContext:
 
     @property
     def out_events(self):
-        """Output events per beat: ``E`` to the next layer, one to the readout."""
-        return 1 if self.last else self.hardware.events_per_cycle
+        """Output events per beat: ``E`` to a next layer that groups its events, else
+        one (a convolution, the readout)."""
+        return self.hardware.events_per_cycle if self.next_groups else 1
 
     @property
     def membrane_class(self):
@@ -147,6 +151,11 @@ def conv_plan(layer, lanes=None, out_events=1):
     ``lanes`` lanes (``None``: all output channels; else the largest divisor of the channels
     up to it)."""
     channels = layer.geometry.out_channels
+    if layer.geometry.current_pool > 1:
+        raise SpikegenError("the hardware cannot build max pooling of currents "
+                            "(MaxPool2d between a convolution and its neurons) yet; put the "
+                            "MaxPool2d after the neuron layer, or use AvgPool2d, or spikegen "
+                            "simulate for the reference model")
     lanes = channels if lanes is None else conv_lanes(channels, lanes)
     return ConvPlan(layer.geometry, lanes, layer.weight_format.bits, neuron_params(layer),
                     bias=layer.bias is not None, out_events=out_events)
@@ -267,7 +276,9 @@ def plan_network(qnet: QNetwork):
     """The :class:`NetworkPlan` of ``qnet``'s accelerator."""
     hw = qnet.hardware
     count = len(qnet.layers)
-    layers = tuple(PLANNERS(layer, LayerContext(k, count, hw, qnet.coding, qnet.readout))
+    following = tuple(layer.groups_events for layer in qnet.layers[1:]) + (False,)
+    layers = tuple(PLANNERS(layer, LayerContext(k, count, hw, qnet.coding, qnet.readout,
+                                                following[k]))
                    for k, layer in enumerate(qnet.layers))
     fifos = tuple(_fifo(k, layer, hw.fifo_depth) for k, layer in enumerate(layers[:-1]))
     return NetworkPlan(layers=layers, kinds=tuple(layer.kind for layer in qnet.layers),

@@ -232,7 +232,7 @@ MODELS.register("dense")(LayerModel(_dense_initial_state, _step))
 # -- convolution -------------------------------------------------------------------------------
 
 def _conv_positions(layer):
-    return layer.geometry.out_hw[0] * layer.geometry.out_hw[1]
+    return layer.geometry.neuron_hw[0] * layer.geometry.neuron_hw[1]
 
 
 def _conv_initial_state(layer: QConvLayer, batch=1, current=None):
@@ -321,13 +321,30 @@ def _max_pool_spikes(g, spk):
     """The output spike map after the max pooling of spikes (OR within each window)."""
     if g.out_pool == 1:
         return spk
-    k, (h, w), c = g.out_pool, g.out_hw, g.out_channels
+    k, (h, w), c = g.out_pool, g.neuron_hw, g.out_channels
     return spk.reshape(-1, h // k, k, w // k, k, c).max(axis=(2, 4)).reshape(spk.shape[0], -1)
+
+
+def _max_pooled_currents(layer, state, spikes_t):
+    """A max pooling of currents: the step's events summed into a map of the convolution's
+    size (from zero, each tap one saturating add), the largest of each window added to the
+    neuron's state with one saturating add. Returns the state and the saturated adds."""
+    g, fmt = layer.geometry, layer.acc_format
+    batch = state.acc.shape[0]
+    (h, w), k, c = g.out_hw, g.current_pool, g.out_channels
+    zero = np.zeros((batch, h * w * c), dtype=np.int64)
+    sums, saturations = _conv_integrate(layer, zero, spikes_t)
+    pooled = sums.reshape(batch, h // k, k, w // k, k, c).max(axis=(2, 4)).reshape(batch, -1)
+    total = state.acc + pooled
+    saturations += int(np.count_nonzero((total > fmt.max) | (total < fmt.min)))
+    return _sat(total, fmt), saturations
 
 
 def _conv_step(layer, state, spikes_t, current, events_per_cycle):
     acc, saturations = state.acc, 0
-    if spikes_t is not None:
+    if spikes_t is not None and layer.geometry.current_pool > 1:
+        acc, saturations = _max_pooled_currents(layer, state, spikes_t)
+    elif spikes_t is not None:
         acc, saturations = _conv_integrate(layer, acc, spikes_t)
     spk, m, syn = _fire(layer, state, acc)
     following = _start_of_step(layer, m, syn, None)

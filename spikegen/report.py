@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __version__
 from .build_dir import TOP_NAME
-from .fit import block_rams, core_logic
+from .fit import block_rams, core_logic, memory_blocks
 from .ir import plain
 from .quantize import layer_error, membrane_bits
 from .registry import Registry
@@ -37,7 +37,7 @@ def _bits(memory):
 
 
 def memory_estimate(plan):
-    """Bits of every memory, and the weight memories in RAMB36 equivalents (7-series), from
+    """Bits of every memory, and the block RAMs in RAMB36 equivalents (7-series), from
     the hardware plan (:class:`~spikegen.plan.NetworkPlan`): the memories the components
     are built with."""
     rows, total, ramb36 = [], 0, 0.0
@@ -54,8 +54,10 @@ def memory_estimate(plan):
                "spike_queue": _bits(found["words"]),
                "event_fifo": _bits(fifos[f"fifo{k}"]) if f"fifo{k}" in fifos else 0,
                "weight_ramb36": blocks}
+        # every memory Yosys puts in block RAM (a convolution's state map, too)
+        row["ramb36"] = sum(memory_blocks(m, "xc7") for m in found.values())
         rows.append(row)
-        ramb36 += blocks
+        ramb36 += row["ramb36"]
         total += sum(_bits(m) for m in found.values()) + row["event_fifo"]
     return {"layers": rows, "total_bits": total, "bram36_estimate": ramb36}
 
@@ -248,6 +250,24 @@ def _neurobench_lines(tree):
     return lines
 
 
+def _layer_shape(row):
+    """``inputs->outputs`` of a dense layer; a convolution's maps, kernel and pooling."""
+    if "kernel" not in row:
+        return f"{row['inputs']}->{row['outputs']}"
+    def shape(hwc):
+        return f"{hwc[2]}x{hwc[0]}x{hwc[1]}"
+    parts = [f"conv {row['kernel'][0]}x{row['kernel'][1]}"]
+    for label, key in (("stride", "stride"), ("pad", "padding"), ("dilation", "dilation")):
+        default = 0 if key == "padding" else 1
+        if any(v != default for v in row[key]):
+            parts.append(f"{label} {row[key][0]},{row[key][1]}")
+    if row["input_sum_pool"] > 1:
+        parts.insert(0, f"sum pool {row['input_sum_pool']}")
+    if row["output_max_pool"] > 1:
+        parts.append(f"max pool {row['output_max_pool']}")
+    return f"{shape(row['input_shape'])}->{shape(row['output_shape'])} ({', '.join(parts)})"
+
+
 def summary(tree, verification=None):
     """The readable summary printed after a build (and after verification)."""
     net = tree["network"]
@@ -259,7 +279,7 @@ def summary(tree, verification=None):
         if layer.get("recurrent"):
             kind += f" recurrent ({layer['recurrent'].replace('_', '-')})"
         lines.append(
-            f"  layer {k}:{kind} {layer['inputs']}->{layer['outputs']}"
+            f"  layer {k}:{kind} {_layer_shape(layer)}"
             f"  weights {layer['weight_format']}  membrane {layer['mem_format']}"
             f"  threshold {_values(layer['threshold_built'])}"
             f"  beta {_values(layer['beta'])}->{_values(layer['beta_built'])} ({layer['leak']})"
@@ -274,6 +294,8 @@ def summary(tree, verification=None):
         "" if coding["kind"] == "events" else
         f", {coding['steps']} steps, {coding['value_bits']}-bit pixels")
         + f"; {events} input event{'s' if events > 1 else ''} per cycle per layer"
+        + (" (convolutions take one)" if events > 1 and any(
+            "kernel" in layer for layer in net["layers"]) else "")
         + _trained(coding))
     for note in net.get("conventions", []):
         lines.append(f"  read as: {note}")
@@ -282,8 +304,7 @@ def summary(tree, verification=None):
     mem = tree["memory"]
     fit = tree.get("fit_estimate")
     if fit is None or fit["family"] == "xc7":
-        lines.append(f"  memory: {mem['total_bits']} bits, weights ~{mem['bram36_estimate']:g} "
-                     f"RAMB36")
+        lines.append(f"  memory: {mem['total_bits']} bits, ~{mem['bram36_estimate']:g} RAMB36")
     else:
         lines.append(f"  memory: {mem['total_bits']} bits")
     if "evaluation" in tree:

@@ -368,7 +368,8 @@ def _build_inputs(build_dir, qnet, *, data, samples, steps, seed):
                                 f"give `data`")
         data = stored
     evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
-                                 limit=samples, coding=coding)
+                                 limit=samples, coding=coding,
+                                 input_shape=qnet.layers[0].input_shape)
     return evaluation
 
 

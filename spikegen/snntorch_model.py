@@ -117,7 +117,10 @@ def _conv_modules(layer, spike_grad):
         conv.weight.copy_(_tensor(layer.weight))
         if layer.bias is not None:
             conv.bias.copy_(_tensor(layer.bias))
-    modules += [conv, snntorch_layer(layer, spike_grad=spike_grad)]
+    modules.append(conv)
+    if g.current_pool > 1:
+        modules.append(nn.MaxPool2d(g.current_pool))
+    modules.append(snntorch_layer(layer, spike_grad=spike_grad))
     if g.out_pool > 1:
         modules.append(nn.MaxPool2d(g.out_pool))
     return modules + [ChannelsLast()]

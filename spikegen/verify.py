@@ -8,7 +8,7 @@ import numpy as np
 from . import data as _data
 from . import reference
 from .build_dir import TOP_NAME, BuildDir, load_network, read_json, write_json
-from .plan import count_bits
+from .plan import count_bits, plan_network
 from .errors import SpikegenError
 
 
@@ -22,7 +22,8 @@ def _inputs(build_dir, qnet, *, data, samples, density, steps, seed):
     coding = qnet.coding.kind
     if data is not None:
         evaluation = _data.eval_data(data, inputs=qnet.inputs, steps=steps, seed=seed,
-                                     limit=samples, coding=coding)
+                                     limit=samples, coding=coding,
+                                     input_shape=qnet.layers[0].input_shape)
         return evaluation.inputs, evaluation.source
     stored = BuildDir(build_dir).eval
     if os.path.isfile(stored):
@@ -45,6 +46,12 @@ def hdl_source(build_dir, simulator):
     return path
 
 
+def _first_events(qnet):
+    """Events per beat the first layer takes (its plan's: ``E`` for a dense layer, one for a
+    convolution)."""
+    return plan_network(qnet).layers[0].events
+
+
 def top_ports(qnet):
     """``(input_name, in_bits, out_bits, result_bits)`` of a network's top level."""
     from rtl_lib.event import EventGroupLayout, EventLayout, ResultLayout
@@ -52,7 +59,7 @@ def top_ports(qnet):
 
     coding = qnet.coding
     if coding.kind == "events":
-        events = qnet.hardware.events_per_cycle
+        events = _first_events(qnet)
         layout = (EventGroupLayout(qnet.inputs, events) if events > 1
                   else EventLayout(qnet.inputs))
         name, in_bits = "i_events", layout.size
@@ -83,7 +90,7 @@ def stimulus_for(qnet, inputs):
     if coding.kind == "events":
         spikes = np.asarray(inputs, dtype=np.uint8)
         stimulus.update(kind="events", spikes=spikes,
-                        events=np.int64(qnet.hardware.events_per_cycle),
+                        events=np.int64(_first_events(qnet)),
                         max_tokens=int(spikes.sum(axis=(1, 2)).max() + spikes.shape[1]))
     else:
         pixels = np.asarray(inputs)

@@ -223,6 +223,30 @@ def digits_net(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def conv_digits_net(tmp_path_factory):
+    """A small convolutional network on the digits' 8x8 images (4C3-MP2-10, weights on a
+    1/8 grid), saved with its input shape."""
+    import numpy as np
+    import snntorch as snn
+    import torch
+    from torch import nn
+
+    import spikegen
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), snn.Leaky(beta=0.75, init_hidden=True),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10),
+                          snn.Leaky(beta=0.75, init_hidden=True))
+    rng = np.random.default_rng(3)
+    with torch.no_grad():
+        for m in (model[0], model[4]):
+            m.weight.copy_(torch.tensor(rng.integers(-4, 6, tuple(m.weight.shape)) / 8.0))
+            m.bias.zero_()
+    path = tmp_path_factory.mktemp("conv") / "conv.pt"
+    spikegen.save(model, path, input_shape=(1, 8, 8))
+    return path
+
+
 def board_build(net, out, coding, *, board="icebreaker", samples, simulator="verilator"):
     """A build directory as ``spikegen build --board <board>`` writes it, but with the build
     plan only (no bitstream), and the Verilog of the board's core for simulation."""
@@ -252,13 +276,15 @@ def board_build(net, out, coding, *, board="icebreaker", samples, simulator="ver
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("coding, samples, faults, simulator", [
-    ("direct", 60, ("flip:1500", "drop:4000"), "verilator"),
-    ("events", 5, (), "verilator"),
+@pytest.mark.parametrize("net, coding, samples, faults, simulator", [
+    ("digits_net", "direct", 60, ("flip:1500", "drop:4000"), "verilator"),
+    ("digits_net", "events", 5, (), "verilator"),
+    # a convolution behind the on-chip rate coder
+    ("conv_digits_net", "rate", 4, (), "verilator"),
     # the same testbench on the VHDL: GHDL is slower, so a few samples
-    pytest.param("direct", 3, ("flip:100",), "ghdl", marks=pytest.mark.ghdl),
+    pytest.param("digits_net", "direct", 3, ("flip:100",), "ghdl", marks=pytest.mark.ghdl),
 ])
-def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, faults,
+def test_runtime_against_simulated_board(tmp_path, request, net, coding, samples, faults,
                                          simulator):
     if simulator == "ghdl" and shutil.which("ghdl") is None:
         pytest.skip("ghdl is not installed (scripts/setup.sh installs it)")
@@ -269,7 +295,8 @@ def test_runtime_against_simulated_board(tmp_path, digits_net, coding, samples, 
     from spikegen.sim.serial_link import simulated_board
 
     out = tmp_path / coding
-    info, source = board_build(digits_net, out, coding, samples=samples, simulator=simulator)
+    info, source = board_build(request.getfixturevalue(net), out, coding, samples=samples,
+                               simulator=simulator)
     bar = io.StringIO()
     events = []
 

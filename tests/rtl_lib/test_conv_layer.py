@@ -53,9 +53,9 @@ def random_qconv(rng, geometry, *, cuba=False, reset="subtract", delay=True, bia
     return QConvLayer(weight.astype(np.int64), b, wf, mf, neuron, g, sf)
 
 
-def conv_component(qlayer, lanes):
+def conv_component(qlayer, lanes, out_events=1):
     return ConvLayer(qlayer.weight, qlayer.bias, neuron_params(qlayer),
-                     qlayer.weight_format.bits, qlayer.geometry, lanes)
+                     qlayer.weight_format.bits, qlayer.geometry, lanes, out_events=out_events)
 
 
 def hardware_state(ctx, dut):
@@ -96,8 +96,10 @@ async def run_steps(ctx, dut, steps):
             if payload.eos:
                 out.append((got, cycle, bool(payload.last)))
                 got = []
-            else:
+            elif dut.out_events == 1:
                 got.append(int(payload.index))
+            else:
+                got.extend(int(payload.index[k]) for k in range(int(payload.count)))
     ctx.set(dut.i_events.valid, 0)
     return out
 
@@ -107,9 +109,11 @@ def step_tokens(spikes, last):
     return tokens + [{"index": 0, "eos": 1, "last": int(last)}]
 
 
-def check_against_reference(qlayer, lanes, samples):
-    dut = conv_component(qlayer, lanes)
+def check_against_reference(qlayer, lanes, samples, out_events=1):
+    dut = conv_component(qlayer, lanes, out_events)
     cost = dut.plan.event_cost
+
+    saturations = []
 
     async def bench(ctx):
         ctx.set(dut.o_events.ready, 1)
@@ -117,7 +121,8 @@ def check_against_reference(qlayer, lanes, samples):
             state = layer_initial_state(qlayer)
             steps = sample.shape[0]
             for t in range(steps):
-                spikes, mem, state, _ = step_layer(qlayer, state, sample[None, t])
+                spikes, mem, state, saturated = step_layer(qlayer, state, sample[None, t])
+                saturations.append(saturated)
                 [(got, cycles, last)] = await run_steps(ctx, dut, [step_tokens(
                     sample[t], t == steps - 1)])
                 assert last == (t == steps - 1)
@@ -139,6 +144,8 @@ def check_against_reference(qlayer, lanes, samples):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+    # adds saturated: their order mattered
+    assert sum(saturations) > 0
 
 
 CASES = [
@@ -146,25 +153,29 @@ CASES = [
     (dict(c_in=2, c_out=4, kernel=3, padding=1), 2, dict()),
     (dict(c_in=1, c_out=3, kernel=3, stride=2, padding=1), 3, dict(reset="zero", delay=False)),
     (dict(c_in=3, c_out=4, kernel=2, dilation=2, out_pool=2), 1, dict(bias=False)),
-    (dict(c_in=2, c_out=2, kernel=3, pool=2, padding=1), 2, dict(reset="zero_all")),
+    (dict(c_in=2, c_out=2, kernel=3, pool=2, padding=1, in_hw=(8, 7)), 2,
+     dict(reset="zero_all")),
     (dict(c_in=2, c_out=6, kernel=(2, 3), stride=(1, 2), out_pool=2, padding=(1, 0)), 3,
      dict(cuba=True)),
     (dict(c_in=1, c_out=4, kernel=3, pool=2, out_pool=2, padding=2), 2,
      dict(cuba=True, reset="zero", delay=False, bias=False)),
     (dict(c_in=2, c_out=2, kernel=3, stride=2, dilation=2, padding=2), 1,
      dict(reset="subtract", delay=False)),
-    (dict(c_in=1, c_out=2, kernel=1), 2, dict(reset="none")),
+    (dict(c_in=1, c_out=2, kernel=1), 2, dict(reset="none", mem_bits=5)),
+    (dict(c_in=2, c_out=8, kernel=3, padding=1, out_pool=2), 4, dict(out_events=2)),
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_layer_steps_match_reference(case):
     geometry_args, lanes, neuron_args = case
+    neuron_args = dict(neuron_args)
+    out_events = neuron_args.pop("out_events", 1)
     rng = np.random.default_rng(len(CASES) + CASES.index(case))
     geometry = random_geometry(rng, **geometry_args)
     qlayer = random_qconv(rng, geometry, **neuron_args)
     samples = (rng.random((2, 4, qlayer.inputs)) < 0.3).astype(np.uint8)
-    check_against_reference(qlayer, lanes, samples)
+    check_against_reference(qlayer, lanes, samples, out_events)
 
 
 def test_back_to_back_steps_follow_the_cycle_model():
@@ -237,9 +248,76 @@ def test_constructor_errors():
         ConvLayer(weight[:, :, :2], None, params, 4, geometry)
     with pytest.raises(TypeError, match="4-D integer array"):
         ConvLayer(weight[0], None, params, 4, geometry)
+    with pytest.raises(TypeError, match="4-D integer array"):
+        ConvLayer(weight + 0.5, None, params, 4, geometry)
     with pytest.raises(ValueError, match="Weights must fit 4 signed bits"):
         ConvLayer(weight + 8, None, params, 4, geometry)
     with pytest.raises(ValueError, match="Bias must have 3 entries"):
         ConvLayer(weight, [1], params, 4, geometry)
     with pytest.raises(ValueError, match="Biases must fit 8 signed bits"):
         ConvLayer(weight, [1, 2, 300], params, 4, geometry)
+
+
+@pytest.mark.parametrize("case", [
+    (dict(c_in=1, c_out=2, kernel=3, padding=1, in_hw=(5, 6)), 2, dict()),
+    (dict(c_in=2, c_out=4, kernel=3, padding=1, out_pool=2, in_hw=(6, 6)), 4,
+     dict(cuba=True)),
+    (dict(c_in=2, c_out=6, kernel=3, padding=1, in_hw=(4, 5)), 2, dict(out_events=2)),
+])
+def test_back_to_back_steps_match_reference(case):
+    """Steps fed without a pause: every other step's only event is the last input, whose
+    first tap is the last state word, updated by the end-of-step pass just before."""
+    geometry_args, lanes, neuron_args = case
+    neuron_args = dict(neuron_args)
+    out_events = neuron_args.pop("out_events", 1)
+    rng = np.random.default_rng(99)
+    qlayer = random_qconv(rng, random_geometry(rng, **geometry_args), **neuron_args)
+    dut = conv_component(qlayer, lanes, out_events)
+    sample = (rng.random((8, qlayer.inputs)) < 0.3).astype(np.uint8)
+    sample[1::2] = 0
+    sample[1::2, -1] = 1
+    state = layer_initial_state(qlayer)
+    expected = []
+    for t in range(sample.shape[0]):
+        spikes, _, state, _ = step_layer(qlayer, state, sample[None, t])
+        expected.append(list(np.flatnonzero(spikes[0])))
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        out = await run_steps(ctx, dut, [step_tokens(s, False) for s in sample])
+        assert [got for got, _, _ in out] == expected
+        hw = hardware_state(ctx, dut)
+        np.testing.assert_array_equal(hw["syn" if qlayer.neuron.current_based else "mem"],
+                                      state.acc[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_conv_layers_chain_in_an_accelerator():
+    """Two convolutions (max pooling between them) and a dense layer in the accelerator,
+    samples back to back and the output stalled at times: the reference's spikes."""
+    from helpers.networks import random_qlayer
+    from rtl_lib.accelerator import Accelerator
+    from spikegen.assemble import layer_component
+    from spikegen.ir import QNetwork
+    from spikegen.reference import simulate
+    from spikegen.sim.amaranth_tb import run
+
+    rng = np.random.default_rng(21)
+    first = random_qconv(rng, ConvGeometry(in_hw=(8, 8), in_channels=2, out_channels=4,
+                                           kernel=3, out_hw=(8, 8), padding=1, out_pool=2))
+    second = random_qconv(rng, ConvGeometry(in_hw=(4, 4), in_channels=4, out_channels=6,
+                                            kernel=2, out_hw=(3, 3)), cuba=True)
+    dense = random_qlayer(rng, second.outputs, 5)
+    qnet = QNetwork((first, second, dense))
+    spikes = (rng.random((3, 4, first.inputs)) < 0.25).astype(np.uint8)
+    dut = Accelerator([conv_component(first, 2), conv_component(second, 3),
+                       layer_component(dense, 5)], fifo_depth=8)
+    ref = simulate(qnet, spikes)
+    assert ref.spikes.sum() > 0
+    got, results, _ = run(dut, spikes, outputs=qnet.outputs, overlap=True, stall_every=3)
+    np.testing.assert_array_equal(got, ref.spikes)
+    assert [r[0] for r in results] == ref.predicted.tolist()
