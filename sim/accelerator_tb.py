@@ -12,6 +12,16 @@ Stimulus and expectations come from an ``.npz`` file named by ``SPIKEGEN_STIMULU
 ``expected_class``    (samples,), ``expected_counts`` (samples, classes)
 ``count_bits``        width of the result's counters
 
+``watch_outputs``     per layer, its neurons: every layer's ``o_events`` stream is watched
+``watch_events``      per layer, the events its output beats carry (1 or 2)
+``watch_first``       events per beat into the first layer when its ``i_events`` carries
+                      spikes (events or rate coding; 0 with direct coding: not watched)
+
+Monitors on those streams record each transfer (``valid`` and ``ready`` at a clock edge) of
+the simulated accelerator: every layer's spikes, step by step, and the first layer's input
+events, written as ``layer_spikes_K`` and ``first_input`` (Verilator, which makes internal
+signals visible; a simulator that does not leaves them out).
+
 For each sample the whole token stream is written into the harness ``width`` tokens per
 cycle, the simulator runs free until the result, then every output token is read back:
 Python handles events, not clock cycles. The output spikes of every step, the class and the
@@ -23,7 +33,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 
 from rtl_lib.link_format import index_width, pack_event, pack_group, pack_pixel
 
@@ -65,6 +75,74 @@ def _pack(tokens, bits):
     return word
 
 
+def _decode(token, neurons, events):
+    """``(indices, eos, last)`` of a packed :class:`~rtl_lib.event.EventLayout` token, or
+    with ``events`` > 1 an :class:`~rtl_lib.event.EventGroupLayout` beat."""
+    w = index_width(neurons)
+    if events == 1:
+        eos = (token >> w) & 1
+        return ([] if eos else [token & ((1 << w) - 1)]), eos, (token >> (w + 1)) & 1
+    count_bits = events.bit_length()
+    count = (token >> (events * w)) & ((1 << count_bits) - 1)
+    eos = (token >> (events * w + count_bits)) & 1
+    indices = [(token >> (k * w)) & ((1 << w) - 1) for k in range(0 if eos else count)]
+    return indices, eos, (token >> (events * w + count_bits + 1)) & 1
+
+
+async def _watch(clk, stream, record, neurons, events):
+    """Record every transfer of ``stream`` (an Amaranth stream's flattened ``valid``,
+    ``ready``, ``payload``) into ``record`` (samples, steps, neurons): the step and the
+    sample advance on end-of-step and last tokens. Sleeps while ``valid`` is low."""
+    valid, ready, payload = stream
+    sample = step = 0
+    while sample < record.shape[0]:
+        # every register changes on the rising edge: at the falling edge the handshake
+        # shows what the next rising edge transfers
+        await FallingEdge(clk)
+        if not valid.value:
+            await RisingEdge(valid)
+            await FallingEdge(clk)
+        if not ready.value:
+            continue
+        indices, eos, last = _decode(int(payload.value), neurons, events)
+        for i in indices:
+            record[sample, min(step, record.shape[1] - 1), i] = 1
+        if eos:
+            step += 1
+            if last:
+                sample, step = sample + 1, 0
+
+
+def _stream(block, name):
+    return tuple(getattr(block, f"{name}__{part}") for part in ("valid", "ready", "payload"))
+
+
+def _monitors(dut, data, samples, steps):
+    """Start the monitors of the accelerator's internal streams; ``{name: record}`` (empty
+    when the simulator does not show internal signals)."""
+    if "watch_outputs" not in data:
+        return {}
+    try:
+        core = dut.top.core
+        layers = [getattr(core, f"layer{k}") for k in range(len(data["watch_outputs"]))]
+        streams = [_stream(layer, "o_events") for layer in layers]
+        first = _stream(layers[0], "i_events") if int(data["watch_first"]) else None
+    except AttributeError:
+        return {}
+    records = {}
+    for k, (stream, neurons, events) in enumerate(zip(streams, data["watch_outputs"],
+                                                      data["watch_events"])):
+        records[f"layer_spikes_{k}"] = np.zeros((samples, steps, int(neurons)), np.uint8)
+        cocotb.start_soon(_watch(dut.clk, stream, records[f"layer_spikes_{k}"], int(neurons),
+                                 int(events)))
+    if first is not None:
+        inputs = int(data["watch_inputs"])
+        records["first_input"] = np.zeros((samples, steps, inputs), np.uint8)
+        cocotb.start_soon(_watch(dut.clk, first, records["first_input"], inputs,
+                                 int(data["watch_first"])))
+    return records
+
+
 async def _settle():
     """Let combinational outputs settle and read them (then leave the read-only phase)."""
     await ReadOnly()
@@ -101,6 +179,7 @@ async def regression(dut):
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
+    watched = _monitors(dut, data, samples, steps)
 
     got = np.zeros_like(expected)
     classes_out = np.zeros(samples, dtype=np.int64)
@@ -152,7 +231,7 @@ async def regression(dut):
             dut._log.info("sample %d/%d: %d cycles", b + 1, samples, cycles[b])
 
     np.savez(os.environ["SPIKEGEN_RESULTS"], spikes=got, cls=classes_out, counts=counts_out,
-             cycles=cycles, steps_seen=steps_seen)
+             cycles=cycles, steps_seen=steps_seen, **watched)
     bad_samples = int(np.count_nonzero(
         (got != expected).any(axis=(1, 2)) | (classes_out != data["expected_class"])
         | (counts_out != data["expected_counts"]).any(axis=1) | (steps_seen != steps)))

@@ -143,11 +143,10 @@ def _add_build_options(p):
     e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
 
 
-def _build(args):
-    from .compiler import BuildOptions, build
-    from .report import summary
+def _build_options(args):
+    from .compiler import BuildOptions
 
-    options = BuildOptions(
+    return BuildOptions(
         source=args.net, out=args.out, board=args.board, weight_bits=args.weight_bits,
         beta_bits=args.beta_bits, mem_frac_bits=args.mem_frac_bits, mem_bits=args.mem_bits,
         parallelism=args.parallelism, events_per_cycle=args.events_per_cycle,
@@ -159,9 +158,102 @@ def _build(args):
         clock_hz=None if args.clock_mhz is None else round(args.clock_mhz * 1e6),
         board_hdl=args.board_hdl,
         vhdl_std=args.vhdl_std)
-    result = build(options, log=_log)
+
+
+def _build(args):
+    from .compiler import build
+    from .report import summary
+
+    result = build(_build_options(args), log=_log)
     print(summary(result.report))
     _print_paths(args.out, result.files)
+
+
+#: Build options a sweep cannot vary: set once for the whole sweep.
+_NOT_SWEPT = ("out", "eval", "synth", "help", "sweep", "address", "cpus")
+
+
+def _sweep(parser):
+    """The ``--sweep NAME=V1,V2,...`` validator: NAME is any build option, spelled as its
+    flag (``weight-bits``, ``P``), each value checked by that flag's own validator."""
+    def parse(text):
+        name, sep, values = text.partition("=")
+        flag = "-" + name.lstrip("-") if len(name.lstrip("-")) == 1 else \
+            "--" + name.lstrip("-")
+        action = parser._option_string_actions.get(flag)
+        if not sep or not values:
+            raise argparse.ArgumentTypeError(f"{text!r} is not NAME=V1,V2,...")
+        if action is None or action.dest in _NOT_SWEPT:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a build option a sweep can vary (set --out, --eval and "
+                f"--synth once for the whole sweep)" if action is not None else
+                f"unknown build option {name!r}; NAME is spelled as in 'spikegen build', "
+                f"e.g. weight-bits")
+        if action.nargs == 0:
+            raise argparse.ArgumentTypeError(f"{flag} takes no value: it cannot be swept")
+        parsed = []
+        for value in values.split(","):
+            value = action.type(value) if action.type is not None else value
+            if action.choices is not None and value not in action.choices:
+                raise argparse.ArgumentTypeError(
+                    f"{flag}: invalid choice: {value!r} (choose from "
+                    f"{', '.join(map(str, action.choices))})")
+            parsed.append(value)
+        long = [s for s in action.option_strings if s.startswith("--")][0]
+        return long[2:], action.dest, tuple(parsed)
+    return parse
+
+
+def _explore(args):
+    import itertools
+    import time
+    from dataclasses import replace
+
+    from .explore import explore
+    from .pareto import plot, table
+    from . import plots
+
+    if args.eval is None:
+        raise SpikegenError("`eval` is needed: each point measures its accuracy on the "
+                            "evaluation data")
+    if args.board is None:
+        raise SpikegenError("`board` is needed: its part gives the fit, the clock and the "
+                            "energy estimate (choose one of 'spikegen boards')")
+    names = [name for name, _, _ in args.sweep]
+    if len(set(names)) != len(names):
+        raise SpikegenError(f"`sweep` names an option twice: {', '.join(names)}")
+    family = None
+    if args.synth is not None:
+        from .boards import get_board
+        family = get_board(args.board).capacity.family if args.synth == "auto" else args.synth
+    points, labels = [], []
+    for values in itertools.product(*(values for _, _, values in args.sweep)):
+        changed = {dest: value for (_, dest, _), value in zip(args.sweep, values)}
+        point = argparse.Namespace(**{**vars(args), **changed})
+        points.append(replace(_build_options(point), synth=family))
+        labels.append({name: value for name, value in zip(names, values)})
+    start = time.monotonic()
+    tree, computed = explore(points, board=args.board, out=args.out, labels=labels,
+                             spell=_flag_speller(_parser(), args), address=args.address,
+                             num_cpus=args.cpus, log=_log)
+    seconds = time.monotonic() - start
+    files = [os.path.join(args.out, "results.json"), os.path.join(args.out, "results.csv")]
+    if plots.available():
+        plot(os.path.join(args.out, "pareto.png"), tree)
+        files.append(os.path.join(args.out, "pareto.png"))
+    failed = [r for r in tree["points"] if r["error"]]
+    print(f"explore: {len(tree['points'])} points on Ray {tree['ray_version']}, {computed} "
+          f"computed, {len(tree['points']) - computed} from the cache, {len(failed)} failed, "
+          f"{seconds:.1f} s; resources from {tree['resources_from']}")
+    print("Pareto front (accuracy, LUTs, energy):")
+    for line in table(tree):
+        print("  " + line)
+    for row in failed:
+        print(f"  failed: {', '.join(f'{k}={v}' for k, v in row['options'].items())}: "
+              f"{row['error']}")
+    for path in files:
+        print(f"wrote {path}")
+    return 0
 
 
 def _verify(args):
@@ -172,7 +264,7 @@ def _verify(args):
 
     result = verify(args.build, samples=args.samples, simulator=args.simulator, data=args.data,
                     density=args.density, steps=args.steps, seed=args.seed, waves=args.waves,
-                    log=_log)
+                    saif=args.saif, log=_log)
     report_path = os.path.join(args.build, "report.json")
     if os.path.isfile(report_path) and args.summary:
         with open(report_path) as f:
@@ -182,7 +274,14 @@ def _verify(args):
           f"{result['mismatched_spikes']} mismatched spikes, "
           f"{result['cycles_per_inference']:.1f} cycles per inference "
           f"({result['samples_per_second']:.1f} samples/s)")
-    return 1 if result["mismatched_samples"] else 0
+    activity = result.get("neurobench")
+    if activity is not None:
+        rtl = activity["rtl"]
+        print(f"verify: NeuroBench counts from the RTL's streams "
+              f"{'equal' if activity['agree'] else 'DIFFER FROM'} the reference's: "
+              f"{rtl['synaptic_operations']['effective_acs']:,.1f} synaptic ACs per inference,"
+              f" activation sparsity {rtl['activation_sparsity']:.4f}")
+    return 1 if result["mismatched_samples"] or (activity and not activity["agree"]) else 0
 
 
 def _train(args):
@@ -325,6 +424,28 @@ def _parser():
     _add_build_options(p)
     p.set_defaults(func=_build)
 
+    p = sub.add_parser(
+        "explore", help="sweep build options on Ray: accuracy, resources, energy, Pareto front",
+        description="Build every combination of the swept options (each a Ray task), measure "
+                    "its bit-exact accuracy, cycles, resources, fit and energy, and write "
+                    "DIR/results.json, DIR/results.csv and DIR/pareto.png. Points are cached "
+                    "in DIR: a rerun computes only what is missing or failed. Example: "
+                    "spikegen explore net.pt --board arty-a7 --eval digits "
+                    "--sweep weight-bits=4,6,8 --sweep P=8,32 --out sweep")
+    p.add_argument("net", help="the trained network, as for 'spikegen build'")
+    p.add_argument("--out", "-o", default="explore", help="results folder (default explore/)")
+    p.add_argument("--sweep", action="append", required=True, type=_sweep(p),
+                   metavar="NAME=V1,V2,...",
+                   help="a build option and its values (NAME spelled as the build flag: "
+                        "weight-bits, mem-bits, P, events-per-cycle, steps, coding, ...); "
+                        "repeat for a grid")
+    p.add_argument("--address", default=None,
+                   help="a Ray cluster's address (default: a local Ray on this machine)")
+    p.add_argument("--cpus", type=_positive_int, default=None,
+                   help="cores of the local Ray (default all of this machine's)")
+    _add_build_options(p)
+    p.set_defaults(func=_explore)
+
     p = sub.add_parser("verify", help="simulate a build's HDL against the reference model")
     p.add_argument("build", help="build directory")
     p.add_argument("--samples", type=_positive_int, default=200, help="samples (default 200)")
@@ -343,6 +464,9 @@ def _parser():
     p.add_argument("--waves", action="store_true",
                    help="record waveforms: FST on Verilator (sim/verilator/dump.fst), GHW on "
                         "GHDL; the path is printed and kept in verify.json")
+    p.add_argument("--saif", default=None, metavar="FILE",
+                   help="write Verilator's switching activity of the run to FILE (SAIF, for "
+                        "Vivado's report_power; strip the path spikegen_harness/top)")
     p.add_argument("--no-summary", dest="summary", action="store_false",
                    help="print only the one-line result")
     p.set_defaults(func=_verify)

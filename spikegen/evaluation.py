@@ -13,6 +13,7 @@ from rtl_lib.spike_serializer import serializer_beats
 
 from . import floatmodel, reference
 from .errors import SpikegenError
+from .metrics import neurobench_metrics
 
 
 __all__ = ["Evaluation", "evaluate", "float_output", "input_events", "diagnose"]
@@ -26,7 +27,8 @@ class Evaluation:
     (samples, steps), then the output layer's spikes; ``loads``: per layer, what its plan's
     ``step_cycles`` takes for each step (its ``step_load`` of the input spikes); ``beats``: per layer, the beats its
     serializer sends (samples, steps); ``coder``: an on-chip rate coder's cycles per step
-    (or ``None``); ``raster``: the spike trains of the first sample, input then each layer.
+    (or ``None``); ``raster``: the spike trains of the first sample, input then each layer;
+    ``neurobench``: NeuroBench's metrics counted in the reference (:mod:`spikegen.metrics`).
     """
     metrics: dict
     events: tuple
@@ -34,6 +36,7 @@ class Evaluation:
     beats: tuple
     coder: "np.ndarray | None"
     raster: tuple
+    neurobench: "dict | None" = None
 
 
 def float_output(network, coding, inputs, *, layers=False):
@@ -181,3 +184,5 @@ def diagnose(qnet, inputs, float_spikes, requantize, options, *, samples=500):
                          f"{100 * t['agreement']:.2f} %" for t in ranked[1:]
                          if t["agreement"] > base))
     return found
+        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers),
+        neurobench=neurobench_metrics(qnet, network, plan, evaluation.inputs, result))

@@ -51,8 +51,8 @@ from .plan import NetworkPlan, plan_network
 from .registry import Registry
 
 
-__all__ = ["estimate", "core_logic", "check_fit", "fastest_fit", "memories", "block_rams",
-           "memory_blocks", "MemoryPlan", "LOGIC", "AUTO_HEADROOM"]
+__all__ = ["estimate", "core_logic", "check_fit", "fastest_fit", "fits", "memories",
+           "block_rams", "memory_blocks", "MemoryPlan", "LOGIC", "AUTO_HEADROOM"]
 
 
 # Block RAM aspect ratios (depth, width) per family, and the unit they are counted in.
@@ -227,7 +227,9 @@ def _with_parallelism(qnet, parallelism, events_per_cycle=None):
     return plan_network(replace(qnet, hardware=hardware))
 
 
-def _fits(plan, board):
+def fits(plan, board):
+    """Whether the estimate of ``plan`` (a :class:`~spikegen.plan.NetworkPlan`) fits
+    ``board``'s part."""
     try:
         board.check_fit(estimate(plan, board.capacity.family, rx_fifo_depth=board.rx_fifo_depth,
                                  pins=board.pins or 0))
@@ -251,7 +253,7 @@ def _first_fit(qnet, plan, board):
             if p not in planned:
                 planned[p] = _with_parallelism(qnet, p)
             variant = planned[p] if bits == bits_now else planned[p].with_weight_bits(bits)
-            if (p, bits) != (None, bits_now) and _fits(variant, board):
+            if (p, bits) != (None, bits_now) and fits(variant, board):
                 return p, None if bits == bits_now else bits
     return None
 
@@ -298,7 +300,7 @@ def check_fit(qnet, board, plan=None):
         if other.name == board.name or other.capacity.family is None:
             continue
         target = other()
-        if _fits(plan, target):
+        if fits(plan, target):
             bigger.append(other.name)
         elif here is None:
             there = _first_fit(qnet, plan, target)

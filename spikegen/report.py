@@ -196,7 +196,22 @@ def make_report(b):
         tree["cycles"] = cycles
         if b.board is not None:
             tree["latency_us_estimate"] = cycles["per_inference_mean"] / b.board["clock_hz"] * 1e6
+        tree.update(_neurobench_and_energy(b, cycles))
     return tree
+
+
+def _neurobench_and_energy(b, cycles):
+    """The report's ``neurobench`` metrics and, on a board, its ``energy`` estimate."""
+    from .energy import estimate
+
+    found = {"neurobench": b.evaluation.neurobench}
+    if b.board is not None:
+        ffs = b.fit["ffs"] if b.fit else resource_estimate(b.plan)["ff"]
+        found["energy"] = estimate(b.plan, b.evaluation.events, family=b.board["family"],
+                                   part=b.board["part"], clock_hz=b.board["clock_hz"],
+                                   cycles=cycles["per_inference_mean"], ffs=ffs,
+                                   loads=b.evaluation.loads)
+    return found
 
 
 def _pct(x):
@@ -224,6 +239,25 @@ def _trained(coding):
         return " (as trained, recorded in the checkpoint)"
     return (f" (trained with {trained['kind']} coding, {trained['steps']} steps: the "
             f"accuracy may differ)")
+
+
+def _neurobench_lines(tree):
+    nb, energy = tree.get("neurobench"), tree.get("energy")
+    lines = []
+    if nb:
+        ops = nb["synaptic_operations"]
+        macs = f" + {ops['effective_macs']:,.0f} MACs" if ops["effective_macs"] else ""
+        lines.append(f"    NeuroBench: footprint {nb['footprint_bits']:,} bits stored "
+                     f"({nb['footprint_float32_bytes']:,} B as float32), connection sparsity "
+                     f"{nb['connection_sparsity']:.3f}, activation sparsity "
+                     f"{nb['activation_sparsity']:.3f}, {ops['effective_acs']:,.0f} "
+                     f"synaptic ACs{macs} per inference")
+    if energy:
+        low, high = energy["range_uj"]
+        lines.append(f"    energy (estimate, {energy['part']}): {energy['energy_uj']:.3g} uJ "
+                     f"per inference ({energy['dynamic_uj']:.3g} dynamic + "
+                     f"{energy['static_uj']:.3g} static; range {low:.3g}..{high:.3g} uJ)")
+    return lines
 
 
 def _layer_shape(row):
@@ -324,6 +358,7 @@ def summary(tree, verification=None):
             clock = tree["board"]["clock_hz"] / 1e6
             line += f", {tree['latency_us_estimate']:.2f} us at {clock:g} MHz"
         lines.append(line)
+    lines.extend(_neurobench_lines(tree))
     if fit is not None:
         widest = max(fit["shares"].values(), default=0)
         lines.append(f"  fit on the {fit['board']} (estimate, with the host link): "
@@ -356,4 +391,8 @@ def summary(tree, verification=None):
                      f"{v['mismatched_samples']} mismatched samples, "
                      f"{v['mismatched_spikes']} mismatched spikes, "
                      f"{v['cycles_per_inference']:.1f} cycles per inference (simulated)")
+        if v.get("neurobench"):
+            agree = "equal" if v["neurobench"]["agree"] else "DIFFER FROM"
+            lines.append(f"    NeuroBench counts from the RTL's streams {agree} the "
+                         f"reference's")
     return "\n".join(lines)

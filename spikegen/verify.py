@@ -72,13 +72,22 @@ def top_ports(qnet):
 
 def stimulus_for(qnet, inputs):
     """The testbench's stimulus (see :mod:`spikegen.sim.accelerator_tb`) and the reference
-    result, for spikes (events coding) or pixels (on-chip coding)."""
-    expected = reference.simulate(qnet, inputs)
+    result (recorded: every layer's spikes), for spikes (events coding) or pixels (on-chip
+    coding)."""
+    from .plan import plan_network
+
+    expected = reference.simulate(qnet, inputs, record=True)
     coding = qnet.coding
+    plan = plan_network(qnet)
     stimulus = {"expected_spikes": expected.spikes, "expected_class": expected.predicted,
                 "expected_counts": expected.counts,
                 "count_bits": np.int64(count_bits(qnet)),
-                "steps": np.int64(expected.spikes.shape[1])}
+                "steps": np.int64(expected.spikes.shape[1]),
+                # the monitors of the accelerator's own streams
+                "watch_outputs": np.array([layer.outputs for layer in plan.layers]),
+                "watch_events": np.array([layer.out_events for layer in plan.layers]),
+                "watch_first": np.int64(0 if plan.layers[0].direct else plan.layers[0].events),
+                "watch_inputs": np.int64(qnet.inputs)}
     if coding.kind == "events":
         spikes = np.asarray(inputs, dtype=np.uint8)
         stimulus.update(kind="events", spikes=spikes,
@@ -106,15 +115,43 @@ def _progress(log_path, total, log, stop):
             log(done)
 
 
+def rtl_activity(qnet, inputs, result, expected):
+    """NeuroBench's workload metrics counted from the simulated RTL's streams (the spikes
+    the testbench's monitors saw), beside the same counted in the reference, and whether
+    they agree; ``None`` when the simulator showed no internal streams."""
+    from .metrics import counted
+
+    layers = len(qnet.layers)
+    if any(f"layer_spikes_{k}" not in result for k in range(layers)):
+        return None
+    direct = qnet.coding.kind == "direct"
+    if not direct and "first_input" not in result:
+        return None
+    seen = [result[f"layer_spikes_{k}"] for k in range(layers)]
+    rtl = counted(qnet, None if direct else result["first_input"], seen,
+                  pixels=inputs if direct else None)
+    ref = counted(qnet, reference.input_spikes(qnet, inputs),
+                  [t.spikes for t in expected.layers], pixels=inputs if direct else None)
+    return {"rtl": rtl, "reference": ref, "agree": rtl == ref}
+
+
 def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=0.1, steps=16,
-           seed=0, waves=False, log=None):
+           seed=0, waves=False, saif=None, log=None):
     """Simulate the build's HDL on ``samples`` inputs and compare with the reference model.
+
+    Every layer's spikes are also recorded from the accelerator's own streams, and
+    NeuroBench's activation sparsity and synaptic operations counted from them must equal
+    the reference's (``neurobench`` in the result). With ``saif``, Verilator's switching
+    activity of the whole run is written to that file (SAIF, for a vendor power report).
 
     Writes ``verify.json`` into ``build_dir`` and returns its contents.
     """
     if simulator not in SIMULATORS:
         raise SpikegenError(f"`simulator` {simulator!r} is not available; choose one of: "
                             f"{', '.join(SIMULATORS)}")
+    if saif is not None and (simulator != "verilator" or waves):
+        raise SpikegenError("`saif` is written by Verilator's switching-activity trace: use "
+                            "it with `simulator` verilator and without `waves`")
     if samples < 1:
         raise SpikegenError(f"`samples` must be at least 1, not {samples}")
     qnet = load_network(build_dir)
@@ -154,10 +191,18 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
                                          report, stop))
         watcher.start()
     start = time.monotonic()
+    runner_options = {}
+    if saif is not None:
+        from dataclasses import replace
+
+        from .sim.simulators import VERILATOR
+        runner_options["simulator"] = replace(VERILATOR, wave_build_args=("--trace-saif",),
+                                              waves_file="dump.saif")
     try:
         with stage:
             result = run_accelerator([hdl_path], TOP_NAME, work, stimulus,
-                                     ports=top_ports(qnet), waves=waves)
+                                     ports=top_ports(qnet), waves=waves or saif is not None,
+                                     **runner_options)
     except SimulationError as exc:
         raise SpikegenError(f"simulation failed: {exc}") from None
     finally:
@@ -176,6 +221,10 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
     bad = (spike_diff.any(axis=(1, 2)) | (result["cls"] != expected.predicted)
            | (result["counts"] != expected.counts).any(axis=1)
            | (result["steps_seen"] != steps))
+    activity = rtl_activity(qnet, spikes, result, expected)
+    if activity is not None:          # a hidden layer's spikes differ: the sample differs
+        for k, trace in enumerate(expected.layers):
+            bad |= (result[f"layer_spikes_{k}"] != trace.spikes).any(axis=(1, 2))
     cycles = result["cycles"]
     summary = {
         "simulator": simulator,
@@ -195,6 +244,15 @@ def verify(build_dir, *, samples=200, simulator="verilator", data=None, density=
         "samples_per_second": round(
             spikes.shape[0] / max(float(result.get("test_seconds", seconds)), 1e-9), 2),
     }
+    if activity is not None:
+        summary["neurobench"] = activity
+    if saif is not None:
+        import shutil
+
+        shutil.copyfile(runner_options["simulator"].waves_path(work, TOP_NAME), saif)
+        summary["saif"] = os.path.abspath(saif)
+        if log is not None:
+            log(f"verify: switching activity (SAIF) in {saif}")
     if waves:
         path = get_simulator(simulator).waves_path(work, TOP_NAME)
         summary["waves"] = os.path.relpath(path, build_dir)
@@ -213,8 +271,8 @@ def _merge_into_report(build_dir, summary):
     tree = read_json(path, "a spikegen report")
     keep = ("simulator", "samples", "steps", "source", "mismatched_samples",
             "mismatched_spikes", "cycles_per_inference", "cycles_per_inference_min",
-            "cycles_per_inference_max", "cycles_per_step")
-    simulation = {key: summary[key] for key in keep}
+            "cycles_per_inference_max", "cycles_per_step", "neurobench")
+    simulation = {key: summary[key] for key in keep if key in summary}
     board = tree.get("board")
     if board:
         simulation["latency_us"] = summary["cycles_per_inference"] / board["clock_hz"] * 1e6

@@ -15,6 +15,8 @@ from spikegen.ir import (LIF, CubaLIF, DenseLayer, HardwareConfig, InputCoding, 
 from spikegen.plan import PLANNERS, plan_network
 from spikegen.quantize import QUANTIZERS, quantize
 from spikegen.reference import MODELS
+from spikegen.energy import WORK
+from spikegen.metrics import FANOUT
 from spikegen.report import LAYER_ROWS
 
 
@@ -132,7 +134,7 @@ def test_cycle_model_of_the_plan(rng):
 
 def test_every_stage_knows_every_layer_kind():
     kinds = set(PLANNERS.kinds)
-    for registry in (QUANTIZERS, MODELS, ASSEMBLERS, LOGIC, LAYER_ROWS):
+    for registry in (QUANTIZERS, MODELS, ASSEMBLERS, LOGIC, LAYER_ROWS, FANOUT, WORK):
         assert set(registry.kinds) == kinds, registry.stage
 
 
