@@ -122,7 +122,8 @@ def evaluate(network, qnet, plan, evaluation, *, requantize=None, options=None):
         metrics=metrics,
         events=(events,) + tuple(t.spikes.sum(axis=2) for t in result.layers),
         loads=loads, beats=beats, coder=coder,
-        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers))
+        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers),
+        neurobench=neurobench_metrics(qnet, network, plan, evaluation.inputs, result))
 
 
 def _trials(options):
@@ -184,5 +185,3 @@ def diagnose(qnet, inputs, float_spikes, requantize, options, *, samples=500):
                          f"{100 * t['agreement']:.2f} %" for t in ranked[1:]
                          if t["agreement"] > base))
     return found
-        raster=(first[0],) + tuple(t.spikes[0] for t in result.layers),
-        neurobench=neurobench_metrics(qnet, network, plan, evaluation.inputs, result))
