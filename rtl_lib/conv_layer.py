@@ -503,6 +503,16 @@ class ConvLayer(wiring.Component):
         kind = CubaLIFLane if self.cuba else LIFLane
         second = (lambda lane: lane.syn_next) if self.cuba else (lambda lane: lane.r_next)
         maxima = Signal(P * ab)
+
+        def feed(lane, op, word, weight):
+            """A lane's inputs: the op, and the fields of one lane of a state word."""
+            m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
+                         lane.weight.eq(weight)]
+            if self.cuba:
+                m.d.comb += lane.syn.eq(word[mb:])
+            else:
+                m.d.comb += lane.r.eq(word[mb])
+
         for j in range(P):
             word = state[j * sw:(j + 1) * sw]
             weight = x.row[j * wb:(j + 1) * wb].as_signed()
@@ -518,27 +528,19 @@ class ConvLayer(wiring.Component):
             m.submodules[f"lane{j}"], m.submodules[f"add{j}"] = step, add
             if not buffered:
                 for lane, op in ((step, 1), (add, 0)):
-                    m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
-                                 lane.weight.eq(weight)]
-                    if self.cuba:
-                        m.d.comb += lane.syn.eq(word[mb:])
-                    else:
-                        m.d.comb += lane.r.eq(word[mb])
+                    feed(lane, op, word, weight)
                 stepped.append(Cat(step.mem_next, second(step)))
                 integrated.append(Cat(add.mem_next, second(add)))
                 m.d.comb += spikes[j].eq(step.spike)
                 continue
             # the current buffer's lane: the event's weight added to its current
             current = x.state[j * ab:(j + 1) * ab]
-            m.d.comb += [step.op.eq(1), step.last.eq(0), step.mem.eq(word[:mb]),
-                         step.weight.eq(0), add.op.eq(0), add.last.eq(0),
-                         add.weight.eq(weight)]
-            if self.cuba:
-                m.d.comb += [step.syn.eq(word[mb:]), add.mem.eq(0), add.syn.eq(current)]
-                integrated.append(add.syn_next)
-            else:
-                m.d.comb += [step.r.eq(word[mb]), add.mem.eq(current), add.r.eq(0)]
-                integrated.append(add.mem_next)
+            feed(step, 1, word, 0)
+            # the current in the lane's accumulating field (the membrane, or the synaptic
+            # current), the other field zero
+            feed(add, 0, Cat(Const(0, mb), current) if self.cuba
+                 else Cat(current, Const(0, 1)), weight)
+            integrated.append(add.syn_next if self.cuba else add.mem_next)
             stepped.append(Cat(step.mem_next, second(step)))
             m.d.comb += spikes[j].eq(step.spike)
             # the window's largest current so far, then joined to the neuron's state with one
@@ -551,13 +553,7 @@ class ConvLayer(wiring.Component):
                 m.d.sync += maxima[j * ab:(j + 1) * ab].eq(largest)
             join = kind(replace(p, weight_shift=0), ab, bias=0)
             m.submodules[f"join{j}"] = join
-            nstate = x.nstate[j * sw:(j + 1) * sw]
-            m.d.comb += [join.op.eq(0), join.last.eq(0), join.mem.eq(nstate[:mb]),
-                         join.weight.eq(largest)]
-            if self.cuba:
-                m.d.comb += join.syn.eq(nstate[mb:])
-            else:
-                m.d.comb += join.r.eq(nstate[mb])
+            feed(join, 0, x.nstate[j * sw:(j + 1) * sw], largest)
             joined.append(Cat(join.mem_next, second(join)))
         m.d.comb += [neuron.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
         if buffered:
