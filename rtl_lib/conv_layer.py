@@ -293,6 +293,7 @@ class ConvLayer(wiring.Component):
         state word of the end-of-step pass; the tap tables are read at its counters."""
         plan, G, k2, q2 = self.plan, self.groups, self.plan.window, self.plan.current_window
         N = plan.target_depth
+        end = N + plan.pass_idle - 1                     # the pass's last (idle) cycle
         busy, eos, last = Signal(), Signal(), Signal()
         y, x = Signal.like(ev.y), Signal.like(ev.x)
         row_last, col_last = Signal.like(ev.row_last), Signal.like(ev.col_last)
@@ -302,7 +303,7 @@ class ConvLayer(wiring.Component):
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         cg = Signal(plan.weight_address_bits)            # c * G + group
         gk = Signal(plan.state_address_bits)             # group * k²
-        word = Signal(range(N + 1))                      # the pass's state word
+        word = Signal(range(end + 1))                    # the pass's state word
         win = Signal(range(k2)) if k2 > 1 else Const(0, 1)
         credits = Signal(range(plan.words_depth + 1), init=plan.words_depth)
 
@@ -316,10 +317,10 @@ class ConvLayer(wiring.Component):
         group_last = group == G - 1
         # the pass ends with an idle cycle: no op then reads a word in the cycle after its
         # end-of-step update, which is thus never forwarded (see _fetch)
-        passing = eos & (word != N)
+        passing = eos & (word != N) if end == N else eos & (word < N)
         stall = busy & passing & win_last & (credits == 0)
         tap_done = empty | (group_last & (ct == col_last) & (rt == row_last))
-        done = Mux(eos, word == N, tap_done) & ~stall
+        done = Mux(eos, word == end, tap_done) & ~stall
         load = ~busy | done
         m.d.comb += ev.advance.eq(~ev.valid | load)
         issue = busy & ~stall
@@ -543,18 +544,23 @@ class ConvLayer(wiring.Component):
             integrated.append(add.syn_next if self.cuba else add.mem_next)
             stepped.append(Cat(step.mem_next, second(step)))
             m.d.comb += spikes[j].eq(step.spike)
-            # the window's largest current so far, then joined to the neuron's state with one
-            # saturating add (an integrate op of a lane taking currents unshifted)
-            largest = Signal(signed(ab), name=f"largest{j}")
-            kept = maxima[j * ab:(j + 1) * ab].as_signed()
-            m.d.comb += largest.eq(Mux(x.cwin_first | (current.as_signed() > kept),
-                                       current.as_signed(), kept))
-            with m.If(x.valid & x.step):
-                m.d.sync += maxima[j * ab:(j + 1) * ab].eq(largest)
+            # the window's largest current so far, joined to the neuron's state with one
+            # saturating add (an integrate op of a lane taking currents unshifted). A
+            # saturating add never decreases with its addend, so each word's current joins
+            # the state in parallel with the comparison, and the larger's result is kept:
+            # one carry chain on the path instead of two
             join = kind(replace(p, weight_shift=0), ab, bias=0)
             m.submodules[f"join{j}"] = join
-            feed(join, 0, x.nstate[j * sw:(j + 1) * sw], largest)
-            joined.append(Cat(join.mem_next, second(join)))
+            feed(join, 0, x.nstate[j * sw:(j + 1) * sw], current.as_signed())
+            kept = maxima[j * ab:(j + 1) * ab].as_signed()
+            kept_joined = Signal(sw, name=f"kept_joined{j}")
+            larger = Signal(name=f"larger{j}")
+            m.d.comb += larger.eq(x.cwin_first | (current.as_signed() > kept))
+            best = Mux(larger, Cat(join.mem_next, second(join)), kept_joined)
+            with m.If(x.valid & x.step):
+                m.d.sync += [maxima[j * ab:(j + 1) * ab].eq(Mux(larger, current, kept)),
+                             kept_joined.eq(best)]
+            joined.append(best)
         m.d.comb += [neuron.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
         if buffered:
             m.d.comb += x.joined.eq(Cat(*joined))

@@ -358,11 +358,22 @@ class ConvPlan:
         return np.repeat(per_position.reshape(-1), g.in_channels)
 
     @property
+    def pass_idle(self):
+        """Idle cycles that end the end-of-step pass: one, so that no op needs the result of
+        an end-of-step update the cycle after it. With a max pooling of currents a state
+        word is written seven cycles after the issue of its window's last buffer word, and
+        the next pass reads it three cycles after issuing its first: with a single state
+        word the pass waits that out (``q² + 3 - buffer words`` cycles, at least one)."""
+        if not self.pooled_currents:
+            return 1
+        return max(1, self.current_window + 3 - self.buffer_depth)
+
+    @property
     def pass_cycles(self):
         """Cycles of the end-of-step pass: one per state word (with a max pooling of
-        currents: per current buffer word, each read and cleared in turn), and an idle one
-        (so that no op needs the result of an end-of-step update the cycle after it)."""
-        return self.target_depth + 1
+        currents: per current buffer word, each read and cleared in turn), then
+        :attr:`pass_idle`."""
+        return self.target_depth + self.pass_idle
 
     @property
     def latency(self):

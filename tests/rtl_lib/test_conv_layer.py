@@ -337,6 +337,36 @@ def test_back_to_back_steps_match_reference(case):
     sim.run()
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_single_state_word_between_max_pooled_passes(seed):
+    """A max pooling of currents onto one state word, steps without events fed back to back:
+    each pass reads the word the previous pass has just written (the pass waits for it,
+    ``ConvPlan.pass_idle``)."""
+    rng = np.random.default_rng(seed)
+    qlayer = random_qconv(rng, random_geometry(rng, c_in=1, c_out=2, kernel=3, current_pool=2,
+                                               in_hw=(4, 4)))
+    dut = conv_component(qlayer, 2)
+    assert dut.plan.state_depth == 1 and dut.plan.pass_idle == 3
+    sample = (rng.random((10, qlayer.inputs)) < 0.3).astype(np.uint8)
+    sample[1::2] = 0
+    state = layer_initial_state(qlayer)
+    expected = []
+    for t in range(sample.shape[0]):
+        spikes, _, state, _ = step_layer(qlayer, state, sample[None, t])
+        expected.append(list(np.flatnonzero(spikes[0])))
+
+    async def bench(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        out = await run_steps(ctx, dut, [step_tokens(s, False) for s in sample])
+        assert [got for got, _, _ in out] == expected
+        np.testing.assert_array_equal(hardware_state(ctx, dut)["mem"], state.acc[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 def test_conv_layers_chain_in_an_accelerator():
     """Two convolutions (max pooling between them) and a dense layer in the accelerator,
     samples back to back and the output stalled at times: the reference's spikes."""
