@@ -466,7 +466,6 @@ class ConvLayer(wiring.Component):
                 m.d.comb += mem.b_rd.addr.eq(x.group)
             state_width = len(mem.s_rd.data)
             x.nstate, x.joined = Signal(state_width), Signal(state_width)
-            m.d.sync += x.nstate.eq(mem.s_rd.data)
             w = stage("w", x, ("saddr",))
             w.integrated, w.joined = Signal(width), Signal(state_width)
             w.stepped = Signal(state_width)
@@ -485,6 +484,11 @@ class ConvLayer(wiring.Component):
                          v_state.eq(Mux(w.last, rest, w.stepped))]
             m.d.comb += [mem.s_wr.addr.eq(v_addr), mem.s_wr.data.eq(v_state),
                          mem.s_wr.en.eq(v_valid)]
+            # the state word from the write-back register when it is the word being read
+            # (a pass right after a pass onto one state word): a register of the fabric after
+            # the block RAM, as for the buffer's word
+            m.d.sync += x.nstate.eq(Mux(v_valid & (v_addr == g.nword), v_state,
+                                        mem.s_rd.data))
             x.neuron = w
         word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
                    Mux(w.valid & (w.saddr == g.saddr), result, mem.t_rd.data))

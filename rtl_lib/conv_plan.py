@@ -361,12 +361,13 @@ class ConvPlan:
     def pass_idle(self):
         """Idle cycles that end the end-of-step pass: one, so that no op needs the result of
         an end-of-step update the cycle after it. With a max pooling of currents a state
-        word is written seven cycles after the issue of its window's last buffer word, and
-        the next pass reads it three cycles after issuing its first: with a single state
-        word the pass waits that out (``q² + 3 - buffer words`` cycles, at least one)."""
+        word's result is in its write-back register six cycles after the issue of its
+        window's last buffer word, and the next pass takes the word four cycles after
+        issuing its first: with a single state word the pass waits that out (``q² + 2 -
+        buffer words`` cycles, at least one)."""
         if not self.pooled_currents:
             return 1
-        return max(1, self.current_window + 3 - self.buffer_depth)
+        return max(1, self.current_window + 2 - self.buffer_depth)
 
     @property
     def pass_cycles(self):

@@ -346,7 +346,7 @@ def test_a_single_state_word_between_max_pooled_passes(seed):
     qlayer = random_qconv(rng, random_geometry(rng, c_in=1, c_out=2, kernel=3, current_pool=2,
                                                in_hw=(4, 4)))
     dut = conv_component(qlayer, 2)
-    assert dut.plan.state_depth == 1 and dut.plan.pass_idle == 3
+    assert dut.plan.state_depth == 1 and dut.plan.pass_idle == 2
     sample = (rng.random((10, qlayer.inputs)) < 0.3).astype(np.uint8)
     sample[1::2] = 0
     state = layer_initial_state(qlayer)
