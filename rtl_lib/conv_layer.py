@@ -476,13 +476,18 @@ class ConvLayer(wiring.Component):
                 result.eq(Mux(w.step, 0, w.integrated)),
                 mem.t_wr.addr.eq(w.saddr), mem.t_wr.data.eq(result), mem.t_wr.en.eq(w.valid),
             ]
+            # stage "v" writes the state back from flip-flops, choosing there the state at
+            # rest that restarts an inference after its last step
+            v = stage("v", w)
+            v.stepped = Signal(state_width)
+            m.d.sync += v.stepped.eq(w.stepped)
             rest = Const(words[0], state_width) if self.groups == 1 else \
-                Array(Const(word, state_width) for word in words)[w.group]
-            v_valid, v_addr = Signal(name="v_valid"), Signal.like(w.nword, name="v_nword")
+                Array(Const(word, state_width) for word in words)[v.group]
+            v_valid, v_addr = Signal(name="v_write"), v.nword
             v_state = Signal(state_width, name="v_state")
-            m.d.sync += [v_valid.eq(w.valid & w.step & w.cwin_last), v_addr.eq(w.nword),
-                         v_state.eq(Mux(w.last, rest, w.stepped))]
-            m.d.comb += [mem.s_wr.addr.eq(v_addr), mem.s_wr.data.eq(v_state),
+            m.d.comb += [v_valid.eq(v.valid & v.step & v.cwin_last),
+                         v_state.eq(Mux(v.last, rest, v.stepped)),
+                         mem.s_wr.addr.eq(v_addr), mem.s_wr.data.eq(v_state),
                          mem.s_wr.en.eq(v_valid)]
             # the state word from the write-back register when it is the word being read
             # (a pass right after a pass onto one state word): a register of the fabric after
