@@ -42,11 +42,10 @@ class ConvLayer(wiring.Component):
     buffer of the convolution's size (block RAM, ``P`` lanes of ``acc_bits``) instead of the
     state, through the same pipeline and forwarding. The end-of-step pass then walks the
     buffer: for each state word it reads the ``q²`` buffer words of its window in turn,
-    clears them for the next step and keeps the largest current of each lane; with the
-    window's last word, the state word (read at the same time) takes that largest current
-    with one saturating add (stage "x", registered), then the end-of-step update (stage
-    "w"), and is written back a stage later, from flip-flops; the spikes leave from stage
-    "w".
+    clears them for the next step and keeps the largest current of each lane; the state
+    word (read alongside) takes that largest current with one saturating add (stage "x",
+    registered), then the end-of-step update (stage "w"), and is written back a stage
+    later, from flip-flops; the spikes leave from stage "w".
 
     Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
@@ -408,8 +407,9 @@ class ConvLayer(wiring.Component):
         With a max pooling of currents, all this addresses the current buffer (an op of the
         pass clears its word), and the pass's ops address their state word too: read at
         stage "f", it joins the window's largest current in stage "x", takes the end-of-step
-        update in stage "w" and is written back in stage "v" (no op reads a state word
-        shortly after another writes it, so nothing is forwarded there)."""
+        update in stage "w" and is written back from stage "v". Only the next pass reads a
+        state word again: stage "v" forwards it to a pass onto a single state word, whose
+        idle cycles (:attr:`ConvPlan.pass_idle`) cover the rest."""
         plan, sab = self.plan, self.plan.state_address_bits
         pooled = plan.pooled_currents
         row, col = mem.row_rd.data, mem.col_rd.data
