@@ -85,5 +85,6 @@ def test_conv_network_on_verilator(tmp_path, name):
 
 
 @pytest.mark.ghdl
-def test_conv_network_on_ghdl(tmp_path):
-    _verify(_build(tmp_path, "maxpool"), "ghdl", 3)
+@pytest.mark.parametrize("name", ["maxpool", "currentmax"])
+def test_conv_network_on_ghdl(tmp_path, name):
+    _verify(_build(tmp_path, name), "ghdl", 3)
