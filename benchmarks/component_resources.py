@@ -9,8 +9,8 @@ classes, a 1,500 x 64 weight ROM in block RAM read through one and through two p
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
 them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
 12 lanes (6-bit weights, 10-bit membrane, beta 13/16), and the same layer with a 2 x 2 max
-pooling of its currents instead (a current buffer before the neurons). The figures are what a full build's
-``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
+pooling of its currents instead (a current buffer before the neurons). The figures are what
+a full build's ``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
 nextpnr-ecp5 reaches for each, placed and routed on its own (out of context).
 """
 import argparse
