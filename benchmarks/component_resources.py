@@ -1,6 +1,6 @@
 """Yosys resource counts of single rtl_lib components, for the people who tune them.
 
-    python benchmarks/component_resources.py [--family xc7|ecp5|ice40] [--clock]
+    python benchmarks/component_resources.py [--family xc7|ecp5|ice40] [--clock] [--only TEXT]
 
 Synthesises, each on its own: one LIF lane of the Spiker+ configuration (6-bit membrane,
 beta 15/16, threshold 16, a pair of 4-bit weights: 5-bit sums) with its membrane register,
@@ -8,8 +8,9 @@ the spike serializer of a 128-neuron layer (two events per beat) and the readout
 classes, a 1,500 x 64 weight ROM in block RAM read through one and through two ports
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
 them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
-12 lanes (6-bit weights, 10-bit membrane, beta 13/16). The figures are what a full build's
-``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
+12 lanes (6-bit weights, 10-bit membrane, beta 13/16), and the same layer with a 2 x 2 max
+pooling of its currents instead (a current buffer before the neurons). The figures are what
+a full build's ``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
 nextpnr-ecp5 reaches for each, placed and routed on its own (out of context).
 """
 import argparse
@@ -77,13 +78,15 @@ class WeightROM(wiring.Component):
         return m
 
 
-def conv_12c5():
-    """12C5 on 28 x 28 with 2 x 2 max pooling of its spikes, 12 lanes, random weights."""
+def conv_12c5(currents=False):
+    """12C5 on 28 x 28 with 2 x 2 max pooling of its spikes (of its currents), 12 lanes,
+    random weights."""
     import numpy as np
 
     rng = np.random.default_rng(0)
+    pools = dict(current_pool=2) if currents else dict(out_pool=2)
     geometry = ConvGeometry(in_hw=(28, 28), in_channels=1, out_channels=12, kernel=5,
-                            out_hw=(24, 24), out_pool=2)
+                            out_hw=(24, 24), **pools)
     params = LIFParams(mem_bits=10, threshold=200, decay=3, decay_bits=4, weight_shift=2)
     return FlatTop(ConvLayer(rng.integers(-32, 32, (12, 1, 5, 5)), rng.integers(-20, 20, 12),
                              params, 6, geometry, 12))
@@ -99,6 +102,8 @@ def components():
         ("weight ROM 1,500 x 64, one read port", lambda: WeightROM(1500, 64, 1)),
         ("weight ROM 1,500 x 64, two read ports", lambda: WeightROM(1500, 64, 2)),
         ("conv layer 12C5, 28 x 28, max pool 2, 12 lanes", conv_12c5),
+        ("conv layer 12C5, 28 x 28, current max pool 2, 12 lanes",
+         lambda: conv_12c5(currents=True)),
     ]
 
 
@@ -110,13 +115,17 @@ def main():
     parser.add_argument("--clock", action="store_true",
                         help="with --family ecp5: also place and route each component out of "
                              "context with nextpnr-ecp5 and print its clock (MHz)")
+    parser.add_argument("--only", metavar="TEXT", default="",
+                        help="only the components whose label contains TEXT")
     args = parser.parse_args()
     if args.clock and args.family != "ecp5":
         parser.error("--clock needs --family ecp5")
     unit = "RAMB36" if args.family == "xc7" else "BRAM"
-    print(f"{'component':48}{'LUT':>6}{'FF':>6}{'carry':>7}{unit:>8}"
+    print(f"{'component':56}{'LUT':>6}{'FF':>6}{'carry':>7}{unit:>8}"
           + (f"{'MHz':>8}" if args.clock else ""))
     for label, make in components():
+        if args.only not in label:
+            continue
         with tempfile.TemporaryDirectory(prefix="spikegen_component_") as work:
             result = synthesize(emit.verilog(make(), name="top"), "top", args.family,
                                 work_dir=work, keep_netlist=args.clock)
@@ -126,7 +135,7 @@ def main():
                 mhz = place_and_route_ecp5(work)["achieved_mhz"]
                 clock = f"{'-' if mhz is None else mhz:>8}"
         blocks = result.get("bram36_equivalent", result.get("bram", 0))
-        print(f"{label:48}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}"
+        print(f"{label:56}{result['lut']:>6}{result['ff']:>6}{result['carry']:>7}"
               f"{blocks:>8g}{clock}", flush=True)
 
 

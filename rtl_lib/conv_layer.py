@@ -1,4 +1,5 @@
 """An event-driven 2-D convolution layer of LIF or current-based LIF neurons."""
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -36,6 +37,15 @@ class ConvLayer(wiring.Component):
     kept in max-pooling window order (:class:`~rtl_lib.conv_plan.ConvPlan`), so each
     ``out_pool²`` consecutive words OR into one pooled spike word, queued for the dense
     layer's :class:`~rtl_lib.spike_serializer.SpikeSerializer`.
+
+    With a max pooling of currents (``current_pool`` = ``q`` > 1) the ops add into a current
+    buffer of the convolution's size (block RAM, ``P`` lanes of ``acc_bits``) instead of the
+    state, through the same pipeline and forwarding. The end-of-step pass then walks the
+    buffer: for each state word it reads the ``q²`` buffer words of its window in turn,
+    clears them for the next step and keeps the largest current of each lane; the state
+    word (read alongside) takes that largest current with one saturating add (stage "x",
+    registered), then the end-of-step update (stage "w"), and is written back a stage
+    later, from flip-flops; the spikes leave from stage "w".
 
     Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
@@ -104,6 +114,12 @@ class ConvLayer(wiring.Component):
         #: step and reset flag, or membrane and synaptic current), LSB first.
         self.state = memory.Memory(shape=plan.lanes * plan.lane_state_bits,
                                    depth=plan.state_depth, init=self.state_image())
+        #: Current buffer of a max pooling of currents (else ``None``): word order in
+        #: :class:`~rtl_lib.conv_plan.ConvPlan`, lane ``j`` the ``acc_bits`` current of
+        #: channel ``g * P + j``, zero between steps.
+        self.currents = memory.Memory(shape=plan.lanes * params.acc_bits,
+                                      depth=plan.buffer_depth, init=[]) \
+            if plan.pooled_currents else None
         super().__init__({
             "i_events": In(stream.Signature(EventLayout(plan.inputs))),
             "o_events": Out(stream.Signature(
@@ -167,7 +183,7 @@ class ConvLayer(wiring.Component):
         op = self._sequence(m, mem, event)
         pipe = self._fetch(m, mem, op)
         spikes = self._execute(m, mem, pipe)
-        self._serialize(m, mem, pipe, spikes)
+        self._serialize(m, mem, pipe.neuron, spikes)
         return m
 
     def _memories(self, m):
@@ -180,6 +196,13 @@ class ConvLayer(wiring.Component):
         m.submodules.state = self.state
         mem.s_wr = self.state.write_port()
         mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
+        # the memory the events add into: the current buffer, else the state
+        if self.currents is not None:
+            m.submodules.currents = self.currents
+            mem.t_wr = self.currents.write_port()
+            mem.t_rd = self.currents.read_port(transparent_for=(mem.t_wr,))
+        else:
+            mem.t_wr, mem.t_rd = mem.s_wr, mem.s_rd
         if self.bias is not None and self.groups > 1:
             m.submodules.biases = biases = memory.Memory(
                 shape=P * self.params.acc_bits, depth=self.groups, init=self.bias_image())
@@ -267,8 +290,9 @@ class ConvLayer(wiring.Component):
     def _sequence(self, m, mem, ev):
         """The sequencer: one op per cycle, each tap × group of the event it holds, or each
         state word of the end-of-step pass; the tap tables are read at its counters."""
-        plan, G, k2 = self.plan, self.groups, self.plan.window
-        N = plan.state_depth
+        plan, G, k2, q2 = self.plan, self.groups, self.plan.window, self.plan.current_window
+        N = plan.target_depth
+        end = N + plan.pass_idle - 1                     # the pass's last (idle) cycle
         busy, eos, last = Signal(), Signal(), Signal()
         y, x = Signal.like(ev.y), Signal.like(ev.x)
         row_last, col_last = Signal.like(ev.row_last), Signal.like(ev.col_last)
@@ -278,18 +302,24 @@ class ConvLayer(wiring.Component):
         group = Signal(range(G)) if G > 1 else Const(0, 1)
         cg = Signal(plan.weight_address_bits)            # c * G + group
         gk = Signal(plan.state_address_bits)             # group * k²
-        word = Signal(range(N + 1))                      # the pass's state word
+        word = Signal(range(end + 1))                    # the pass's state word
         win = Signal(range(k2)) if k2 > 1 else Const(0, 1)
         credits = Signal(range(plan.words_depth + 1), init=plan.words_depth)
 
         win_last = win == k2 - 1
+        if q2 > 1:
+            # the pass's buffer word within its state word's window, and that state word
+            cwin = Signal(range(q2))
+            nword = Signal(range(plan.state_depth))
+            cwin_last = cwin == q2 - 1
+            win_last = win_last & cwin_last
         group_last = group == G - 1
         # the pass ends with an idle cycle: no op then reads a word in the cycle after its
         # end-of-step update, which is thus never forwarded (see _fetch)
-        passing = eos & (word != N)
+        passing = eos & (word != N) if end == N else eos & (word < N)
         stall = busy & passing & win_last & (credits == 0)
         tap_done = empty | (group_last & (ct == col_last) & (rt == row_last))
-        done = Mux(eos, word == N, tap_done) & ~stall
+        done = Mux(eos, word == end, tap_done) & ~stall
         load = ~busy | done
         m.d.comb += ev.advance.eq(~ev.valid | load)
         issue = busy & ~stall
@@ -306,17 +336,29 @@ class ConvLayer(wiring.Component):
                          x.eq(ev.x), row_last.eq(ev.row_last), col_last.eq(ev.col_last),
                          empty.eq(ev.empty), cbase.eq(ev.cbase), cg.eq(ev.cbase), gk.eq(0),
                          rt.eq(0), ct.eq(0), word.eq(0)]
+            if q2 > 1:
+                m.d.sync += [cwin.eq(0), nword.eq(0)]
             if G > 1:
                 m.d.sync += group.eq(0)
             if k2 > 1:
                 m.d.sync += win.eq(0)
         with m.Elif(issue & eos):
             m.d.sync += word.eq(word + 1)
-            if k2 > 1:
-                m.d.sync += win.eq(Mux(win_last, 0, win + 1))
-            if G > 1:
-                with m.If(win_last):
-                    m.d.sync += group.eq(Mux(group_last, 0, group + 1))
+            if q2 > 1:
+                m.d.sync += cwin.eq(Mux(cwin_last, 0, cwin + 1))
+                with m.If(cwin_last):
+                    m.d.sync += nword.eq(nword + 1)
+                    if k2 > 1:
+                        m.d.sync += win.eq(Mux(win_last, 0, win + 1))
+                    if G > 1:
+                        with m.If(win_last):
+                            m.d.sync += group.eq(Mux(group_last, 0, group + 1))
+            else:
+                if k2 > 1:
+                    m.d.sync += win.eq(Mux(win_last, 0, win + 1))
+                if G > 1:
+                    with m.If(win_last):
+                        m.d.sync += group.eq(Mux(group_last, 0, group + 1))
         with m.Elif(issue):
             with m.If(group_last):
                 m.d.sync += [cg.eq(cbase), gk.eq(0)]
@@ -327,7 +369,7 @@ class ConvLayer(wiring.Component):
                 with m.Else():
                     m.d.sync += ct.eq(ct + 1)
             with m.Else():
-                m.d.sync += [cg.eq(cg + 1), gk.eq(gk + k2)]
+                m.d.sync += [cg.eq(cg + 1), gk.eq(gk + plan.group_stride)]
                 if G > 1:
                     m.d.sync += group.eq(group + 1)
 
@@ -342,6 +384,11 @@ class ConvLayer(wiring.Component):
             op.final.eq(word == N - 1), op.win_first.eq(win == 0), op.win_last.eq(win_last),
             op.group.eq(group), op.cg.eq(cg), op.gk.eq(gk), op.word.eq(word),
         ]
+        if q2 > 1:
+            op.cwin_first, op.cwin_last = Signal(), Signal()
+            op.nword = Signal.like(nword)
+            m.d.sync += [op.cwin_first.eq(cwin == 0), op.cwin_last.eq(cwin_last),
+                         op.nword.eq(nword)]
         return op
 
     def _fetch(self, m, mem, op):
@@ -355,10 +402,20 @@ class ConvLayer(wiring.Component):
         and the transparent read port hands over the write of the op three ahead. Only
         integrate ops are forwarded from "x" (an end-of-step update is never followed by an
         op on its word in the next cycle), so the long end-of-step arithmetic ends at the
-        write-back register rather than looping through the forwarding multiplexer."""
+        write-back register rather than looping through the forwarding multiplexer.
+
+        With a max pooling of currents, all this addresses the current buffer (an op of the
+        pass clears its word), and the pass's ops address their state word too: read at
+        stage "f", it joins the window's largest current in stage "x", takes the end-of-step
+        update in stage "w" and is written back from stage "v". Only the next pass reads a
+        state word again: stage "v" forwards it to a pass onto a single state word, whose
+        idle cycles (:attr:`ConvPlan.pass_idle`) cover the rest."""
         plan, sab = self.plan, self.plan.state_address_bits
+        pooled = plan.pooled_currents
         row, col = mem.row_rd.data, mem.col_rd.data
         names = ("valid", "step", "last", "final", "win_first", "win_last", "group")
+        if pooled:
+            names += ("cwin_first", "cwin_last", "nword")
 
         def stage(prefix, before, extra=()):
             after = SimpleNamespace(**{name: Signal.like(getattr(before, name),
@@ -375,42 +432,99 @@ class ConvLayer(wiring.Component):
             a.saddr.eq(Mux(op.step, op.word, row[:sab] + col[:sab] + op.gk)),
         ]
         f = stage("f", a, ("waddr", "saddr"))
-        m.d.comb += [mem.w_rd.addr.eq(f.waddr), mem.s_rd.addr.eq(f.saddr)]
+        m.d.comb += [mem.w_rd.addr.eq(f.waddr), mem.t_rd.addr.eq(f.saddr)]
+        if pooled:
+            m.d.comb += mem.s_rd.addr.eq(f.nword)
         g = stage("g", f, ("saddr",))
-        if mem.b_rd is not None:
+        if mem.b_rd is not None and not pooled:
             m.d.comb += mem.b_rd.addr.eq(g.group)
         x = stage("x", g, ("saddr",))
         x.row = Signal(plan.weight_width)
-        width = len(mem.s_rd.data)
-        x.state, x.stepped, x.integrated = Signal(width), Signal(width), Signal(width)
+        width = len(mem.t_rd.data)
+        if pooled:
+            x.state, x.integrated = Signal(width), Signal(width)
+        else:
+            x.state, x.stepped, x.integrated = Signal(width), Signal(width), Signal(width)
         # stage "w" writes the result back, from flip-flops: both lane results are registered
         # and chosen there, with the state at rest that restarts an inference after its last
         # step (a constant of the group), so the end-of-step arithmetic ends at a register
-        w = stage("w", x, ("saddr",))
-        w.stepped, w.integrated = Signal(width), Signal(width)
-        m.d.sync += [w.stepped.eq(x.stepped), w.integrated.eq(x.integrated)]
         words = self.rest_words()
-        rest = Const(words[0], width) if self.groups == 1 else \
-            Array(Const(word, width) for word in words)[w.group]
-        result = Signal(width)
-        m.d.comb += [
-            result.eq(Mux(w.step, Mux(w.last, rest, w.stepped), w.integrated)),
-            mem.s_wr.addr.eq(w.saddr), mem.s_wr.data.eq(result), mem.s_wr.en.eq(w.valid),
-        ]
+        if not pooled:
+            w = stage("w", x, ("saddr",))
+            w.stepped, w.integrated = Signal(width), Signal(width)
+            m.d.sync += [w.stepped.eq(x.stepped), w.integrated.eq(x.integrated)]
+            rest = Const(words[0], width) if self.groups == 1 else \
+                Array(Const(word, width) for word in words)[w.group]
+            result = Signal(width)
+            m.d.comb += [
+                result.eq(Mux(w.step, Mux(w.last, rest, w.stepped), w.integrated)),
+                mem.s_wr.addr.eq(w.saddr), mem.s_wr.data.eq(result), mem.s_wr.en.eq(w.valid),
+            ]
+            x.neuron = x
+        else:
+            if mem.b_rd is not None:
+                m.d.comb += mem.b_rd.addr.eq(x.group)
+            state_width = len(mem.s_rd.data)
+            x.nstate, x.joined = Signal(state_width), Signal(state_width)
+            w = stage("w", x, ("saddr",))
+            w.integrated, w.joined = Signal(width), Signal(state_width)
+            w.stepped = Signal(state_width)
+            m.d.sync += [w.integrated.eq(x.integrated), w.joined.eq(x.joined)]
+            # the pass clears the buffer for the next step
+            result = Signal(width)
+            m.d.comb += [
+                result.eq(Mux(w.step, 0, w.integrated)),
+                mem.t_wr.addr.eq(w.saddr), mem.t_wr.data.eq(result), mem.t_wr.en.eq(w.valid),
+            ]
+            # stage "v" writes the state back from flip-flops, choosing there the state at
+            # rest that restarts an inference after its last step
+            v = stage("v", w)
+            v.stepped = Signal(state_width)
+            m.d.sync += v.stepped.eq(w.stepped)
+            rest = Const(words[0], state_width) if self.groups == 1 else \
+                Array(Const(word, state_width) for word in words)[v.group]
+            v_valid, v_addr = Signal(name="v_write"), v.nword
+            v_state = Signal(state_width, name="v_state")
+            m.d.comb += [v_valid.eq(v.valid & v.step & v.cwin_last),
+                         v_state.eq(Mux(v.last, rest, v.stepped)),
+                         mem.s_wr.addr.eq(v_addr), mem.s_wr.data.eq(v_state),
+                         mem.s_wr.en.eq(v_valid)]
+            # the state word from the write-back register when it is the word being read
+            # (a pass right after a pass onto one state word): a register of the fabric after
+            # the block RAM, as for the buffer's word
+            m.d.sync += x.nstate.eq(Mux(v_valid & (v_addr == g.nword), v_state,
+                                        mem.s_rd.data))
+            x.neuron = w
         word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
-                   Mux(w.valid & (w.saddr == g.saddr), result, mem.s_rd.data))
+                   Mux(w.valid & (w.saddr == g.saddr), result, mem.t_rd.data))
         m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
 
     def _execute(self, m, mem, x):
-        """The lanes compute and write back; the step's spikes of the word."""
+        """The lanes compute and write back; the step's spikes of the word (from stage "x",
+        or "w" with a max pooling of currents)."""
         p, P = self.params, self.lanes
         mb, wb, sw, ab = p.mem_bits, self.weight_bits, self.lane_state_bits, p.acc_bits
+        buffered = self.plan.pooled_currents
+        neuron = x.neuron
+        state = neuron.joined if buffered else x.state
         spikes = Signal(P)
-        stepped, integrated = [], []
+        stepped, integrated, joined = [], [], []
         kind = CubaLIFLane if self.cuba else LIFLane
+        second = (lambda lane: lane.syn_next) if self.cuba else (lambda lane: lane.r_next)
+        maxima = Signal(P * ab)
+
+        def feed(lane, op, word, weight):
+            """A lane's inputs: the op, and the fields of one lane of a state word."""
+            m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
+                         lane.weight.eq(weight)]
+            if self.cuba:
+                m.d.comb += lane.syn.eq(word[mb:])
+            else:
+                m.d.comb += lane.r.eq(word[mb])
+
         for j in range(P):
-            word = x.state[j * sw:(j + 1) * sw]
+            word = state[j * sw:(j + 1) * sw]
             weight = x.row[j * wb:(j + 1) * wb].as_signed()
             # a lane for the end-of-step update and one for integrating: the short integrate
             # path alone is forwarded to the next op (see _fetch)
@@ -422,24 +536,50 @@ class ConvLayer(wiring.Component):
                                          else mem.b_rd.data[j * ab:(j + 1) * ab])
             add = kind(p, wb, bias=0)
             m.submodules[f"lane{j}"], m.submodules[f"add{j}"] = step, add
-            for lane, op in ((step, 1), (add, 0)):
-                m.d.comb += [lane.op.eq(op), lane.last.eq(0), lane.mem.eq(word[:mb]),
-                             lane.weight.eq(weight)]
-                if self.cuba:
-                    m.d.comb += lane.syn.eq(word[mb:])
-                else:
-                    m.d.comb += lane.r.eq(word[mb])
-            second = (lambda lane: lane.syn_next) if self.cuba else (lambda lane: lane.r_next)
+            if not buffered:
+                for lane, op in ((step, 1), (add, 0)):
+                    feed(lane, op, word, weight)
+                stepped.append(Cat(step.mem_next, second(step)))
+                integrated.append(Cat(add.mem_next, second(add)))
+                m.d.comb += spikes[j].eq(step.spike)
+                continue
+            # the current buffer's lane: the event's weight added to its current
+            current = x.state[j * ab:(j + 1) * ab]
+            feed(step, 1, word, 0)
+            # the current in the lane's accumulating field (the membrane, or the synaptic
+            # current), the other field zero
+            feed(add, 0, Cat(Const(0, mb), current) if self.cuba
+                 else Cat(current, Const(0, 1)), weight)
+            integrated.append(add.syn_next if self.cuba else add.mem_next)
             stepped.append(Cat(step.mem_next, second(step)))
-            integrated.append(Cat(add.mem_next, second(add)))
             m.d.comb += spikes[j].eq(step.spike)
-        m.d.comb += [x.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
+            # the window's largest current so far, joined to the neuron's state with one
+            # saturating add (an integrate op of a lane taking currents unshifted). A
+            # saturating add never decreases with its addend, so each word's current joins
+            # the state in parallel with the comparison, and the larger's result is kept:
+            # one carry chain on the path instead of two
+            join = kind(replace(p, weight_shift=0), ab, bias=0)
+            m.submodules[f"join{j}"] = join
+            feed(join, 0, x.nstate[j * sw:(j + 1) * sw], current.as_signed())
+            kept = maxima[j * ab:(j + 1) * ab].as_signed()
+            kept_joined = Signal(sw, name=f"kept_joined{j}")
+            larger = Signal(name=f"larger{j}")
+            m.d.comb += larger.eq(x.cwin_first | (current.as_signed() > kept))
+            best = Mux(larger, Cat(join.mem_next, second(join)), kept_joined)
+            with m.If(x.valid & x.step):
+                m.d.sync += [maxima[j * ab:(j + 1) * ab].eq(Mux(larger, current, kept)),
+                             kept_joined.eq(best)]
+            joined.append(best)
+        m.d.comb += [neuron.stepped.eq(Cat(*stepped)), x.integrated.eq(Cat(*integrated))]
+        if buffered:
+            m.d.comb += x.joined.eq(Cat(*joined))
         if self.plan.window == 1:
             return spikes
         # max pooling: the OR of a window's words
         pooled, held = Signal(P), Signal(P)
-        m.d.comb += pooled.eq(Mux(x.win_first, 0, held) | spikes)
-        with m.If(x.valid & x.step):
+        fire = neuron.valid & neuron.step & neuron.cwin_last if buffered else x.valid & x.step
+        m.d.comb += pooled.eq(Mux(neuron.win_first, 0, held) | spikes)
+        with m.If(fire):
             m.d.sync += held.eq(pooled)
         return pooled
 

@@ -61,13 +61,21 @@ def reciprocal(divisor, count):
 class ConvPlan:
     """The shape of one :class:`~rtl_lib.conv_layer.ConvLayer`.
 
-    The state memory holds one word of ``P`` lanes per output position and group, in
+    The state memory holds one word of ``P`` lanes per neuron position and group, in
     max-pooling window order: word ``((py * Wp + px) * G + g) * k² + wy * k + wx`` holds
-    channels ``g * P .. g * P + P - 1`` of output ``(py * k + wy, px * k + wx)`` (``k`` =
+    channels ``g * P .. g * P + P - 1`` of neuron ``(py * k + wy, px * k + wx)`` (``k`` =
     ``out_pool``, ``Wp`` = pooled columns; with ``k`` = 1 simply channels-last order). The
     end-of-step pass runs through the words in order, so every ``k²`` consecutive words OR
     into one pooled spike word, and pooled word ``v`` holds output neurons ``v * P + j`` in
     the layer's channels-last output order.
+
+    With a max pooling of currents (``current_pool`` = ``q`` > 1) the events add into a
+    current buffer of the convolution's size instead (``P`` lanes of ``acc_bits``, zero at
+    the start of each step), in the same order one level down: buffer word ``n * q² + vy * q
+    + vx`` holds the currents of convolution output ``(ny * q + vy, nx * q + vx)`` feeding
+    the neurons of state word ``n`` at ``(ny, nx)``. The end-of-step pass reads (and clears)
+    the ``q²`` buffer words of each state word in turn, and the largest of each lane joins
+    the neuron's state. Without it, the events add into the state itself.
 
     Parameters
     ----------
@@ -113,9 +121,6 @@ class ConvPlan:
         if not isinstance(self.params, (LIFParams, CubaLIFParams)):
             raise TypeError(f"Neuron parameters must be LIFParams or CubaLIFParams, "
                             f"not {self.params!r}")
-        if self.geometry.current_pool != 1:
-            raise ValueError("Max pooling of currents is not built yet: pool the spikes "
-                             "after the neurons (out_pool) instead")
         if self.out_events not in (1, 2):
             raise ValueError(f"Output events per beat must be 1 or 2, not {self.out_events!r}")
 
@@ -145,9 +150,29 @@ class ConvPlan:
         return self.geometry.out_pool ** 2
 
     @property
+    def current_window(self):
+        """Buffer words per state word: ``current_pool²`` (1: no current buffer)."""
+        return self.geometry.current_pool ** 2
+
+    @property
+    def pooled_currents(self):
+        """Whether the events add into a current buffer (a max pooling of currents)."""
+        return self.current_window > 1
+
+    @property
     def state_depth(self):
-        """State words: every output position's groups."""
-        return self.geometry.out_hw[0] * self.geometry.out_hw[1] * self.groups
+        """State words: every neuron position's groups."""
+        return self.geometry.neuron_hw[0] * self.geometry.neuron_hw[1] * self.groups
+
+    @property
+    def buffer_depth(self):
+        """Current buffer words: every convolution output position's groups (0: none)."""
+        return self.state_depth * self.current_window if self.pooled_currents else 0
+
+    @property
+    def target_depth(self):
+        """Words of the memory the events add into: the current buffer, else the state."""
+        return self.buffer_depth or self.state_depth
 
     @property
     def out_words(self):
@@ -172,18 +197,34 @@ class ConvPlan:
         return self.groups == 1 and not self.cuba and tabulates(self.params,
                                                                 constant_bias=True)
 
-    def state_address(self, oy, ox, group):
-        """The state word of output ``(oy, ox)``'s channels ``group * P ..`` (see the class
-        docstring); the sum of a row part, a column part and a group part."""
-        return self.row_part(oy) + self.column_part(ox) + group * self.window
+    def state_address(self, ny, nx, group):
+        """The state word of neuron ``(ny, nx)``'s channels ``group * P ..`` (see the class
+        docstring)."""
+        k, wp = self.geometry.out_pool, self.geometry.output_hw[1]
+        return ((((ny // k) * wp + nx // k) * self.groups + group) * self.window
+                + (ny % k) * k + nx % k)
+
+    def target_address(self, oy, ox, group):
+        """The word an event tap on convolution output ``(oy, ox)``, channels ``group * P
+        ..``, adds into (the current buffer's, else the state's); the sum of a row part, a
+        column part and a group part."""
+        return self.row_part(oy) + self.column_part(ox) + group * self.group_stride
+
+    @property
+    def group_stride(self):
+        """Distance between the target words of one position's consecutive groups."""
+        return self.window * self.current_window
 
     def row_part(self, oy):
         k, wp = self.geometry.out_pool, self.geometry.output_hw[1]
-        return (oy // k) * wp * self.groups * self.window + (oy % k) * k
+        q = self.geometry.current_pool
+        ny, vy = divmod(oy, q)
+        return ((ny // k) * wp * self.groups * self.window + (ny % k) * k) * q * q + vy * q
 
     def column_part(self, ox):
-        k = self.geometry.out_pool
-        return (ox // k) * self.groups * self.window + ox % k
+        k, q = self.geometry.out_pool, self.geometry.current_pool
+        nx, vx = divmod(ox, q)
+        return ((nx // k) * self.groups * self.window + nx % k) * q * q + vx
 
     def weight_row(self, ky, kx, channel, group):
         """Weight ROM row of kernel position ``(ky, kx)``, input ``channel``, ``group``."""
@@ -203,7 +244,8 @@ class ConvPlan:
 
     @property
     def state_address_bits(self):
-        return max(1, ceil_log2(self.state_depth))
+        """Bits of a target address (:meth:`target_address`), as the tap tables hold it."""
+        return max(1, ceil_log2(self.target_depth))
 
     @property
     def weight_address_bits(self):
@@ -288,6 +330,9 @@ class ConvPlan:
                           "block" if self.weight_style == "block" else "lut"),
                MemoryPlan(f"{prefix}.state", self.state_depth,
                           self.lanes * self.lane_state_bits, "ram")]
+        if self.pooled_currents:
+            out.append(MemoryPlan(f"{prefix}.currents", self.buffer_depth,
+                                  self.lanes * self.params.acc_bits, "ram"))
         if self.bias and self.groups > 1:
             out.append(MemoryPlan(f"{prefix}.bias", self.groups,
                                   self.lanes * self.params.acc_bits, "rom"))
@@ -313,13 +358,29 @@ class ConvPlan:
         return np.repeat(per_position.reshape(-1), g.in_channels)
 
     @property
-    def pass_cycles(self):
-        """Cycles of the end-of-step pass: one per state word, and an idle one (so that no
-        op needs the result of an end-of-step update the cycle after it)."""
-        return self.state_depth + 1
+    def pass_idle(self):
+        """Idle cycles that end the end-of-step pass: one, so that no op needs the result of
+        an end-of-step update the cycle after it. With a max pooling of currents a state
+        word's result is in its write-back register six cycles after the issue of its
+        window's last buffer word, and the next pass takes the word four cycles after
+        issuing its first: with a single state word the pass waits that out (``q² + 2 -
+        buffer words`` cycles, at least one)."""
+        if not self.pooled_currents:
+            return 1
+        return max(1, self.current_window + 2 - self.buffer_depth)
 
-    #: See :data:`LATENCY`.
-    latency: ClassVar[int] = LATENCY
+    @property
+    def pass_cycles(self):
+        """Cycles of the end-of-step pass: one per state word (with a max pooling of
+        currents: per current buffer word, each read and cleared in turn), then
+        :attr:`pass_idle`."""
+        return self.target_depth + self.pass_idle
+
+    @property
+    def latency(self):
+        """See :data:`LATENCY`; a max pooling of currents adds one stage (the largest current
+        joins the state a cycle before the end-of-step update)."""
+        return LATENCY + int(self.pooled_currents)
 
     def step_load(self, spikes):
         """What :meth:`step_cycles` takes, from the input spikes (..., inputs) of each step:

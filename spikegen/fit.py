@@ -12,6 +12,7 @@ block RAMs they take in a family's own units (iCE40 EBR of 4 kbit, ECP5 DP16KD o
              + 3·current bits             a current-based (CubaLIF) lane
              + weight bits + 1            the pair adder of two events per cycle
              + 3·accumulator bits + 40    a first layer fed pixel values (multiply-accumulate)
+             + 4·accumulator + state bits a convolution's max pooling of currents
     per layer  1.8·P + 60                 spike serializer, pipeline control, FIFOs
              + weight bits / 16           a weight ROM small enough to be logic
     per design 200 (core: readout, input) + 280 (rate coder)
@@ -155,17 +156,32 @@ LOGIC.register("dense")(_dense_logic)
 _CONV_SEQUENCER_LUTS, _CONV_SEQUENCER_FFS = 150, 120
 
 
+def _current_pool_logic(plan):
+    """``(luts, ffs)`` a max pooling of currents adds per lane: the comparison with the
+    window's largest current, the saturating add that joins it to the state and their
+    multiplexers (about 4·accumulator + state bits of LUTs), and the registers of the
+    largest current and of the state along the pass (accumulator + 4·state bits); Yosys
+    ``synth_xilinx`` counts 652 LUT and 623 FF more for a 12C5 layer on 28 × 28 with 12
+    lanes (``benchmarks/component_resources.py``), this 612 and 648."""
+    ab, sw = plan.params.acc_bits, plan.lane_state_bits
+    return plan.lanes * (4 * ab + sw), plan.lanes * (ab + 4 * sw)
+
+
 @LOGIC.register("conv2d")
 def _conv_logic(plan):
     """``(luts, ffs)`` of one convolution: the lanes, serializer and weight ROM as in a dense
     layer, plus the event decoder and tap sequencer, its tap tables (logic ROMs) and the OR
-    of a max pooling's window."""
+    of a max pooling's window, and a max pooling of currents."""
     luts, ffs = _dense_logic(plan)
     tables = sum(m.depth * m.width for m in plan.memories()
                  if m.kind == "lut" and not m.name.endswith("weights"))
     luts += _CONV_SEQUENCER_LUTS + tables / 32 + (plan.lanes if plan.geometry.out_pool > 1
                                                    else 0)
-    return luts, ffs + _CONV_SEQUENCER_FFS
+    ffs += _CONV_SEQUENCER_FFS
+    if plan.pooled_currents:
+        pool_luts, pool_ffs = _current_pool_logic(plan)
+        luts, ffs = luts + pool_luts, ffs + pool_ffs
+    return luts, ffs
 
 
 def core_logic(design, *, host_link=True):

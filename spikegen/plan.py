@@ -151,11 +151,6 @@ def conv_plan(layer, lanes=None, out_events=1):
     ``lanes`` lanes (``None``: all output channels; else the largest divisor of the channels
     up to it)."""
     channels = layer.geometry.out_channels
-    if layer.geometry.current_pool > 1:
-        raise SpikegenError("the hardware cannot build max pooling of currents "
-                            "(MaxPool2d between a convolution and its neurons) yet; put the "
-                            "MaxPool2d after the neuron layer, or use AvgPool2d, or spikegen "
-                            "simulate for the reference model")
     lanes = channels if lanes is None else conv_lanes(channels, lanes)
     return ConvPlan(layer.geometry, lanes, layer.weight_format.bits, neuron_params(layer),
                     bias=layer.bias is not None, out_events=out_events)

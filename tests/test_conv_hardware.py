@@ -42,6 +42,11 @@ NETWORKS = {
             alpha=0.5, beta=0.75, init_hidden=True), nn.AvgPool2d(2),
         nn.Conv2d(3, 4, 2, padding="same"), _leaky(1.0),
         nn.Flatten(), nn.Linear(16, 3), _leaky()), (1, 10, 10), []),
+    # max pooling of currents (snnTorch's tutorials: Conv2d -> MaxPool2d -> Leaky) through
+    # the current buffer, lanes that split the channels
+    "currentmax": (lambda: nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), _leaky(),
+        nn.Flatten(), nn.Linear(4 * 3 * 3, 3), _leaky()), (1, 6, 6), ["-P", "2"]),
 }
 
 
@@ -73,18 +78,13 @@ def test_conv_network_on_verilator(tmp_path, name):
     network = json.loads((out / "network.json").read_text())
     kinds = [layer["type"] for layer in network["layers"]]
     assert kinds.count("QConvLayer") == (2 if name in ("maxpool", "avgpool") else 1)
+    if name == "currentmax":
+        [conv] = [layer for layer in network["layers"] if layer["type"] == "QConvLayer"]
+        assert conv["geometry"]["current_pool"] == 2
     assert result["cycles_per_inference"] > 0
 
 
 @pytest.mark.ghdl
-def test_conv_network_on_ghdl(tmp_path):
-    _verify(_build(tmp_path, "maxpool"), "ghdl", 3)
-
-
-def test_max_pooling_of_currents_is_refused_by_the_hardware_for_now(tmp_path, capsys):
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), _leaky(), nn.Flatten(),
-                          nn.Linear(18, 3), _leaky())
-    source = tmp_path / "net.pt"
-    spikegen.save(model, source, input_shape=(1, 8, 8))
-    assert main(["build", str(source), "--out", str(tmp_path / "b"), "--board", "none"]) != 0
-    assert "cannot build max pooling of currents" in capsys.readouterr().err
+@pytest.mark.parametrize("name", ["maxpool", "currentmax"])
+def test_conv_network_on_ghdl(tmp_path, name):
+    _verify(_build(tmp_path, name), "ghdl", 3)

@@ -340,3 +340,23 @@ def test_auto_refuses_what_fits_nowhere():
 
     with pytest.raises(SpikegenError, match="the design does not fit the icebreaker"):
         fastest_fit(qnet_of((784, 2048, 10)), get_board("icebreaker"))
+
+
+def test_max_pooling_of_currents_adds_its_lanes_logic():
+    """A current pooling's comparison, join and registers per lane, near what Yosys counts
+    (652 LUT and 623 FF more for this layer: benchmarks/component_resources.py)."""
+    from rtl_lib.conv_geometry import ConvGeometry
+    from rtl_lib.conv_plan import ConvPlan
+    from rtl_lib.lif import LIFParams
+    from spikegen.fit import LOGIC
+
+    params = LIFParams(mem_bits=10, threshold=200, decay=3, decay_bits=4, weight_shift=2)
+
+    def logic(**pools):
+        g = ConvGeometry(in_hw=(28, 28), in_channels=1, out_channels=12, kernel=5,
+                         out_hw=(24, 24), **pools)
+        return LOGIC.get("conv2d")(ConvPlan(g, 12, 6, params, bias=True))
+
+    (plain_luts, plain_ffs), (luts, ffs) = logic(), logic(current_pool=2)
+    assert 0.85 * 652 <= luts - plain_luts <= 1.15 * 652
+    assert 0.85 * 623 <= ffs - plain_ffs <= 1.15 * 623

@@ -14,19 +14,22 @@ from spikegen.reference import layer_initial_state, step_layer
 
 
 def random_geometry(rng, *, c_in, c_out, kernel, stride=1, padding=0, dilation=1, pool=1,
-                    out_pool=1, in_hw=None):
-    """A geometry whose output divides into ``out_pool`` windows, from a random input."""
+                    out_pool=1, current_pool=1, in_hw=None):
+    """A geometry whose convolution output divides into ``current_pool`` windows and whose
+    neuron map divides into ``out_pool`` windows, from a random input."""
     for _ in range(1000):
         hw = in_hw or tuple(int(v) for v in rng.integers(3, 9, 2))
         pooled = [s // pool for s in hw]
         pair = lambda v, a: v[a] if isinstance(v, tuple) else v      # noqa: E731
         out = [conv_output_size(s, pair(kernel, a), pair(stride, a), pair(padding, a),
                                 pair(dilation, a)) for a, s in enumerate(pooled)]
-        if min(out) >= out_pool and all(o % out_pool == 0 for o in out):
+        k = out_pool * current_pool
+        if min(out) >= k and all(o % current_pool == 0 and (o // current_pool) % out_pool == 0
+                                 for o in out):
             return ConvGeometry(in_hw=hw, in_channels=c_in, out_channels=c_out,
                                 kernel=kernel, out_hw=tuple(out), stride=stride,
                                 padding=padding, dilation=dilation, pool=pool,
-                                out_pool=out_pool)
+                                out_pool=out_pool, current_pool=current_pool)
     raise AssertionError("no geometry")
 
 
@@ -65,10 +68,10 @@ def hardware_state(ctx, dut):
     words = [ctx.get(dut.state.data[w]) for w in range(plan.state_depth)]
     fields = {name: [] for name, _ in plan.state_fields()}
     sw = plan.lane_state_bits
-    for oy in range(g.out_hw[0]):
-        for ox in range(g.out_hw[1]):
+    for ny in range(g.neuron_hw[0]):
+        for nx in range(g.neuron_hw[1]):
             for ch in range(g.out_channels):
-                word = words[plan.state_address(oy, ox, ch // plan.lanes)]
+                word = words[plan.state_address(ny, nx, ch // plan.lanes)]
                 lane = word >> ((ch % plan.lanes) * sw)
                 for name, bits in plan.state_fields():
                     value = lane & ((1 << bits) - 1)
@@ -178,12 +181,42 @@ def test_layer_steps_match_reference(case):
     check_against_reference(qlayer, lanes, samples, out_events)
 
 
-def test_back_to_back_steps_follow_the_cycle_model():
+CURRENT_POOL_CASES = [
+    # a max pooling of currents: geometry options, lanes, neuron options
+    (dict(c_in=2, c_out=4, kernel=3, padding=1, current_pool=2), 2, dict()),
+    (dict(c_in=1, c_out=4, kernel=3, padding=1, current_pool=2, out_pool=2, in_hw=(8, 8)),
+     2, dict(cuba=True)),
+    (dict(c_in=2, c_out=6, kernel=2, current_pool=2, out_pool=2, in_hw=(5, 9)), 3,
+     dict(reset="zero", delay=False, bias=False)),
+    (dict(c_in=2, c_out=2, kernel=3, padding=2, stride=2, current_pool=2), 1,
+     dict(cuba=True, reset="zero_all", mem_bits=5, syn_bits=5)),
+    (dict(c_in=1, c_out=3, kernel=2, current_pool=3, in_hw=(7, 7)), 3,
+     dict(mem_bits=5, out_events=2)),
+]
+
+
+@pytest.mark.parametrize("case", CURRENT_POOL_CASES)
+def test_max_pooled_currents_match_reference(case):
+    """A max pooling of currents before the neurons: the current buffer, the largest of each
+    window joined to the state, with and without a pooling of spikes, LIF and CubaLIF, lanes
+    fewer than the channels, narrow (saturating) states."""
+    geometry_args, lanes, neuron_args = case
+    neuron_args = dict(neuron_args)
+    out_events = neuron_args.pop("out_events", 1)
+    rng = np.random.default_rng(500 + CURRENT_POOL_CASES.index(case))
+    geometry = random_geometry(rng, **geometry_args)
+    qlayer = random_qconv(rng, geometry, **neuron_args)
+    samples = (rng.random((2, 4, qlayer.inputs)) < 0.3).astype(np.uint8)
+    check_against_reference(qlayer, lanes, samples, out_events)
+
+
+@pytest.mark.parametrize("current_pool", [1, 2])
+def test_back_to_back_steps_follow_the_cycle_model(current_pool):
     """Steps fed back to back end ``step_cycles`` apart, the first ``latency`` after its
     cost; no neuron fires, so the serializer never holds an end-of-step token back."""
     rng = np.random.default_rng(7)
     geometry = random_geometry(rng, c_in=2, c_out=4, kernel=3, padding=1, stride=2,
-                               out_pool=2, in_hw=(7, 8))
+                               out_pool=2, current_pool=current_pool, in_hw=(7, 8))
     qlayer = random_qconv(rng, geometry, bias=False)
     qlayer = QConvLayer(np.abs(qlayer.weight) // 4, None, qlayer.weight_format,
                         qlayer.mem_format, QLIF(threshold=qlayer.mem_format.max, decay=0,
@@ -214,14 +247,17 @@ def _memories(fragment, path=()):
         yield from _memories(sub, path + (str(name),))
 
 
-@pytest.mark.parametrize("bias,lanes,out_pool", [(True, 2, 2), (False, 2, 1), (True, 4, 2),
-                                                 (True, 1, 1)])
-def test_memories_match_the_plan(bias, lanes, out_pool):
+@pytest.mark.parametrize("bias,lanes,out_pool,current_pool,cuba", [
+    (True, 2, 2, 1, False), (False, 2, 1, 1, False), (True, 4, 2, 1, False),
+    (True, 1, 1, 1, False), (True, 2, 1, 2, False), (True, 2, 2, 2, True)])
+def test_memories_match_the_plan(bias, lanes, out_pool, current_pool, cuba):
     """Every memory the plan names is built with its depth, width, read ports and kind, and
     nothing else is (but the serializer's two-entry queue)."""
     rng = np.random.default_rng(3)
-    geometry = random_geometry(rng, c_in=2, c_out=4, kernel=3, padding=1, out_pool=out_pool)
-    dut = conv_component(random_qconv(rng, geometry, bias=bias), lanes)
+    geometry = random_geometry(rng, c_in=2, c_out=4, kernel=3, padding=1, out_pool=out_pool,
+                               current_pool=current_pool, in_hw=(8, 8) if current_pool > 1
+                               else None)
+    dut = conv_component(random_qconv(rng, geometry, bias=bias, cuba=cuba), lanes)
     built = {}
     for path, memory in _memories(Fragment.get(dut, None)):
         if path[0] == "serializer":
@@ -229,6 +265,7 @@ def test_memories_match_the_plan(bias, lanes, out_pool):
         style = (memory._attrs or {}).get("ram_style")
         name, kind = {"weights": ("weights", "block" if style == "block" else "lut"),
                       "state": ("state", "ram"), "biases": ("bias", "rom"),
+                      "currents": ("currents", "ram"),
                       "rows": ("rows", "lut"), "columns": ("columns", "lut"),
                       "words": ("words", "async")}[path[0]]
         built[f"layer.{name}"] = (memory._data.depth, Shape.cast(memory._data.shape).width,
@@ -263,10 +300,14 @@ def test_constructor_errors():
     (dict(c_in=2, c_out=4, kernel=3, padding=1, out_pool=2, in_hw=(6, 6)), 4,
      dict(cuba=True)),
     (dict(c_in=2, c_out=6, kernel=3, padding=1, in_hw=(4, 5)), 2, dict(out_events=2)),
+    (dict(c_in=2, c_out=4, kernel=3, padding=1, current_pool=2, in_hw=(6, 6)), 2, dict()),
+    (dict(c_in=1, c_out=4, kernel=3, padding=1, current_pool=2, out_pool=2, in_hw=(8, 8)), 4,
+     dict(cuba=True)),
 ])
 def test_back_to_back_steps_match_reference(case):
     """Steps fed without a pause: every other step's only event is the last input, whose
-    first tap is the last state word, updated by the end-of-step pass just before."""
+    first tap is the last state word (current buffer word), updated (cleared) by the
+    end-of-step pass just before."""
     geometry_args, lanes, neuron_args = case
     neuron_args = dict(neuron_args)
     out_events = neuron_args.pop("out_events", 1)
@@ -276,6 +317,27 @@ def test_back_to_back_steps_match_reference(case):
     sample = (rng.random((8, qlayer.inputs)) < 0.3).astype(np.uint8)
     sample[1::2] = 0
     sample[1::2, -1] = 1
+    check_back_to_back(qlayer, dut, sample)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_single_state_word_between_max_pooled_passes(seed):
+    """A max pooling of currents onto one state word, steps without events fed back to back:
+    each pass reads the word the previous pass has just written (the pass waits for it,
+    ``ConvPlan.pass_idle``)."""
+    rng = np.random.default_rng(seed)
+    qlayer = random_qconv(rng, random_geometry(rng, c_in=1, c_out=2, kernel=3, current_pool=2,
+                                               in_hw=(4, 4)))
+    dut = conv_component(qlayer, 2)
+    assert dut.plan.state_depth == 1 and dut.plan.pass_idle == 2
+    sample = (rng.random((10, qlayer.inputs)) < 0.3).astype(np.uint8)
+    sample[1::2] = 0
+    check_back_to_back(qlayer, dut, sample)
+
+
+def check_back_to_back(qlayer, dut, sample):
+    """Feed the steps of ``sample`` without a pause: the reference's spikes, and its state
+    after the last step."""
     state = layer_initial_state(qlayer)
     expected = []
     for t in range(sample.shape[0]):
