@@ -65,7 +65,11 @@ from spikegen.quantize import quantize  # noqa: E402
 from spikegen.reference import simulate  # noqa: E402
 from spikegen.train import save_network, train_network  # noqa: E402
 
-DEFAULT_MNIST = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
+# ../shared beside the checkout, or beside the folder of worktrees a helper works in
+DEFAULT_MNIST = next(
+    (path for path in (os.path.normpath(os.path.join(ROOT, *up, "shared", "datasets", "mnist"))
+                       for up in (("..",), ("..", ".."))) if os.path.isdir(path)),
+    os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "mnist")))
 DEFAULT_MODEL = os.path.join(HERE, "models", "mnist_conv.pt")
 
 #: The hardware figures issue 13 asks for; null until the conv hardware can produce them.
@@ -119,6 +123,16 @@ def train(args, say):
     return args.save, metrics
 
 
+def training_record(path):
+    """The JSON written beside a checkpoint this script trained (command, seed, figures),
+    or an empty record."""
+    sidecar = os.path.splitext(path)[0] + ".json"
+    if not os.path.isfile(sidecar):
+        return {}
+    with open(sidecar) as f:
+        return json.load(f)
+
+
 def event_bound(qnet, layer_events, steps, lanes):
     """Cycles per inference if every cycle did ``lanes`` neuron updates: the input events'
     updates plus the end-of-step passes, per layer (see the module docstring)."""
@@ -137,8 +151,7 @@ def event_bound(qnet, layer_events, steps, lanes):
     return rows
 
 
-def evaluate(path, x, y, args, say):
-    net = spikegen.load(path)
+def evaluate(net, x, y, args, say):
     coding = InputCoding("events", steps=args.steps)
     spikes = coded_inputs(x, coding, seed=args.seed)
     started = time.perf_counter()
@@ -159,8 +172,8 @@ def evaluate(path, x, y, args, say):
         saturations += result.saturations
     say(f"bit-exact reference: {time.perf_counter() - started:.0f} s")
     per_image = [events / len(y) for events in layer_events]
-    return net, qnet, float_pred, ref_pred, saturations, event_bound(qnet, per_image,
-                                                                     args.steps, args.lanes)
+    return qnet, float_pred, ref_pred, saturations, event_bound(qnet, per_image, args.steps,
+                                                                args.lanes)
 
 
 def main(argv=None):
@@ -169,22 +182,29 @@ def main(argv=None):
     def say(line):
         print(line, flush=True)
 
-    trained = None
     path = args.model
     if path is None:
         started = time.perf_counter()
-        path, trained = train(args, say)
+        path, _ = train(args, say)
         say(f"trained in {time.perf_counter() - started:.0f} s; wrote {path}")
+    net = spikegen.load(path)
+    record = training_record(path)
+    # evaluate as trained: the steps the checkpoint records, the binarization it was trained
+    # with (the options apply to a checkpoint that records neither)
+    if net.coding is not None and net.coding.steps:
+        args.steps = net.coding.steps
+    args.binarize = record.get("binarize", args.binarize)
     test = datasets.mnist_idx(args.mnist)
     x, y = test.x_test, test.y_test
     if args.test_images is not None:
         x, y = x[:args.test_images], y[:args.test_images]
     x = (x >= args.binarize).astype(np.float64)
-    net, qnet, float_pred, ref_pred, saturations, bound = evaluate(path, x, y, args, say)
+    qnet, float_pred, ref_pred, saturations, bound = evaluate(net, x, y, args, say)
     float_accuracy = float(np.mean(float_pred == y))
     reference_accuracy = float(np.mean(ref_pred == y))
     results = {
-        "arch": args.arch if trained is None else trained["arch"],
+        "arch": record.get("arch", "(see the checkpoint)"),
+        "training": record,
         "model": os.path.relpath(path, ROOT),
         "coding": f"events (binarized at {args.binarize})",
         "test_images": int(len(y)),
