@@ -293,17 +293,25 @@ def _train(args):
         dataset = datasets.get(args.dataset)
     except (KeyError, ValueError) as exc:
         raise SpikegenError(str(exc)) from None
+    if args.arch is not None and args.hidden is not None:
+        raise SpikegenError("give --hidden (a dense network) or --arch (a convolutional "
+                            "one), not both")
+    if args.coding is None:
+        args.coding = "direct" if args.arch is None else "events"
     model, metrics = train_network(
-        dataset, hidden=tuple(args.hidden), coding=args.coding, steps=args.steps,
+        dataset, hidden=tuple(args.hidden or [32]), coding=args.coding, steps=args.steps,
         beta=args.beta, epochs=args.epochs, qat_epochs=args.qat_epochs,
-        weight_bits=args.weight_bits, augment=args.augment, seed=args.seed, progress=_log)
+        weight_bits=args.weight_bits, augment=args.augment, seed=args.seed, progress=_log,
+        arch=args.arch, binarize=args.binarize)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     # the coding it was trained for goes with it: spikegen build uses it by default
     save_network(model, args.out, coding=InputCoding(args.coding, steps=args.steps))
     shown = {k: v for k, v in metrics.items() if "accuracy" in k and v is not None}
-    print(f"wrote {args.out} ({'-'.join(map(str, metrics.get('shape', [])))}"
-          f"{', ' if metrics.get('shape') else ''}{args.coding} coding, {args.steps} steps, "
-          f"{args.weight_bits}-bit fine-tuned){'; ' if shown else ''}"
+    shape = metrics.get("arch") or '-'.join(map(str, metrics.get('shape', [])))
+    tuned = "calibrated" if args.arch is not None else "fine-tuned"
+    print(f"wrote {args.out} ({shape}"
+          f"{', ' if shape else ''}{args.coding} coding, {args.steps} steps, "
+          f"{args.weight_bits}-bit {tuned}){'; ' if shown else ''}"
           + ", ".join(f"{k} {100 * v:.2f} %" for k, v in sorted(shown.items())))
 
 
@@ -521,17 +529,27 @@ def _parser():
                                      "with the hardware's exact fixed-point arithmetic")
     p.add_argument("--dataset", default="digits",
                    help="digits (default), mnist5k, or mnist-idx:DIR")
-    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[32],
-                   help="hidden layer sizes (default 32)")
-    p.add_argument("--coding", choices=("events", "rate", "direct"), default="direct",
-                   help="the input coding the network will be built with (default direct)")
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
+                   help="hidden layer sizes of a dense network (default 32)")
+    p.add_argument("--arch", default=None, metavar="SPEC",
+                   help="a convolutional network instead, for example 12C5-MP2-32C5-MP2-10: "
+                        "<n>C<k> convolution, MP<k> max pooling of its spikes, AP<k> average "
+                        "pooling of its currents, <n> dense layer (the last: one per class); "
+                        "float training and calibration, coding events or rate")
+    p.add_argument("--binarize", type=_fraction, default=None, metavar="THRESHOLD",
+                   help="with --arch: pixels at or above THRESHOLD spike in every step, the "
+                        "others never (events coding)")
+    p.add_argument("--coding", choices=("events", "rate", "direct"), default=None,
+                   help="the input coding the network will be built with (default direct; "
+                        "events with --arch)")
     p.add_argument("--steps", type=_positive_int, default=16,
                    help="time steps per sample (default 16)")
     p.add_argument("--beta", type=_fraction, default=0.9,
                    help="membrane decay of every layer (default 0.9)")
     p.add_argument("--epochs", type=_positive_int, default=30, help="float epochs")
-    p.add_argument("--qat-epochs", type=_natural, default=5,
-                   help="quantization-aware fine-tuning epochs (default 5)")
+    p.add_argument("--qat-epochs", type=_natural, default=None,
+                   help="quantization-aware fine-tuning epochs (default 5; dense networks "
+                        "only)")
     p.add_argument("--weight-bits", type=_positive_int, default=8,
                    help="weight width the fine-tuning quantizes to (default 8)")
     p.add_argument("--augment", action="store_true",

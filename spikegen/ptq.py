@@ -16,13 +16,13 @@ has to travel with it. (The only code given up is ``-top - 1``.)
 :func:`accuracy_table` sweeps weight widths and time steps; :func:`format_table` and
 :func:`plot_table` print and plot it.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .encode import pixels_u8, rate, rate_onchip
 from .errors import SpikegenError
-from .ir import DenseLayer, InputCoding, Network
+from .ir import InputCoding, Network
 from .quantize import quantization_error, quantize, weight_exponent
 
 
@@ -109,7 +109,7 @@ def clip_weights(net, exponents, weight_bits):
         if e is not None and e > weight_exponent(weight, weight_bits):
             limit = top * 2.0 ** -e
             weight = np.clip(weight, -limit, limit)
-        layers.append(DenseLayer(weight, layer.bias, layer.neuron))
+        layers.append(replace(layer, weight=weight))
     return Network(tuple(layers), name=net.name)
 
 

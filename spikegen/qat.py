@@ -379,8 +379,15 @@ class _Layer:
 
 
 class _Shape:
-    """The two attributes of a network that the reference's input checks read."""
+    """What the reference's input checks read of a network: its inputs, its coding, and the
+    first layer's input shape (flat: these dense layers take no maps)."""
 
     def __init__(self, inputs, coding):
         self.inputs = inputs
         self.coding = coding
+        self.layers = (_FlatInput((inputs,)),)
+
+
+class _FlatInput:
+    def __init__(self, input_shape):
+        self.input_shape = input_shape

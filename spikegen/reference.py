@@ -263,16 +263,37 @@ def _tap_slices(g, axis, k):
 
 def _conv_sum(g, pooled, weight):
     """``sum over taps of weight[o, c, ky, kx] * pooled[y, x, c]`` at every output neuron,
-    as (batch, H', W', C_out)."""
-    out = np.zeros((pooled.shape[0], *g.out_hw, g.out_channels), dtype=np.int64)
+    as (batch, H', W', C_out).
+
+    Computed in float64 (BLAS, many times faster than int64 products) when every partial sum
+    is an integer below 2**53 in magnitude, so float64 holds it exactly; else in int64.
+    """
+    peak = int(np.max(np.abs(weight), initial=0)) * int(np.max(pooled, initial=0))
+    exact = peak * g.in_channels * g.kernel[0] * g.kernel[1] < (1 << 53)
+    kind = np.float64 if exact else np.int64
+    pooled, weight = pooled.astype(kind), weight.astype(kind)
+    out = np.zeros((pooled.shape[0], *g.out_hw, g.out_channels), dtype=kind)
     for ky in range(g.kernel[0]):
         oy, sy = _tap_slices(g, 0, ky)
+        if not oy.size:
+            continue
+        rows = pooled[:, _as_slice(sy)]
         for kx in range(g.kernel[1]):
             ox, sx = _tap_slices(g, 1, kx)
-            if oy.size and ox.size:
-                out[:, oy[:, None], ox[None, :]] += (
-                    pooled[:, sy[:, None], sx[None, :]] @ weight[:, :, ky, kx].T)
-    return out
+            if ox.size:
+                source = rows[:, :, _as_slice(sx)]
+                # one 2-D product: numpy loops over the leading axes of a stacked one
+                product = source.reshape(-1, g.in_channels) @ weight[:, :, ky, kx].T
+                out[:, _as_slice(oy), _as_slice(ox)] += product.reshape(
+                    *source.shape[:3], g.out_channels)
+    return out.astype(np.int64)
+
+
+def _as_slice(index):
+    """An ascending, evenly spaced index array (as :func:`_tap_slices` gives) as a slice:
+    basic indexing takes views where an index array would copy."""
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    return slice(int(index[0]), int(index[-1]) + 1, step)
 
 
 def _conv_integrate(layer, acc, spikes_t):

@@ -16,7 +16,7 @@ from .errors import SpikegenError
 from .ir import LIF, DenseLayer, Network
 
 
-__all__ = ["to_snntorch", "untrained", "snntorch_layer", "network_from_module",
+__all__ = ["to_snntorch", "untrained", "snntorch_layer", "snntorch_neuron", "network_from_module",
            "reset_state", "RESET_NAMES"]
 
 
@@ -69,6 +69,11 @@ def snntorch_layer(layer, *, spike_grad=None, init_hidden=True):
     bias, since the IR folds that bias into the layer's)."""
     return _neuron_module(layer.neuron, layer.recurrent, spike_grad=spike_grad,
                           init_hidden=init_hidden)
+
+
+def snntorch_neuron(neuron, *, spike_grad=None):
+    """The feed-forward snnTorch layer (``Leaky`` or ``Synaptic``) of ``neuron``."""
+    return _neuron_module(neuron, None, spike_grad=spike_grad, init_hidden=True)
 
 
 def to_snntorch(net, *, spike_grad=None):

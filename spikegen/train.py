@@ -202,11 +202,12 @@ class _single_thread:
 class _Inputs:
     """Seeded training inputs of a batch: intensities, optionally distorted, then coded."""
 
-    def __init__(self, x, kind, steps, augment, generator):
+    def __init__(self, x, kind, steps, augment, generator, binarize=None):
         import torch
 
         self.x = torch.from_numpy(x)
         self.kind, self.steps, self.augment, self.generator = kind, steps, augment, generator
+        self.binarize = binarize
 
     def __call__(self, index):
         """(float model input, QAT input) for the samples ``index``."""
@@ -215,6 +216,8 @@ class _Inputs:
         x = self.x[index]
         if self.augment:
             x = augment_images(x, self.generator)
+        if self.binarize is not None:
+            x = (x >= self.binarize).to(x.dtype)
         if self.kind == "events":
             p = x.to(torch.float32)
         else:
@@ -429,9 +432,10 @@ def finetune(model, dataset, *, coding="direct", steps=25, weight_bits=8, beta_b
 
 
 def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9,
-                  threshold=1.0, epochs=30, qat_epochs=5, weight_bits=8, beta_bits=8,
+                  threshold=1.0, epochs=30, qat_epochs=None, weight_bits=8, beta_bits=8,
                   mem_frac_bits=2, batch=100, lr=2e-3, qat_lr=2e-4, augment=False,
-                  calibrate=True, slope=25.0, seed=0, progress=None):
+                  calibrate=True, slope=25.0, seed=0, progress=None, arch=None,
+                  binarize=None):
     """Float training, scale calibration and quantization-aware fine-tuning.
 
     Parameters
@@ -449,7 +453,9 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         Every layer's LIF decay and threshold (fixed, not trained). Reset is by subtraction
         with snnTorch's reset delay.
     epochs, qat_epochs : int
-        Epochs of float training and of quantization-aware fine-tuning (0 skips a phase).
+        Epochs of float training and of quantization-aware fine-tuning (0 skips a phase;
+        ``qat_epochs`` defaults to 5, and to 0 for a convolutional ``arch``, which has no
+        quantization-aware fine-tuning yet).
     weight_bits, beta_bits, mem_frac_bits : int
         The quantization the network will be built with (``spikegen build`` options).
     batch : int
@@ -469,6 +475,16 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         torch build.
     progress : callable or None
         Called with one line of text per epoch.
+    arch : str or None
+        A convolutional network instead of ``hidden``: an architecture string such as
+        ``12C5-MP2-32C5-MP2-10`` (:mod:`spikegen.arch`) on the data set's square images,
+        trained by :func:`spikegen.train_conv.train_conv` (float training and
+        calibration; codings ``events`` and ``rate``). The model returned is then the
+        calibrated network as snnTorch modules on flat channels-last maps.
+    binarize : float or None
+        Intensities at or above this threshold become 1, the others 0 (after any
+        augmentation, in training and validation), so ``events`` coding sends each bright
+        pixel in every step.
 
     Returns
     -------
@@ -482,6 +498,23 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
         ``qat_float_accuracy`` (the fine-tuned weights run in float) and
         ``reference_accuracy`` (bit-exact, :func:`spikegen.reference.simulate`).
     """
+    if arch is not None:
+        if qat_epochs:
+            raise SpikegenError("quantization-aware fine-tuning of convolutional networks is "
+                                "not implemented; use --qat-epochs 0 (calibration keeps "
+                                "8-bit weights close to float)")
+        _check_options(coding, steps, epochs=epochs, batch=batch)
+        from .train_conv import train_conv
+
+        return train_conv(dataset, arch=arch, coding=coding, steps=steps, beta=beta,
+                          threshold=threshold, epochs=epochs, weight_bits=weight_bits,
+                          beta_bits=beta_bits, mem_frac_bits=mem_frac_bits, batch=batch,
+                          lr=lr, augment=augment, binarize=binarize, calibrate=calibrate,
+                          slope=slope, seed=seed, progress=progress)
+    if binarize is not None:
+        raise SpikegenError("binarized inputs are implemented for convolutional networks "
+                            "(--arch) only")
+    qat_epochs = 5 if qat_epochs is None else qat_epochs
     started = time.perf_counter()
     hidden = tuple(hidden)
     _check_options(coding, steps, hidden, epochs=epochs, qat_epochs=qat_epochs, batch=batch)
@@ -502,12 +535,13 @@ def train_network(dataset, *, hidden=(128,), coding="direct", steps=25, beta=0.9
     return model, metrics
 
 
-def save_network(model, path, *, name="net", coding=None):
+def save_network(model, path, *, name="net", coding=None, input_shape=None):
     """Write ``model`` as a spikegen checkpoint (with reset delays) for ``spikegen build``.
 
     ``model`` is what :func:`train_network` returns (or a float
     :class:`~spikegen.ir.Network`); missing directories are created. ``coding`` (an
-    :class:`~spikegen.ir.InputCoding`) records the input coding it was trained with.
+    :class:`~spikegen.ir.InputCoding`) records the input coding it was trained with;
+    ``input_shape`` (C, H, W) is that of a convolutional module starting with ``nn.Conv2d``.
     """
     import os
 
@@ -515,4 +549,4 @@ def save_network(model, path, *, name="net", coding=None):
 
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     os.makedirs(directory, exist_ok=True)
-    save(model, path, name=name, coding=coding)
+    save(model, path, name=name, coding=coding, input_shape=input_shape)
