@@ -135,5 +135,5 @@ def test_errors():
     model = qat.QATNetwork(net, coding=InputCoding("direct", steps=3))
     with pytest.raises(ValueError, match=r"Pixels must be integers from 0 to 255"):
         model(np.full((2, 10), 300))
-    with pytest.raises(SpikegenError, match=r"expected nn.Linear and snntorch.Leaky layers"):
+    with pytest.raises(SpikegenError, match=r"the last linear layer has no neuron layer"):
         network_from_module(torch.nn.Sequential(torch.nn.Linear(3, 2)))

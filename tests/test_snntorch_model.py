@@ -65,10 +65,12 @@ def test_untrained_is_seeded_and_resettable():
 
 
 @pytest.mark.parametrize("modules, message", [
-    ((torch.nn.Linear(3, 2), torch.nn.Linear(2, 2), leaky()), r"two nn.Linear in a row"),
-    ((leaky(), torch.nn.Linear(3, 2), leaky()), r"snntorch.Leaky without an nn.Linear"),
+    ((torch.nn.Linear(3, 2), torch.nn.Linear(2, 2), leaky()),
+     r"module: Linear: two linear layers without neurons between them"),
+    ((leaky(), torch.nn.Linear(3, 2), leaky()),
+     r"module: Leaky: a neuron layer needs a linear layer \(Conv2d or Linear\) before it"),
     ((torch.nn.Linear(3, 2), leaky(), torch.nn.Linear(2, 2)),
-     r"expected nn.Linear and snntorch.Leaky layers alternating, ending with a Leaky"),
+     r"module: the last linear layer has no neuron layer after it"),
     ((torch.nn.Linear(3, 2), leaky(beta=torch.tensor([0.5, 0.25]))),
      r"per-neuron beta values differ"),
 ])
