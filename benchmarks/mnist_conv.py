@@ -114,6 +114,13 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-bits", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-hardware", action="store_true",
+                   help="skip spikegen build, RTL simulation and synthesis")
+    p.add_argument("--no-synth", action="store_true", help="skip Yosys and nextpnr")
+    p.add_argument("--rtl-minutes", type=float, default=30.0,
+                   help="Verilator time budget for the test images (default 30 min)")
+    p.add_argument("--work", metavar="DIR", default=os.path.join(ROOT, "build", "mnist_conv"),
+                   help="build folder of the hardware part (default build/mnist_conv)")
     p.add_argument("--lanes", type=int, default=1,
                    help="lanes P of the event bound (default 1)")
     p.add_argument("--test-images", type=int, default=None,
@@ -150,20 +157,26 @@ def training_record(path):
 
 
 def event_bound(qnet, layer_events, steps, lanes):
-    """Cycles per inference if every cycle did ``lanes`` neuron updates: the input events'
-    updates plus the end-of-step passes, per layer (see the module docstring)."""
+    """Cycles per inference if every cycle did ``lanes`` neuron updates (one number for every
+    layer, or one per layer): the input events' updates plus the end-of-step passes, per
+    layer. ``cycles`` counts the kernel positions each event really reaches (fewer at the
+    border); ``k2_cycles`` is the issue's bound, K² positions per event (see the module
+    docstring)."""
     rows = []
-    for layer, events in zip(qnet.layers, layer_events):
+    for k, (layer, events) in enumerate(zip(qnet.layers, layer_events)):
+        p = lanes[k] if isinstance(lanes, (list, tuple)) else lanes
         if layer.kind == "conv2d":
             g = layer.geometry
             taps = np.array([g.event_taps(i) for i in range(layer.inputs)])
             updates = float(events @ taps) * g.out_channels
-            neurons = g.out_hw[0] * g.out_hw[1] * g.out_channels
+            k2_updates = float(events.sum()) * g.taps * g.out_channels
+            neurons = g.neuron_hw[0] * g.neuron_hw[1] * g.out_channels
         else:
-            updates = float(events.sum()) * layer.outputs
+            updates = k2_updates = float(events.sum()) * layer.outputs
             neurons = layer.outputs
         rows.append({"input_events": float(events.sum()), "updates": updates,
-                     "cycles": (updates + neurons * steps) / lanes})
+                     "cycles": (updates + neurons * steps) / p,
+                     "k2_cycles": (k2_updates + neurons * steps) / p})
     return rows
 
 
@@ -188,8 +201,7 @@ def evaluate(net, x, y, args, say):
         saturations += result.saturations
     say(f"bit-exact reference: {time.perf_counter() - started:.0f} s")
     per_image = [events / len(y) for events in layer_events]
-    return qnet, float_pred, ref_pred, saturations, event_bound(qnet, per_image, args.steps,
-                                                                args.lanes)
+    return qnet, float_pred, ref_pred, saturations, per_image
 
 
 def main(argv=None):
@@ -215,7 +227,8 @@ def main(argv=None):
     if args.test_images is not None:
         x, y = x[:args.test_images], y[:args.test_images]
     x = (x >= args.binarize).astype(np.float64)
-    qnet, float_pred, ref_pred, saturations, bound = evaluate(net, x, y, args, say)
+    qnet, float_pred, ref_pred, saturations, per_image = evaluate(net, x, y, args, say)
+    bound = event_bound(qnet, per_image, args.steps, args.lanes)
     float_accuracy = float(np.mean(float_pred == y))
     reference_accuracy = float(np.mean(ref_pred == y))
     results = {
@@ -237,18 +250,85 @@ def main(argv=None):
         "layer_input_events_per_image": [row["input_events"] for row in bound],
         "event_bound_cycles": sum(row["cycles"] for row in bound),
     }
-    # HARDWARE: `spikegen build` of `path` (coding events, the steps above) and `spikegen
-    # verify` on the binarized test images fill these in once the conv hardware lands; until
-    # then they stay null rather than estimated.
-    results.update({key: None for key in HARDWARE_KEYS})
-    results["hardware_note"] = ("null: the convolution hardware is not built by this "
-                                "benchmark yet")
+    if args.no_hardware:
+        results.update({key: None for key in HARDWARE_KEYS})
+        results["hardware_note"] = "null: --no-hardware"
+    else:
+        figures, plan = hardware(path, x, y, args, say)
+        lanes = [layer.lanes for layer in plan.layers]
+        built_bound = event_bound(qnet, per_image, args.steps, lanes)
+        results.update(figures)
+        results["lanes"] = lanes
+        results["event_bound_cycles"] = sum(row["k2_cycles"] for row in built_bound)
+        results["event_bound_cycles_reached_taps"] = sum(row["cycles"] for row in built_bound)
+        results["cycles_over_event_bound"] = (results["cycles_per_inference"]
+                                              / results["event_bound_cycles"])
     print_table(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
             f.write("\n")
     return 0
+
+
+def hardware(path, x, y, args, say):
+    """``spikegen build`` of the checkpoint for the Arty A7 (-P auto) with the binarized test
+    images as evaluation data, ``spikegen verify`` on Verilator for as many test images as
+    ``--rtl-minutes`` allow (a probe of 20 images first measures the speed) and on GHDL for a
+    few, then Yosys ``synth_xilinx`` and nextpnr-ecp5: the figures issue 13 asks for."""
+    from spikegen.compiler import BuildOptions, build
+    from spikegen.verify import verify
+
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    steps = args.steps
+    spikes = np.repeat(x[:, None, :], steps, axis=1).astype(np.uint8)
+    data = os.path.join(work, "test.npz")
+    np.savez(data, spikes=spikes, labels=y.astype(np.int64))
+    out = os.path.join(work, "build")
+    options = dict(source=path, out=out, board="arty-a7", coding="events", steps=steps,
+                   eval=data)
+    say("[hardware] spikegen build --board arty-a7 (evaluation on the test images)")
+    built = build(BuildOptions(**options))
+    ev = built.evaluation.metrics
+    figures = {"parallelism": built.qnet.hardware.parallelism,
+               "events_per_cycle": built.qnet.hardware.events_per_cycle,
+               "build_reference_accuracy": ev.get("reference_accuracy"),
+               "build_saturated_additions": ev.get("saturated_additions"),
+               "cycles_per_inference_estimate":
+                   built.report["cycles"]["per_inference_mean"],
+               "fit_bram36": built.fit["bram"] if built.fit else None}
+    say("[hardware] verify 20 images on Verilator (speed probe)")
+    probe = verify(out, samples=20, log=say)
+    budget = args.rtl_minutes * 60.0
+    count = int(min(len(y), max(20, probe["samples_per_second"] * budget)))
+    say(f"[hardware] verify {count} images on Verilator ({args.rtl_minutes} min budget)")
+    checked = verify(out, samples=count, log=say)
+    figures.update(rtl_images=checked["samples"],
+                   rtl_mismatched_images=checked["mismatched_samples"],
+                   rtl_mismatched_spikes=checked["mismatched_spikes"],
+                   rtl_images_per_second=checked["samples_per_second"],
+                   cycles_per_inference=checked["cycles_per_inference"])
+    say("[hardware] verify 3 images on GHDL")
+    ghdl = verify(out, samples=3, simulator="ghdl", log=say)
+    figures.update(ghdl_images=ghdl["samples"],
+                   ghdl_mismatched_images=ghdl["mismatched_samples"])
+    if not args.no_synth:
+        say("[hardware] Yosys synth_xilinx (7-series)")
+        xc7 = build(BuildOptions(**{**options, "board": None, "eval": None, "synth": "xc7",
+                                    "parallelism": built.qnet.hardware.parallelism,
+                                    "events_per_cycle": built.qnet.hardware.events_per_cycle,
+                                    "out": os.path.join(work, "xc7")}))
+        resources = xc7.synthesis["resources"]
+        figures.update(lut=resources.get("lut"), ff=resources.get("ff"),
+                       bram36=resources.get("bram36"), dsp=resources.get("dsp"))
+        say("[hardware] Yosys synth_ecp5 and nextpnr-ecp5")
+        ecp5 = build(BuildOptions(**{**options, "board": None, "eval": None, "synth": "ecp5",
+                                     "parallelism": built.qnet.hardware.parallelism,
+                                    "events_per_cycle": built.qnet.hardware.events_per_cycle,
+                                     "out": os.path.join(work, "ecp5")}))
+        figures["ecp5_mhz"] = ecp5.synthesis["timing"]["achieved_mhz"]
+    return figures, built.plan
 
 
 def print_table(r):
@@ -270,7 +350,33 @@ def print_table(r):
         ("event bound", f"{r['event_bound_cycles']:.0f} cycles per inference at "
                         f"P = {r['lanes']}"),
     ]
-    rows += [(key, "null (conv hardware pending)") for key in HARDWARE_KEYS]
+    if r.get("cycles_over_event_bound") is not None:
+        rows[-1] = ("event bound", f"{r['event_bound_cycles']:.0f} cycles per inference at "
+                                   f"the built lanes {r['lanes']} (K² per event; "
+                                   f"{r['event_bound_cycles_reached_taps']:.0f} counting the "
+                                   "positions events reach)")
+        rows += [
+            ("cycles / inference", f"{r['cycles_per_inference']:.0f} simulated = "
+                                   f"{r['cycles_over_event_bound']:.2f} x the event bound "
+                                   f"(target <= 1.3: "
+                                   f"{'met' if r['cycles_over_event_bound'] <= 1.3 else 'NOT met'})"),
+            ("RTL = reference", f"{r['rtl_images']} images on Verilator, "
+                                f"{r['rtl_mismatched_images']} differ "
+                                f"({r['rtl_images_per_second']:.1f} images/s); "
+                                f"{r['ghdl_images']} on GHDL, {r['ghdl_mismatched_images']} "
+                                "differ"),
+            ("build's reference", f"{100 * r['build_reference_accuracy']:.2f} % (widths "
+                                  "calibrated by spikegen build)"),
+            ("Arty A7-35T fit", f"~{r['fit_bram36']:g} of 50 RAMB36 "
+                                f"({100 * (1 - r['fit_bram36'] / 50):.0f} % left; target >= "
+                                "20 %)"),
+        ]
+        if r.get("lut") is not None:
+            rows += [("Yosys synth_xilinx", f"{r['lut']} LUT, {r['ff']} FF, {r['bram36']} "
+                                            f"RAMB36, {r['dsp']} DSP"),
+                     ("ECP5 (nextpnr)", f"{r['ecp5_mhz']} MHz (target >= 100)")]
+    else:
+        rows += [(key, "null (--no-hardware)") for key in HARDWARE_KEYS]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
