@@ -12,18 +12,12 @@ from spikegen.errors import SpikegenError
 from spikegen.evaluation import Evaluation
 from spikegen.plan import plan_network
 
-from helpers.networks import random_network
+from helpers.networks import random_network, saved_network_and_data
 
 
 @pytest.fixture
 def net_and_data(tmp_path):
-    rng = np.random.default_rng(5)
-    path = tmp_path / "net.pt"
-    spikegen.save(random_network(rng, (12, 9, 4), beta=0.875, scale=0.6, mean=0.2), path)
-    data = tmp_path / "eval.npz"
-    np.savez(data, spikes=(rng.random((6, 5, 12)) < 0.3).astype(np.uint8),
-             labels=rng.integers(0, 4, 6))
-    return path, data
+    return saved_network_and_data(tmp_path, samples=6, steps=5)
 
 
 def test_steps_in_order():

@@ -10,7 +10,7 @@ import spikegen
 from spikegen.cli import main
 from spikegen.pareto import dominates, front_flags
 
-from helpers.networks import random_network
+from helpers.networks import saved_network_and_data
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,7 @@ def local_ray():
 
 @pytest.fixture
 def small_net(tmp_path):
-    rng = np.random.default_rng(5)
-    path = tmp_path / "net.pt"
-    spikegen.save(random_network(rng, (12, 9, 4), beta=0.875, scale=0.6, mean=0.2), path)
-    data = tmp_path / "eval.npz"
-    np.savez(data, spikes=(rng.random((20, 8, 12)) < 0.3).astype(np.uint8),
-             labels=rng.integers(0, 4, 20))
+    path, data = saved_network_and_data(tmp_path, samples=20, steps=8)
     return str(path), str(data)
 
 

@@ -71,3 +71,17 @@ def random_qlayer(rng, n_in, n_out, *, cuba=False, reset="subtract", delay=True,
         v = np.diag(rng.integers(-top, top, n_out))
     return QDenseLayer(weight.astype(np.int64), b, wf, mf, neuron,
                        None if v is None else v.astype(np.int64), sf)
+
+
+def saved_network_and_data(directory, samples, steps):
+    """A small 12-9-4 network saved as ``net.pt`` in ``directory``, and evaluation data
+    (``samples`` spike trains of ``steps`` steps, with labels) as ``eval.npz``: the paths."""
+    import spikegen
+
+    rng = np.random.default_rng(5)
+    path = directory / "net.pt"
+    spikegen.save(random_network(rng, (12, 9, 4), beta=0.875, scale=0.6, mean=0.2), path)
+    data = directory / "eval.npz"
+    np.savez(data, spikes=(rng.random((samples, steps, 12)) < 0.3).astype(np.uint8),
+             labels=rng.integers(0, 4, samples))
+    return path, data
