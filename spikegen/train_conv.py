@@ -160,7 +160,7 @@ def train_conv(dataset, *, arch, coding="events", steps=25, beta=0.9, threshold=
     from .arch import arch_model, format_arch
     from .quantize import quantize
     from .snntorch_model import network_from_module, to_snntorch
-    from .train import _epochs, _Inputs, _single_thread, _training_data, evaluate
+    from .training_loop import _epochs, _Inputs, _single_thread, _training_data, evaluate
 
     started = time.perf_counter()
     specs = parse_arch(arch)
