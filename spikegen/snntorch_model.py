@@ -13,7 +13,7 @@ saved and loaded again holds the same values.
 import numpy as np
 
 from .errors import SpikegenError
-from .ir import LIF, DenseLayer, Network
+from .ir import LIF, Network
 
 
 __all__ = ["to_snntorch", "untrained", "snntorch_layer", "snntorch_neuron", "network_from_module",

@@ -3,10 +3,8 @@ import csv
 import json
 import os
 
-import numpy as np
 import pytest
 
-import spikegen
 from spikegen.cli import main
 from spikegen.pareto import dominates, front_flags
 
