@@ -287,7 +287,7 @@ def hardware(path, x, y, args, say):
     np.savez(data, spikes=spikes, labels=y.astype(np.int64))
     out = os.path.join(work, "build")
     options = dict(source=path, out=out, board="arty-a7", coding="events", steps=steps,
-                   eval=data)
+                   eval=data, weight_bits=args.weight_bits)
     say("[hardware] spikegen build --board arty-a7 (evaluation on the test images)")
     built = build(BuildOptions(**options))
     ev = built.evaluation.metrics
