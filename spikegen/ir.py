@@ -522,8 +522,22 @@ def _check_state_formats(layer):
         raise ValueError("Only a QCubaLIF layer has a syn_format")
 
 
+class _QuantizedState:
+    """What a quantized layer's formats tell: the shift of its weights into the state's
+    LSBs, and the state its events accumulate into."""
+
+    @property
+    def shift(self):
+        return self.mem_format.frac - self.weight_format.frac
+
+    @property
+    def acc_format(self):
+        """The format of the state the input events accumulate into."""
+        return self.syn_format if self.syn_format is not None else self.mem_format
+
+
 @dataclass(frozen=True, eq=False)
-class QDenseLayer(_DenseShape):
+class QDenseLayer(_QuantizedState, _DenseShape):
     """A quantized dense layer.
 
     ``weight`` (outputs, inputs) and ``recurrent`` (outputs, outputs, or ``None``) are in LSBs
@@ -548,18 +562,9 @@ class QDenseLayer(_DenseShape):
         _check_layer(self, (QLIF, QCubaLIF))
         _check_state_formats(self)
 
-    @property
-    def shift(self):
-        return self.mem_format.frac - self.weight_format.frac
-
-    @property
-    def acc_format(self):
-        """The format of the state the input events accumulate into."""
-        return self.syn_format if self.syn_format is not None else self.mem_format
-
 
 @dataclass(frozen=True, eq=False)
-class QConvLayer(_ConvShape):
+class QConvLayer(_QuantizedState, _ConvShape):
     """A quantized convolution layer: :class:`ConvLayer`'s geometry with
     :class:`QDenseLayer`'s formats (``weight`` in LSBs of ``weight_format``, added shifted
     left by ``shift``; ``bias`` in LSBs of the accumulating state).
@@ -583,11 +588,6 @@ class QConvLayer(_ConvShape):
     def __post_init__(self):
         _check_conv(self, (QLIF, QCubaLIF))
         _check_state_formats(self)
-
-    shift = property(lambda self: self.mem_format.frac - self.weight_format.frac)
-    acc_format = property(lambda self: self.syn_format if self.syn_format is not None
-                          else self.mem_format, doc="The state the input events accumulate "
-                                                   "into.")
 
 
 @dataclass(frozen=True)

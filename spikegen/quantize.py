@@ -235,6 +235,19 @@ def _state_formats(index, lo, hi, qneuron, frac, o, notes):
     return fmt, syn_fmt
 
 
+def _clip_bias(index, bias, fmt, syn_fmt, notes):
+    """Biases saturated to the range of the state they are added to, with a note."""
+    if bias is None:
+        return None
+    acc_fmt = syn_fmt or fmt
+    clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
+    if np.any(clipped != bias):
+        what = "synaptic current" if syn_fmt is not None else "membrane"
+        notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
+                     f"to the {what} range")
+    return clipped
+
+
 @QUANTIZERS.register("dense")
 def quantize_dense(layer, index, o, notes):
     """A :class:`~spikegen.ir.DenseLayer` as a :class:`~spikegen.ir.QDenseLayer` (see the
@@ -257,14 +270,7 @@ def quantize_dense(layer, index, o, notes):
                else np.concatenate([weight, recurrent], axis=1)) << o.mem_frac_bits
     lo, hi = _step_range(shifted, bias)
     fmt, syn_fmt = _state_formats(index, lo, hi, qneuron, frac, o, notes)
-    acc_fmt = syn_fmt or fmt
-    if bias is not None:
-        clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
-        if np.any(clipped != bias):
-            what = "synaptic current" if syn_fmt is not None else "membrane"
-            notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
-                         f"to the {what} range")
-        bias = clipped
+    bias = _clip_bias(index, bias, fmt, syn_fmt, notes)
     return QDenseLayer(weight=weight, bias=bias,
                        weight_format=FixedFormat(bits=o.weight_bits, frac=e),
                        mem_format=fmt, neuron=qneuron, recurrent=recurrent,
@@ -286,13 +292,7 @@ def quantize_conv(layer, index, o, notes):
     window = layer.geometry.pool ** 2
     lo, hi = _step_range(np.repeat(per_channel, window, axis=1), bias)
     fmt, syn_fmt = _state_formats(index, lo, hi, qneuron, frac, o, notes)
-    acc_fmt = syn_fmt or fmt
-    if bias is not None:
-        clipped = np.clip(bias, acc_fmt.min, acc_fmt.max)
-        if np.any(clipped != bias):
-            notes.append(f"layer {index}: {int(np.sum(clipped != bias))} biases saturated "
-                         f"to the range of the state they are added to")
-        bias = clipped
+    bias = _clip_bias(index, bias, fmt, syn_fmt, notes)
     return QConvLayer(weight=weight, bias=bias,
                       weight_format=FixedFormat(bits=o.weight_bits, frac=e), mem_format=fmt,
                       neuron=qneuron, geometry=layer.geometry, syn_format=syn_fmt)
