@@ -9,7 +9,10 @@ classes, a 1,500 x 64 weight ROM in block RAM read through one and through two p
 (two read ports make a block RAM true dual port: no 36-bit shapes, as the fit check counts
 them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of its spikes,
 12 lanes (6-bit weights, 10-bit membrane, beta 13/16), and the same layer with a 2 x 2 max
-pooling of its currents instead (a current buffer before the neurons). The figures are what
+pooling of its currents instead (a current buffer before the neurons), and the two dense
+layers of the conv benchmark (``benchmarks/mnist_conv.py``): 768 -> 128 with 32 lanes and a
+20-bit membrane, 128 -> 10 fully parallel with an 18-bit membrane (8-bit weights, beta 0.9
+as 230/256, biases; their end-of-step update is split over two cycles). The figures are what
 a full build's ``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
 nextpnr-ecp5 reaches for each, placed and routed on its own (out of context).
 """
@@ -92,6 +95,20 @@ def conv_12c5(currents=False):
                              params, 6, geometry, 12))
 
 
+def dense(inputs, outputs, lanes, mem_bits):
+    """A dense LIF layer as the conv benchmark's: 8-bit weights, beta 0.9 (decay 26/256), a
+    bias, ``lanes`` lanes, random weights."""
+    import numpy as np
+
+    from rtl_lib.fc_layer import FCLayer
+
+    rng = np.random.default_rng(0)
+    params = LIFParams(mem_bits=mem_bits, threshold=1 << (mem_bits - 8), decay=26,
+                       decay_bits=8, weight_shift=2)
+    return FlatTop(FCLayer(rng.integers(-128, 128, (outputs, inputs)),
+                           rng.integers(-200, 200, outputs), params, 8, lanes))
+
+
 def components():
     spiker = LIFParams(mem_bits=6, threshold=16, decay=16, decay_bits=8)
     return [
@@ -102,6 +119,8 @@ def components():
         ("weight ROM 1,500 x 64, one read port", lambda: WeightROM(1500, 64, 1)),
         ("weight ROM 1,500 x 64, two read ports", lambda: WeightROM(1500, 64, 2)),
         ("conv layer 12C5, 28 x 28, max pool 2, 12 lanes", conv_12c5),
+        ("dense layer 768 -> 128, 32 lanes, 20-bit membrane", lambda: dense(768, 128, 32, 20)),
+        ("dense layer 128 -> 10, 10 lanes, 18-bit membrane", lambda: dense(128, 10, 10, 18)),
         ("conv layer 12C5, 28 x 28, current max pool 2, 12 lanes",
          lambda: conv_12c5(currents=True)),
     ]

@@ -280,8 +280,7 @@ class FCLayer(wiring.Component):
         if self.bias is not None and G > 1:
             m.submodules.biases = biases = memory.Memory(
                 shape=P * p.acc_bits, depth=G, init=self.bias_image())
-            mem.b_rd = b_rd = biases.read_port()
-            mem.bias_data = b_rd.data
+            mem.b_rd = biases.read_port()
         else:
             mem.b_rd = None
             mem.bias_data = Const(0 if self.bias is None else self.bias_image()[0],
@@ -330,11 +329,11 @@ class FCLayer(wiring.Component):
         token = source.payload
         indices = [token.index[k] for k in range(E)] if E > 1 else [token.index]
         # stage 2 ("fetch"): the weight rows leave block RAM and are registered in the
-        # fabric (block RAM outputs are slow and spread over the die); the state and bias of
-        # the group are read. Stage 3 ("execute", the s2_ signals): the lanes compute and
-        # write back. The state read of one op and the write of the op before it share a
-        # cycle; the transparent read port hands over the new value, so back-to-back ops
-        # need no stall.
+        # fabric (block RAM outputs are slow and spread over the die), and so are the
+        # group's state and bias, read in stage 1. Stage 3 ("execute", the s2_ signals): the
+        # lanes compute and write back. The state read of one op and the write of the op
+        # before it on the same group share a cycle at the latest; the transparent read
+        # port hands over the new value, so back-to-back ops need no stall.
         f_valid, f_step, f_last, f_final = Signal(), Signal(), Signal(), Signal()
         f_group = Signal(gw)
         f_pair = Signal()
@@ -344,26 +343,45 @@ class FCLayer(wiring.Component):
         s2_final = Signal()
         s2_group = Signal(gw)
         room = Signal()
-        m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
+        # spike words on their way into the queue: in fetch, in execute, and in the register
+        # before the queue
+        pipe.w_pending = w_pending = Signal()
+        m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending
+                            < depth)
         pipe.classes = None
         if self.membrane_class:
             classes = fifo.SyncFIFO(width=len(self.o_class.payload), depth=2)
             m.submodules.classes = classes
             closing = lambda v, s, l, f: v & s & l & f    # noqa: E731
             m.d.comb += room.eq(
-                (words.level + (f_valid & f_step) + (s2_valid & s2_step) < depth)
+                (words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending < depth)
                 & (classes.level + closing(f_valid, f_step, f_last, f_final)
                    + closing(s2_valid, s2_step, s2_last, s2_final) < 2))
             pipe.classes = classes
         issue = Signal()
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
+        if self.plan.split_end_of_step:
+            # a group's end-of-step update takes two cycles: the next op waits one, so the
+            # update writes its group back alone and no op reads a state about to change
+            after_eos = Signal()
+            m.d.sync += after_eos.eq(issue & token.eos)
+            m.d.comb += issue.eq(source.valid & (~token.eos | room) & ~after_eos)
         final = group == G - 1
 
         for port, index in zip(mem.w_rds, indices):
             m.d.comb += port.addr.eq(index * G + group)
-        for port in (mem.s_rd, mem.b_rd, mem.v_rd):
+        # the group's state, bias and parameters are read in the issue stage and registered
+        # in the fabric in the fetch stage, beside the weight rows: the lanes start from
+        # flip-flops, not from the distributed RAM's read and its address fan-out. An op
+        # reads its group's state in the cycle the op before it on that group writes it
+        # (two groups or more: the read port is transparent), or later
+        for port, name in ((mem.s_rd, "state_data"), (mem.b_rd, "bias_data"),
+                           (mem.v_rd, "param_data")):
             if port is not None:
-                m.d.comb += port.addr.eq(f_group)
+                m.d.comb += port.addr.eq(group)
+                data = Signal.like(port.data, name=f"{name}_q")
+                m.d.sync += data.eq(port.data)
+                setattr(mem, name, data)
         m.d.sync += [
             f_valid.eq(issue),
             f_step.eq(token.eos),
@@ -409,10 +427,16 @@ class FCLayer(wiring.Component):
         next_state = []
         membranes = []
         state_reg = self.state_reg
-        state_word = state_reg if G == 1 else mem.s_rd.data
+        state_word = state_reg if G == 1 else mem.state_data
         if self.value_bits:
             f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
             m.d.sync += [f_value.eq(pipe.token.value), s2_value.eq(f_value)]
+        split = self.plan.split_end_of_step
+        # with a split update, the end-of-step op of the cycle before completes now (the
+        # issue stage left this cycle empty) and writes its group back
+        finish, s3_group = Signal(), Signal.like(s2_group)
+        if split:
+            m.d.sync += [finish.eq(s2_valid & s2_step), s3_group.eq(s2_group)]
         for j in range(P):
             # with one group each lane is one neuron, with its own parameters
             lane_p = self.neuron_params[j] if G == 1 else p
@@ -431,15 +455,15 @@ class FCLayer(wiring.Component):
                 if G == 1:
                     # one neuron per lane: its bias is a constant of the lane
                     bias = 0 if self.bias is None or j >= self.outputs else self.bias[j]
-                    lane = kind(lane_p, self.plan.adder_bits, bias=bias)
+                    lane = kind(lane_p, self.plan.adder_bits, bias=bias, **self._lane_split)
                 elif self.variable_params:
                     # per-neuron parameters on shared lanes: read with the group's state
-                    lane = kind(p, self.plan.adder_bits, variable=True)
-                    word_p = mem.v_rd.data[j * pw:(j + 1) * pw]
+                    lane = kind(p, self.plan.adder_bits, variable=True, **self._lane_split)
+                    word_p = mem.param_data[j * pw:(j + 1) * pw]
                     m.d.comb += [lane.bias.eq(bias_data[j * ab:(j + 1) * ab]),
                                  lane.threshold.eq(word_p[:mb]), lane.decay.eq(word_p[mb:])]
                 else:
-                    lane = kind(p, self.plan.adder_bits)
+                    lane = kind(p, self.plan.adder_bits, **self._lane_split)
                     m.d.comb += lane.bias.eq(bias_data[j * ab:(j + 1) * ab])
                 if self.cuba:
                     m.d.comb += lane.syn.eq(word[mb:])
@@ -455,6 +479,8 @@ class FCLayer(wiring.Component):
                 lane.weight.eq(weight),
                 spikes[j].eq(lane.spike),
             ]
+            if split:
+                m.d.comb += lane.finish.eq(finish)
             if self.membrane_class:
                 membranes.append(lane.mem_out)
         pad = self.plan.pad
@@ -479,27 +505,43 @@ class FCLayer(wiring.Component):
                                 Mux(s2_last, 0, spikes))
                 with m.If(s2_final):
                     m.d.sync += pipe.busy.eq(0)
+        # the state is written by an integrate op, by an end-of-step op that is not split,
+        # or by a split one completing
+        write = (s2_valid & ~s2_step) | finish if split else s2_valid
         if G == 1:
-            with m.If(s2_valid):
+            with m.If(write):
                 m.d.sync += state_reg.eq(Cat(*next_state))
         else:
             m.d.comb += [
-                mem.s_wr.addr.eq(s2_group),
+                mem.s_wr.addr.eq(Mux(finish, s3_group, s2_group) if split else s2_group),
                 mem.s_wr.data.eq(Cat(*next_state)),
-                mem.s_wr.en.eq(s2_valid),
+                mem.s_wr.en.eq(write),
             ]
         return spikes
+
+    @property
+    def _lane_split(self):
+        """The keyword that makes a lane split its end-of-step update, where the plan says
+        so (only :class:`~rtl_lib.lif.LIFLane` knows it)."""
+        return {"split": True} if self.plan.split_end_of_step else {}
 
     def _serialize(self, m, mem, pipe, spikes):
         """The step's spikes as words into the queue, then as events, one or two per beat."""
         words = mem.words
-        m.d.comb += [
-            words.w_data.eq(Cat(spikes, chunk_flags(spikes), pipe.s2_group, pipe.s2_final,
-                                pipe.s2_last)),
-            # every group's word, spikes or not: an OR over all lanes here would be a long
-            # path across the die (the serializer skips empty words in a cycle)
-            words.w_en.eq(pipe.s2_valid & pipe.s2_step),
+        # every group's word, spikes or not: an OR over all lanes here would be a long path
+        # across the die (the serializer skips empty words in a cycle). The spikes are
+        # registered where the lanes are, then their chunk flags (an OR of 8 lanes each) go
+        # into the queue with them
+        spikes_q = Signal(len(spikes))
+        tail = Cat(pipe.s2_group, pipe.s2_final, pipe.s2_last)
+        tail_q = Signal(len(tail))
+        m.d.sync += [
+            spikes_q.eq(spikes),
+            tail_q.eq(tail),
+            pipe.w_pending.eq(pipe.s2_valid & pipe.s2_step),
         ]
+        m.d.comb += [words.w_data.eq(Cat(spikes_q, chunk_flags(spikes_q), tail_q)),
+                     words.w_en.eq(pipe.w_pending)]
         m.submodules.serializer = serializer = SpikeSerializer(self.outputs, self.lanes,
                                                                self.groups, self.out_events)
         m.d.comb += [

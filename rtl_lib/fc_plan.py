@@ -178,6 +178,16 @@ class FCPlan:
                 and tabulates(self.params, constant_bias=True))
 
     @property
+    def split_end_of_step(self):
+        """Whether the lanes take two cycles for the end-of-step update (see
+        :class:`~rtl_lib.lif.LIFLane`'s ``split``): spike-input LIF lanes whose update is
+        arithmetic, not a table. Its leak, bias and reset on a membrane of 16 to 24 bits
+        are several carry chains in a row, the layer's longest path by far; the register
+        between them costs one cycle per group and step (the layer issues nothing while a
+        group's update completes) and about two membranes of flip-flops per lane."""
+        return not (self.cuba or self.direct or self.tabulated)
+
+    @property
     def weight_depth(self):
         return self.rows * self.groups
 
@@ -234,5 +244,6 @@ class FCPlan:
 
     def step_cycles(self, events):
         """Cycles the layer takes for a step of ``events`` input events (an int or an array):
-        each group of ``E`` events, and the end-of-step token, passes every group once."""
-        return (-(-events // self.events) + 1) * self.groups
+        each group of ``E`` events passes every group once, and the end-of-step token every
+        group in one cycle, or two when the update is split."""
+        return (-(-events // self.events) + 1 + self.split_end_of_step) * self.groups

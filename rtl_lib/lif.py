@@ -1,7 +1,7 @@
 """The leaky integrate-and-fire neuron datapath: one lane, combinational."""
 from dataclasses import dataclass
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -110,6 +110,13 @@ class LIFLane(wiring.Component):
     the delayed reset), ready for that step's inputs. This is snnTorch's ``Leaky`` update
     order, bit-exactly as :mod:`spikegen.reference` defines it.
 
+    With ``split`` the end-of-step update takes two cycles, for a wide membrane's clock: in
+    the cycle of ``op`` = 1 the lane fires (``spike``, ``mem_out``) and registers the reset,
+    the leak's amount and the rest of the sum; in the next cycle, with ``finish`` = 1 (and
+    nothing else driven), ``mem_next`` and ``r_next`` give the end-of-step result. The
+    layer writes the state back then, and issues nothing in between. Integrating stays one
+    cycle.
+
     Members
     -------
     op : In(1)
@@ -132,8 +139,10 @@ class LIFLane(wiring.Component):
         The neuron fired in this step (end-of-step update only).
     mem_out : Out(signed(mem_bits))
         The step's membrane ``m'`` (snnTorch's ``mem``), for a membrane readout.
+    finish : In(1)
+        With ``split``: the end-of-step update of the previous cycle completes now.
     """
-    def __init__(self, params, weight_bits, *, bias=None, variable=False):
+    def __init__(self, params, weight_bits, *, bias=None, variable=False, split=False):
         if not isinstance(params, LIFParams):
             raise TypeError(f"Neuron parameters must be LIFParams, not {params!r}")
         if variable and bias is not None:
@@ -157,6 +166,12 @@ class LIFLane(wiring.Component):
         if bias is None:
             ports["bias"] = In(mem)
         self.variable = variable
+        if split and tabulates(params, constant_bias=bias is not None):
+            raise ValueError("A lane whose end-of-step update is a table cannot split it: "
+                             "the table is already one level of logic")
+        self.split = split
+        if split:
+            ports["finish"] = In(1)
         if variable:
             ports["threshold"] = In(mem)
             ports["decay"] = In(unsigned(params.decay_bits + 1))
@@ -203,18 +218,49 @@ class LIFLane(wiring.Component):
                 self.spike.eq(self.op & spike),
             ]
             return m
+        bias = self.bias if self.const_bias is None else self.const_bias
+        rest = node(m, Mux(self.last, 0, after), "rest")
+        if after is mem:
+            # no correction after firing: the rest is above threshold exactly when the
+            # membrane fired, so one comparison serves both
+            r_next = node(m, Mux(self.last, _rest_fires(p), spike), "reset")
         else:
-            bias = self.bias if self.const_bias is None else self.const_bias
-            rest = node(m, Mux(self.last, 0, after), "rest")
             r_next = node(m, rest > p.threshold, "reset")
-            base = Mux(r_next, 0, rest) if p.reset == "zero" else rest
-            base = node(m, base, "base")
-            amount = _decay(base, p)
-            start = base + bias if amount is None else base - amount + bias
-            if p.reset == "subtract":
-                start = start - Mux(r_next, p.threshold, 0)
-            start = sat(start, "start")
+        # new = leak(base) + bias - (r_next * threshold if subtract), base = 0 if (zero and
+        # r_next) else rest. The sum without the leak is computed from ``rest`` for both
+        # values of ``r_next``, side by side with the comparison and the leak's amount
+        # (leak(0) = 0), then chosen; one subtraction of the amount and the saturation
+        # follow. With ``split`` a register after the choice halves the path (a choice after
+        # the register would cost a multiplexer per bit in front of the subtraction).
+        amount = _decay(rest, p)
+        if amount is not None:
+            amount = node(m, amount, "amount")
+            if p.reset == "zero":
+                amount = Mux(r_next, 0, amount)
+        kept = node(m, rest + bias, "kept")
+        reset_base = bias - p.threshold if p.reset == "subtract" else bias
+        if p.reset != "zero":
+            reset_base = rest + reset_base
+        was_reset = node(m, Value.cast(reset_base), "was_reset")
+        partial = node(m, Mux(r_next, was_reset, kept), "partial")
+        if self.split:
+            r_next_q = Signal(name="reset_q")
+            partial_q = Signal(partial.shape(), name="partial_q")
+            m.d.sync += [r_next_q.eq(r_next), partial_q.eq(partial)]
+            if amount is not None:
+                amount_q = Signal(amount.shape(), name="amount_q")
+                m.d.sync += amount_q.eq(amount)
+                amount = amount_q
+            r_next, partial = r_next_q, partial_q
+        start = sat(partial if amount is None else partial - amount, "start")
 
+        if self.split:
+            with m.If(self.finish):
+                m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next)]
+            with m.Else():
+                m.d.comb += [self.mem_next.eq(integrated), self.r_next.eq(self.r),
+                             self.spike.eq(self.op & spike)]
+            return m
         with m.If(self.op):
             m.d.comb += [self.mem_next.eq(start), self.r_next.eq(r_next), self.spike.eq(spike)]
         with m.Else():
@@ -235,6 +281,11 @@ class LIFLane(wiring.Component):
         index = Cat(self.mem.as_unsigned(), self.r) if self.uses_r else self.mem.as_unsigned()
         looked = node(m, Array(Const(e, mb + 2) for e in entries)[index], "table")
         return looked[:mb + 1].as_signed(), looked[mb + 1]
+
+
+def _rest_fires(p):
+    """Whether a membrane at rest (0) is above the threshold: a negative threshold."""
+    return p.threshold < 0 if isinstance(p.threshold, Value) else int(p.threshold < 0)
 
 
 class _VariableParams:

@@ -238,8 +238,10 @@ class NetworkPlan:
         drain = work[1:, :, -1].sum(axis=0) + events[-1][:, -1] + 5 * len(self.layers)
         per_inference = per_step.sum(axis=1) + drain
         return {
-            "formula": "sum over steps of max over stages of (ceil(events_in / E) + 1) * "
-                       "ceil(N/P) per layer and beats + 1 per serializer feeding an E > 1 "
+            "formula": "sum over steps of max over stages of (ceil(events_in / E) + 1 "
+                       "[+ 1 for a split end-of-step update]) * ceil(N/P) per dense layer, "
+                       "a conv layer's own step cycles, and beats + 1 per serializer "
+                       "feeding an E > 1 "
                        "layer (ceil(spikes / E) per 8-neuron chunk), plus the last step's "
                        "drain through later stages and its output spikes",
             "events_per_cycle": max(layer.events for layer in self.layers),

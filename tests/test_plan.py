@@ -112,7 +112,9 @@ def test_plan_facts(rng):
     assert (first.lanes, first.groups, first.pad) == (4, 3, 2)
     assert (first.events, first.out_events, last.out_events) == (2, 2, 1)
     assert (last.lanes, last.groups) == (3, 1) and last.state_in_registers
-    assert first.step_cycles(5) == (3 + 1) * 3
+    # 3 cycles of event pairs and 2 of the split end-of-step update, for each of 3 groups
+    assert first.split_end_of_step and not last.tabulated
+    assert first.step_cycles(5) == (3 + 1 + 1) * 3
     assert plan.kinds == ("dense", "dense")
     assert {m.width for m in plan.with_weight_bits(3).memories()
             if m.name.endswith(".weights")} == {4 * 3, 3 * 3}
@@ -124,12 +126,14 @@ def test_cycle_model_of_the_plan(rng):
     plan = plan_network(qnet)
     events = [np.array([[4, 0]]), np.array([[3, 1]]), np.array([[2, 0]])]
     cycles = plan.cycle_estimate(events)
-    # layer 0: (ceil(4/2) + 1) * 2 groups = 6 and (0 + 1) * 2 = 2; layer 1's serializer
-    # input: 3 + 1 and 1 + 1; layer 1: (2 + 1) * 1 and (1 + 1) * 1
-    assert cycles["per_step_mean"] == (6 + 2) / 2
+    # layer 0: (ceil(4/2) + 1 + 1) * 2 groups = 8 and (0 + 1 + 1) * 2 = 4 (a split
+    # end-of-step update); layer 1's serializer input: 3 + 1 and 1 + 1; layer 1:
+    # (2 + 1 + 1) * 1 and (1 + 1 + 1) * 1
+    assert [layer.split_end_of_step for layer in plan.layers] == [True, True]
+    assert cycles["per_step_mean"] == (8 + 4) / 2
     assert cycles["groups"] == [2, 1]
-    # drain: the later stages of the last step (2 + 2), its output spikes (0), 5 per layer
-    assert cycles["per_inference_mean"] == 8 + 4 + 0 + 10
+    # drain: the later stages of the last step (2 + 3), its output spikes (0), 5 per layer
+    assert cycles["per_inference_mean"] == 8 + 4 + 5 + 0 + 10
 
 
 def test_every_stage_knows_every_layer_kind():

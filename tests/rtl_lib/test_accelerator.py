@@ -20,15 +20,21 @@ def test_random_configurations(seed):
 
 
 def test_cycles_follow_the_formula(rng):
-    """One layer, P = N: a step costs (events + 1) cycles; the last step's output spikes
-    then drain one per cycle, after a small constant latency."""
+    """One layer, P = N: a step costs its plan's step cycles (events + 1, plus 1 for the
+    split end-of-step update of this wide membrane); the last step's output spikes then
+    drain one per cycle, after a small constant latency."""
+    from spikegen.assemble import layer_component
+
     net = random_network(rng, (20, 8), beta=0.9)
     qnet = quantize(net, hardware=HardwareConfig(parallelism=0))
+    plan = layer_component(qnet.layers[0], None).plan
+    assert plan.split_end_of_step
     spikes = (rng.random((3, 10, 20)) < 0.3).astype(np.uint8)
     cycles = check(qnet, spikes)
     last = simulate(qnet, spikes).spikes[:, -1].sum(axis=1)
     for sample, n, drain in zip(spikes, cycles, last):
-        bound = int(sample.sum()) + sample.shape[0]
+        bound = int(sample.sum()) + 2 * sample.shape[0]
+        assert bound == int(plan.step_cycles(sample.sum(axis=1)).sum())
         # latency: pipeline, serializer stages, the readout's input register
         assert bound <= n <= bound + drain + 10, (bound, drain, cycles)
 

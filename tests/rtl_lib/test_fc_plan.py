@@ -138,14 +138,19 @@ def test_memory_kinds_are_known():
         assert {m.kind for m in p.memories()} <= set(MEMORY_KINDS)
 
 
+@pytest.mark.parametrize("params,split", [(LIF, True), (NARROW, False), (CUBA, False)])
 @pytest.mark.parametrize("events", [1, 2])
 @pytest.mark.parametrize("lanes", [7, 3, 1])
-def test_step_cycles(events, lanes):
-    """Each group of E events and the end of step pass every group once."""
-    p = plan(outputs=7, lanes=lanes, events=events)
+def test_step_cycles(events, lanes, params, split):
+    """Each group of E events passes every group once, the end of step every group in one
+    cycle, or in two when a LIF lane's arithmetic update is split (a narrow fully parallel
+    lane's table is not)."""
+    p = plan(outputs=7, lanes=lanes, events=events, params=params)
     groups = -(-7 // lanes)
+    split = split or (params is NARROW and groups > 1)       # no table: the bias is a port
+    assert p.split_end_of_step == split
     for n in range(8):
-        assert p.step_cycles(n) == (-(-n // events) + 1) * groups
+        assert p.step_cycles(n) == (-(-n // events) + 1 + split) * groups
     counts = np.array([0, 1, 2, 3, 10])
     np.testing.assert_array_equal(p.step_cycles(counts),
                                   [p.step_cycles(int(n)) for n in counts])
