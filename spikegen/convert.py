@@ -1,0 +1,252 @@
+"""ANN-to-SNN conversion: a trained ReLU network (:mod:`spikegen.ann`) becomes an ordinary
+float :class:`~spikegen.ir.Network` of integrate-and-fire neurons, which spikegen quantizes,
+builds and verifies like any trained SNN.
+
+The method (see ``docs/conversion.md`` for its sources):
+
+* every ReLU becomes integrate-and-fire neurons (LIF with ``beta = 1``), reset by
+  subtraction, threshold 1: a neuron driven by a constant current ``I`` fires at the rate
+  ``min(I, 1)``, the clipped ReLU of its current (Rueckauer et al. 2017);
+* **threshold balancing**: each activation's range ``lambda`` is its clip value for a
+  clipped ReLU (``nn.ReLU6``, ``nn.Hardtanh(0, m)``, ``Clip``; exact), else a robust
+  ``percentile`` (default 99.9) of the layer's positive activations on calibration data.
+  A layer's weights become ``W * lambda_prev / lambda`` and its bias ``b / lambda``, so
+  firing rates are activations divided by ``lambda``; the inputs' ``lambda`` is 1 (an input
+  of intensity ``x`` spikes at rate ``x``);
+* **threshold shift**: a bias of ``shift / T`` (default ``shift = 0.5``) is added to every
+  spiking layer: over ``T`` steps it adds half a threshold, which is what an initial membrane
+  of ``threshold / 2`` would do (Deng & Gu 2021; Bu et al. 2022, the clip-floor-shift
+  activation): spike counts round ``T * rate`` instead of flooring it. The hardware has no
+  initial membrane, a bias it has;
+* pooling: average pooling (before or after the ReLU) is linear and folds exactly (see
+  :mod:`spikegen.fold`); a max pooling after a ReLU is moved before it (they commute) and
+  becomes a max pooling of currents, which the hardware builds;
+* **readout**: the last linear layer (the logits) integrates without firing (IF,
+  ``reset="none"``) and the class is its largest final membrane (``readout="membrane"``,
+  :mod:`rtl_lib.membrane_readout`): ``T`` times the logits of the spike rates.
+
+The converted network is built for ``T`` steps (the shift depends on it) and records
+``events`` coding with ``T`` steps: the host sends the input spikes.
+"""
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .ann import Activation, forward, prepare
+from .errors import SpikegenError
+from .fold import Conv, Linear, Neuron, fold
+from .ir import LIF, InputCoding, Network
+
+
+__all__ = ["Conversion", "balance", "to_network", "convert", "snn_inputs", "accuracy_sweep",
+           "format_sweep", "plot_sweep", "DEFAULT_PERCENTILE", "DEFAULT_SHIFT"]
+
+
+DEFAULT_PERCENTILE = 99.9
+DEFAULT_SHIFT = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Conversion:
+    """Result of :func:`convert`: the spiking ``network``; ``thresholds`` the activation
+    range ``lambda`` of each ReLU layer and ``clipped`` whether it was the ReLU's clip value
+    (else the ``percentile`` of the calibration activations); ``steps`` and ``shift``."""
+    network: Network
+    thresholds: tuple
+    clipped: tuple
+    percentile: float
+    steps: int
+    shift: float
+
+    def summary(self):
+        """A few lines for the user."""
+        lines = [f"converted to integrate-and-fire neurons (subtract reset) for {self.steps} "
+                 f"steps, bias shift {self.shift:g}/T, membrane readout of the last layer"]
+        for k, (lam, clip) in enumerate(zip(self.thresholds, self.clipped)):
+            how = "the ReLU's clip value" if clip else \
+                f"the {self.percentile:g}th percentile of its activations"
+            lines.append(f"  layer {k}: activation range {lam:.4g} ({how})")
+        return "\n".join(lines)
+
+
+def _check_chain(ops):
+    """One activation after every linear map but the last, none after the last."""
+    linear, activation = None, 0
+    for op in ops:
+        if isinstance(op, (Conv, Linear)):
+            if linear is not None and not activation:
+                raise SpikegenError(f"{op.name}: two linear layers without a ReLU between "
+                                    "them; spikegen converts linear maps separated by ReLUs")
+            linear, activation = op, 0
+        elif isinstance(op, Activation):
+            if linear is None or activation:
+                raise SpikegenError(f"{op.name}: a ReLU must follow a Conv2d or Linear layer "
+                                    "(one ReLU per layer)")
+            activation = 1
+    if linear is None:
+        raise SpikegenError("the network has no Conv2d or Linear layer")
+    if activation:
+        raise SpikegenError("the network must end with a Linear layer (its logits, read as "
+                            "the last layer's membrane), not with a ReLU")
+
+
+def _check_percentile(percentile):
+    if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) \
+            or not 50.0 <= percentile <= 100.0:
+        raise SpikegenError(f"percentile must be a number from 50 to 100, not {percentile!r}")
+
+
+def balance(ann, x, *, percentile=DEFAULT_PERCENTILE):
+    """The activation range ``lambda`` of every ReLU on calibration inputs ``x`` (samples,
+    features in the ANN's input order): its clip value, else the ``percentile`` of its
+    positive activations. Returns ``(thresholds, clipped)``."""
+    _check_percentile(percentile)
+    prepared = prepare(ann)
+    _check_chain(prepared.ops)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise SpikegenError(f"calibration data must have shape (samples, {ann.inputs}) with "
+                            f"at least one sample, not {x.shape}")
+    _, acts = forward(prepared, x, record=True)
+    activations = [op for op in prepared.ops if isinstance(op, Activation)]
+    thresholds, clipped = [], []
+    for op, values in zip(activations, acts):
+        if op.max is not None:
+            thresholds.append(float(op.max))
+            clipped.append(True)
+            continue
+        positive = values[values > 0]
+        if positive.size == 0:
+            raise SpikegenError(f"{op.name}: no positive activation on the calibration data; "
+                                "the layer never fires (give other calibration data)")
+        thresholds.append(float(np.percentile(positive, percentile)))
+        clipped.append(False)
+    return tuple(thresholds), tuple(clipped)
+
+
+def to_network(ann, thresholds, steps, *, shift=DEFAULT_SHIFT, name=None, notes=()):
+    """The spiking :class:`~spikegen.ir.Network` of ``ann`` with activation ranges
+    ``thresholds`` (from :func:`balance`) for ``steps`` time steps (see the module
+    docstring)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise SpikegenError(f"steps must be a positive integer, not {steps!r}")
+    if not isinstance(shift, (int, float)) or not 0.0 <= shift <= 1.0:
+        raise SpikegenError(f"shift must be a number from 0 to 1, not {shift!r}")
+    prepared = prepare(ann)
+    _check_chain(prepared.ops)
+    lambdas = list(thresholds)
+    count = sum(isinstance(op, Activation) for op in prepared.ops)
+    if len(lambdas) != count or not all(lam > 0 for lam in lambdas):
+        raise SpikegenError(f"{count} positive activation ranges are needed, not {thresholds!r}")
+    last = max(i for i, op in enumerate(prepared.ops) if isinstance(op, (Conv, Linear)))
+    ops, previous, k = [], 1.0, 0
+    for i, op in enumerate(prepared.ops):
+        if isinstance(op, (Conv, Linear)):
+            lam = 1.0 if i == last else lambdas[k]
+            extra = 0.0 if i == last else shift / steps
+            bias = op.bias
+            if bias is not None or extra:
+                bias = (np.zeros(op.weight.shape[0]) if bias is None else bias) / lam + extra
+            ops.append(replace(op, weight=op.weight * (previous / lam), bias=bias))
+            if i == last:
+                ops.append(Neuron(LIF(beta=1.0, threshold=1.0, reset="none"),
+                                  name=f"{op.name} (readout)"))
+            previous = lam
+        elif isinstance(op, Activation):
+            ops.append(Neuron(LIF(beta=1.0, threshold=1.0, reset="subtract"), name=op.name))
+            k += 1
+        else:
+            ops.append(op)
+    layers = fold(ops, ann.input_shape, where=f"{ann.source} network")
+    return Network(layers, name=name or ann.name, readout="membrane",
+                   source=f"{ann.source} ReLU network, converted",
+                   notes=tuple(notes), coding=InputCoding("events", steps=steps))
+
+
+def convert(ann, x, *, steps, percentile=DEFAULT_PERCENTILE, shift=DEFAULT_SHIFT, name=None):
+    """Convert ``ann`` with calibration inputs ``x`` (samples, features in the ANN's input
+    order, intensities in [0, 1]) for ``steps`` time steps. Returns a :class:`Conversion`."""
+    thresholds, clipped = balance(ann, x, percentile=percentile)
+    notes = [f"converted from a {ann.source} ReLU network: IF neurons, subtract reset, "
+             f"bias shift {shift:g}/T for T = {steps}, membrane readout"]
+    notes += [f"layer {k}: activation range {lam:.6g} ("
+              + ("clip value" if clip else f"{percentile:g}th percentile of "
+                 f"{x.shape[0]} calibration samples") + ")"
+              for k, (lam, clip) in enumerate(zip(thresholds, clipped))]
+    network = to_network(ann, thresholds, steps, shift=shift, name=name, notes=notes)
+    return Conversion(network, thresholds, clipped, float(percentile), steps, float(shift))
+
+
+def snn_inputs(ann, x):
+    """Inputs ``x`` in the ANN's order ((C, H, W) flattened) in the spiking network's
+    (channels last, see :mod:`rtl_lib.conv_geometry`)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(ann.input_shape) != 3:
+        return x
+    c, h, w = ann.input_shape
+    return x.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
+def accuracy_sweep(ann, thresholds, x, y, steps, *, weight_bits=8, shift=DEFAULT_SHIFT,
+                   seed=0, batch=250, progress=None):
+    """The ANN's accuracy and the converted network's bit-exact accuracy (quantized with
+    ``weight_bits``, run by :func:`spikegen.reference.simulate`) for each number of
+    ``steps``. Inputs are rate coded on the host with ``seed`` (binary inputs give the same
+    spikes every step). Returns ``(ann_accuracy, rows)``, a row per ``steps``."""
+    from .ptq import coded_inputs
+    from .quantize import quantize
+    from .reference import simulate
+
+    y = np.asarray(y)
+    ann_accuracy = float(np.mean(np.argmax(forward(prepare(ann), x), axis=1) == y))
+    flat = snn_inputs(ann, x)
+    rows = []
+    for t in steps:
+        network = to_network(ann, thresholds, t, shift=shift)
+        coding = InputCoding("events", steps=t)
+        qnet = quantize(network, weight_bits=weight_bits, coding=coding)
+        spikes = coded_inputs(flat, coding, seed=seed)
+        predicted = np.concatenate([simulate(qnet, spikes[s:s + batch]).predicted
+                                    for s in range(0, len(y), batch)])
+        row = {"steps": int(t), "snn_accuracy": float(np.mean(predicted == y))}
+        rows.append(row)
+        if progress is not None:
+            progress(f"T = {t}: bit-exact {100 * row['snn_accuracy']:.2f} % "
+                     f"(ANN {100 * ann_accuracy:.2f} %)")
+    return ann_accuracy, rows
+
+
+def format_sweep(ann_accuracy, rows, weight_bits):
+    """The sweep as a text table."""
+    lines = [f"{'steps':>5}  {'ANN %':>7}  {'SNN bit-exact %':>15}  {'loss (points)':>13}",
+             f"{'-' * 5}  {'-' * 7}  {'-' * 15}  {'-' * 13}"]
+    for row in rows:
+        lines.append(f"{row['steps']:>5}  {100 * ann_accuracy:>7.2f}  "
+                     f"{100 * row['snn_accuracy']:>15.2f}  "
+                     f"{100 * (ann_accuracy - row['snn_accuracy']):>+13.2f}")
+    lines.append(f"({weight_bits}-bit weights)")
+    return "\n".join(lines)
+
+
+def plot_sweep(ann_accuracy, rows, path, *, title="ANN-to-SNN conversion"):
+    """Plot bit-exact accuracy against time steps, the ANN's as a line, to a PNG (no
+    version or timestamp in it: the same rows give the same file)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    steps = [row["steps"] for row in rows]
+    ax.plot(steps, [100 * row["snn_accuracy"] for row in rows], "o-",
+            label="converted SNN (bit-exact)")
+    ax.axhline(100 * ann_accuracy, color="k", linestyle=":", label="ANN")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(steps, [str(t) for t in steps])
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
