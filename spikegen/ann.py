@@ -25,13 +25,13 @@ import numpy as np
 
 from .errors import SpikegenError
 from .fold import Conv, Flatten, Linear, Pool
+from .loader import ANN_FORMAT
 
 
 __all__ = ["Activation", "BatchNorm", "ANN", "ann_from_module", "is_ann_module", "save_ann",
-           "load_ann", "is_ann_checkpoint", "prepare", "forward", "ANN_FORMAT"]
+           "load_ann", "is_ann_checkpoint", "read_ann", "prepare", "forward", "ANN_FORMAT"]
 
 
-ANN_FORMAT = "spikegen-ann"
 ANN_VERSION = 1
 
 
@@ -381,3 +381,22 @@ def _apply(op, h, F, torch):
         return (h - torch.from_numpy(op.mean).reshape(shape)) * scale \
             + torch.from_numpy(op.bias).reshape(shape)
     return h.clamp(min=0.0) if op.max is None else h.clamp(0.0, op.max)
+
+
+def read_ann(path):
+    """The :class:`ANN` in ``path`` (an ONNX file or a ReLU-network checkpoint), or ``None``
+    when the file holds something else (a spiking network)."""
+    from .loader import _read
+    from .nir_frontend import is_nir_file
+    from .onnx_frontend import is_onnx_file, load_onnx
+
+    path = os.fspath(path)
+    if is_onnx_file(path):
+        return load_onnx(path)
+    if not os.path.isfile(path) or is_nir_file(path):
+        return None
+    try:
+        obj = _read(path)
+    except SpikegenError:
+        return None                  # not a torch file: the spiking loaders say what it is
+    return load_ann(path, obj) if is_ann_checkpoint(obj) else None

@@ -28,6 +28,7 @@ The method (see ``docs/conversion.md`` for its sources):
 The converted network is built for ``T`` steps (the shift depends on it) and records
 ``events`` coding with ``T`` steps: the host sends the input spikes.
 """
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,7 +40,8 @@ from .ir import LIF, InputCoding, Network
 
 
 __all__ = ["Conversion", "balance", "to_network", "convert", "snn_inputs", "accuracy_sweep",
-           "format_sweep", "plot_sweep", "DEFAULT_PERCENTILE", "DEFAULT_SHIFT"]
+           "format_sweep", "plot_sweep", "calibration_data", "DEFAULT_PERCENTILE",
+           "DEFAULT_SHIFT"]
 
 
 DEFAULT_PERCENTILE = 99.9
@@ -250,3 +252,109 @@ def plot_sweep(ann_accuracy, rows, path, *, title="ANN-to-SNN conversion"):
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+def calibration_data(spec, ann, *, split="train", limit=None, binarize=None):
+    """Intensities (samples, features in the ANN's input order) and labels (or ``None``) from
+    a command-line ``spec``: a data set name (``digits``, ``mnist5k``, ``mnist-idx:DIR``; its
+    ``split`` ``"train"`` or ``"test"``, the other when that one is empty) or an ``.npz``
+    file with ``x`` (samples, features) in [0, 1] and optionally ``labels``. ``binarize``
+    turns intensities at or above it into 1, the rest into 0."""
+    from . import datasets
+
+    if isinstance(spec, str) and spec.endswith(".npz"):
+        if not os.path.isfile(spec):
+            raise SpikegenError(f"{spec}: no such file")
+        try:
+            with np.load(spec, allow_pickle=False) as archive:
+                if "x" not in archive.files:
+                    raise SpikegenError(f"{spec}: no 'x' array of intensities (found: "
+                                        f"{', '.join(archive.files) or 'nothing'})")
+                x = archive["x"]
+                y = archive["labels"] if "labels" in archive.files else None
+        except SpikegenError:
+            raise
+        except (ValueError, OSError, EOFError) as exc:
+            raise SpikegenError(f"{spec}: not a readable .npz file ({exc})") from None
+        source = spec
+    else:
+        data = datasets.get(spec)
+        pairs = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
+        other = "test" if split == "train" else "train"
+        x, y = pairs[split] if len(pairs[split][0]) else pairs[other]
+        source = f"{data.name}"
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != ann.inputs or not len(x):
+        raise SpikegenError(f"{source}: intensities of shape {x.shape}, the network takes "
+                            f"(samples, {ann.inputs})")
+    x = x.astype(np.float64)
+    if not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0:
+        raise SpikegenError(f"{source}: intensities must be in [0, 1]")
+    if y is not None and np.shape(y) != (x.shape[0],):
+        raise SpikegenError(f"{source}: 'labels' has shape {np.shape(y)}, expected "
+                            f"({x.shape[0]},)")
+    if limit is not None:
+        x, y = x[:limit], None if y is None else y[:limit]
+    if binarize is not None:
+        x = (x >= binarize).astype(np.float64)
+    return x, None if y is None else np.asarray(y, dtype=np.int64)
+
+
+def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERCENTILE,
+                 shift=DEFAULT_SHIFT, binarize=None, calib_samples=1000, eval_samples=None,
+                 sweep=None, weight_bits=8, plot=None, seed=0, log=print):
+    """``spikegen convert``: read the ReLU network in ``model`` (a checkpoint or an ONNX
+    file), convert it on ``calib`` (see :func:`calibration_data`) for ``steps`` steps, write
+    the spiking network to ``out`` (:func:`spikegen.save`, with ``events`` coding and
+    ``steps``), and with ``eval`` data print the ANN's accuracy next to the converted
+    network's bit-exact accuracy for each of ``sweep`` (default ``steps / 4 ... 2 * steps``)
+    steps, plotted to ``plot`` (default beside ``out``). Returns the figures as a dict."""
+    from .ann import read_ann
+    from .loader import save
+
+    ann = read_ann(model)
+    if ann is None:
+        raise SpikegenError(f"{model}: not a ReLU network (spikegen convert reads an ONNX "
+                            "file or a spikegen.save checkpoint of a PyTorch ReLU network)")
+    x, _ = calibration_data(calib, ann, split="train", limit=calib_samples,
+                            binarize=binarize)
+    conversion = convert(ann, x, steps=steps, percentile=percentile, shift=shift)
+    log(conversion.summary())
+    save(conversion.network, out, coding=conversion.network.coding)
+    log(f"wrote {out} ({len(conversion.network.layers)} layers, events coding, {steps} steps)")
+    figures = {"steps": steps, "thresholds": list(conversion.thresholds),
+               "clipped": list(conversion.clipped), "percentile": conversion.percentile,
+               "shift": conversion.shift}
+    if eval is None:
+        return figures
+    x, y = calibration_data(eval, ann, split="test", limit=eval_samples, binarize=binarize)
+    if y is None:
+        raise SpikegenError(f"{eval}: the evaluation data has no labels")
+    sweep = sorted(set(sweep or [t for t in (steps // 4, steps // 2, steps, 2 * steps)
+                                 if t >= 1]))
+    ann_accuracy, rows = accuracy_sweep(ann, conversion.thresholds, x, y, sweep,
+                                        weight_bits=weight_bits, shift=shift, seed=seed,
+                                        progress=log)
+    log(f"accuracy on {len(y)} samples of {eval}:")
+    log(format_sweep(ann_accuracy, rows, weight_bits))
+    plot = plot or os.path.splitext(out)[0] + "-accuracy.png"
+    plot_sweep(ann_accuracy, rows, plot, title=f"{ann.name}: ANN-to-SNN conversion, "
+                                              f"{len(y)} samples")
+    log(f"wrote {plot}")
+    figures.update(ann_accuracy=ann_accuracy, sweep=rows, eval_samples=int(len(y)))
+    return figures
+
+
+def network_for_build(source, calib, steps, *, percentile=DEFAULT_PERCENTILE):
+    """The converted network of the ReLU network in ``source`` for ``spikegen build``
+    (``calib`` data, ``steps`` steps), or ``None`` when ``source`` is not a ReLU network."""
+    from .ann import read_ann
+
+    ann = read_ann(source)
+    if ann is None:
+        return None
+    if calib is None:
+        raise SpikegenError(f"{source}: a ReLU network; give --calib DATA (calibration data "
+                            "for its thresholds) to convert and build it")
+    x, _ = calibration_data(calib, ann, split="train", limit=1000)
+    return convert(ann, x, steps=steps, percentile=percentile).network
