@@ -210,7 +210,8 @@ def accuracy_sweep(ann, thresholds, x, y, steps, *, weight_bits=8, shift=DEFAULT
         spikes = coded_inputs(flat, coding, seed=seed)
         predicted = np.concatenate([simulate(qnet, spikes[s:s + batch]).predicted
                                     for s in range(0, len(y), batch)])
-        row = {"steps": int(t), "snn_accuracy": float(np.mean(predicted == y))}
+        row = {"steps": int(t), "snn_accuracy": float(np.mean(predicted == y)),
+               "images": int(len(y))}
         rows.append(row)
         if progress is not None:
             progress(f"T = {t}: bit-exact {100 * row['snn_accuracy']:.2f} % "
@@ -219,13 +220,17 @@ def accuracy_sweep(ann, thresholds, x, y, steps, *, weight_bits=8, shift=DEFAULT
 
 
 def format_sweep(ann_accuracy, rows, weight_bits):
-    """The sweep as a text table."""
-    lines = [f"{'steps':>5}  {'ANN %':>7}  {'SNN bit-exact %':>15}  {'loss (points)':>13}",
-             f"{'-' * 5}  {'-' * 7}  {'-' * 15}  {'-' * 13}"]
+    """The sweep as a text table; a row may carry its own ``ann_accuracy`` and ``images``
+    (when it was measured on fewer samples)."""
+    lines = [f"{'steps':>5}  {'ANN %':>7}  {'SNN bit-exact %':>15}  {'loss (points)':>13}"
+             f"  {'images':>6}",
+             f"{'-' * 5}  {'-' * 7}  {'-' * 15}  {'-' * 13}  {'-' * 6}"]
     for row in rows:
-        lines.append(f"{row['steps']:>5}  {100 * ann_accuracy:>7.2f}  "
+        ann = row.get("ann_accuracy", ann_accuracy)
+        lines.append(f"{row['steps']:>5}  {100 * ann:>7.2f}  "
                      f"{100 * row['snn_accuracy']:>15.2f}  "
-                     f"{100 * (ann_accuracy - row['snn_accuracy']):>+13.2f}")
+                     f"{100 * (ann - row['snn_accuracy']):>+13.2f}  "
+                     f"{row.get('images', ''):>6}")
     lines.append(f"({weight_bits}-bit weights)")
     return "\n".join(lines)
 
@@ -338,9 +343,12 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
     log(f"accuracy on {len(y)} samples of {eval}:")
     log(format_sweep(ann_accuracy, rows, weight_bits))
     plot = plot or os.path.splitext(out)[0] + "-accuracy.png"
-    plot_sweep(ann_accuracy, rows, plot, title=f"{ann.name}: ANN-to-SNN conversion, "
-                                              f"{len(y)} samples")
-    log(f"wrote {plot}")
+    try:
+        plot_sweep(ann_accuracy, rows, plot, title=f"{ann.name}: ANN-to-SNN conversion, "
+                                                  f"{len(y)} samples")
+        log(f"wrote {plot}")
+    except ImportError:
+        log("no plot: matplotlib is not installed (pip install spikegen[plot])")
     figures.update(ann_accuracy=ann_accuracy, sweep=rows, eval_samples=int(len(y)))
     return figures
 
