@@ -364,5 +364,11 @@ def network_for_build(source, calib, steps, *, percentile=DEFAULT_PERCENTILE):
     if calib is None:
         raise SpikegenError(f"{source}: a ReLU network; give --calib DATA (calibration data "
                             "for its thresholds) to convert and build it")
-    x, _ = calibration_data(calib, ann, split="train", limit=1000)
-    return convert(ann, x, steps=steps, percentile=percentile).network
+    x, y = calibration_data(calib, ann, split="train", limit=1000)
+    network = convert(ann, x, steps=steps, percentile=percentile).network
+    if y is None:
+        return network
+    accuracy = float(np.mean(np.argmax(forward(prepare(ann), x), axis=1) == y))
+    return replace(network, notes=network.notes + (
+        f"the ReLU network's accuracy on its {len(y)} calibration samples: "
+        f"{100 * accuracy:.2f} %",))

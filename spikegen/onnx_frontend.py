@@ -25,6 +25,7 @@ shapes, dimensions above :data:`MAX_DIM` or tensors above :data:`MAX_ELEMENTS`),
 one-line :class:`~spikegen.errors.SpikegenError` naming the node and its operator.
 """
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -231,9 +232,9 @@ def _gemm(g, ops):
     weight = (weight if a["transB"] else weight.T) * a["alpha"]
     bias = g.const(2, optional=True)
     if bias is not None:
-        bias = np.broadcast_to(bias, (1, weight.shape[0])) if bias.size in (1, weight.shape[0]) \
-            else g.fail(f"bias of shape {bias.shape} for {weight.shape[0]} outputs")
-        bias = np.array(bias, dtype=np.float64).reshape(-1) * a["beta"]
+        if bias.size not in (1, weight.shape[0]):
+            g.fail(f"bias of shape {bias.shape} for {weight.shape[0]} outputs")
+        bias = np.broadcast_to(bias.reshape(-1), (weight.shape[0],)) * float(a["beta"])
     ops.append(Linear(np.array(weight, dtype=np.float64), bias, name=_label(g)))
 
 
@@ -258,7 +259,7 @@ def _add(g, ops):
         ok = bias.size == outputs and bias.shape[-1] == outputs
     if not ok:
         g.fail(f"a bias of shape {bias.shape} does not fit {outputs} outputs")
-    ops[-1] = type(last)(**{**last.__dict__, "bias": bias.reshape(-1).astype(np.float64)})
+    ops[-1] = replace(last, bias=bias.reshape(-1).astype(np.float64))
 
 
 def _relu(g, ops):
