@@ -276,3 +276,104 @@ def test_cli_convert_reads_onnx(tmp_path, capsys):
     with pytest.raises(SpikegenError, match="a ReLU network, not a spiking one"):
         spikegen.load(path)
     onnx.checker.check_model(model)
+
+
+def _fc(op="Gemm", inputs=("x", "w"), **attrs):
+    return helper.make_node(op, list(inputs), ["h"], name="fc", **attrs)
+
+
+def _chain(first, inits, *, input_shape=(1, 4), extra=(), opsets=()):
+    """``first`` (producing ``h``), then ReLU and a Gemm of 3 to 2."""
+    nodes = [*extra, first, helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "w2"], ["y"], name="out", transB=1)]
+    return _model(nodes, [*inits, _init("w2", (2, 3))], input_shape=input_shape,
+                  extra_opsets=opsets)
+
+
+QONNX = [helper.make_opsetid("qonnx.custom_op.general", 1)]
+CONV_IN = (1, 1, 4, 4)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: _chain(_fc(transB=1, foo=1), [_init("w", (3, 4))]),
+     r"not a valid ONNX model \(Unrecognized attribute: foo for operator Gemm\)"),
+    (lambda: _chain(_fc("Gemm", ("x", "w", "b"), transB=1), [_init("w", (3, 4)),
+                                                              _init("b", (2,))]),
+     r"'fc' \(Gemm\): bias of shape \(2,\) for 3 outputs"),
+    (lambda: _chain(_fc("Gemm", ("x", "x"), transB=1), []),
+     r"'fc' \(Gemm\): takes \['x', 'x'\], not the output 'x'"),
+    (lambda: _chain(_fc("MatMul", ("x", "w")), [_init("w", (2, 4, 3))]),
+     r"not a valid ONNX model \(\[ShapeInferenceError\]"),
+    (lambda: _chain(helper.make_node("Add", ["x0", "b"], ["h"], name="add"), [
+        _init("b", (3,)), _init("w0", (3, 4)), _init("b0", (3,))],
+        extra=[helper.make_node("Gemm", ["x", "w0", "b0"], ["x0"], name="fc0", transB=1)]),
+     r"'add' \(Add\): only the bias of a MatMul, Gemm or Conv without one"),
+    (lambda: _chain(helper.make_node("Add", ["x0", "b"], ["h"], name="add"), [
+        _init("b", (1, 3)), _init("w0", (4, 3))],
+        extra=[helper.make_node("MatMul", ["x", "w0"], ["x0"], name="mm")]),
+     None),
+    (lambda: _chain(helper.make_node("Clip", ["x0", "lo", "hi"], ["h"], name="clip"), [
+        _const("lo", 0.0), _const("hi", -2.0), _init("w0", (4, 3))],
+        extra=[helper.make_node("MatMul", ["x", "w0"], ["x0"], name="mm")]),
+     r"'clip' \(Clip\): the clip maximum must be one positive value"),
+    (lambda: _chain(helper.make_node("Clip", ["x0", "lo", "hi"], ["h"], name="clip"), [
+        _const("lo", 0.0), _init("w0", (4, 3))],
+        extra=[helper.make_node("Constant", [], ["hi"], name="k", value_float=1.0),
+               helper.make_node("MatMul", ["x", "w0"], ["x0"], name="mm")]),
+     r"'k' \(Constant\): only tensor constants \(attribute 'value'\)"),
+    (lambda: _model([helper.make_node("Flatten", ["x"], ["f"], name="fl", axis=2),
+                     _fc(inputs=("f", "w"), transB=1),
+                     helper.make_node("Relu", ["h"], ["r"], name="relu"),
+                     helper.make_node("Gemm", ["r", "w2"], ["y"], name="out", transB=1)],
+                    [_init("w", (3, 16)), _init("w2", (2, 3))], input_shape=CONV_IN),
+     r"'fl' \(Flatten\): only axis 1 is supported, not 2"),
+    (lambda: _model([helper.make_node("AveragePool", ["x"], ["p"], name="ap",
+                                      kernel_shape=[2, 2], strides=[2, 2],
+                                      pads=[1, 1, 0, 0]),
+                     helper.make_node("Flatten", ["p"], ["f"], name="fl"),
+                     _fc(inputs=("f", "w"), transB=1),
+                     helper.make_node("Relu", ["h"], ["r"], name="relu"),
+                     helper.make_node("Gemm", ["r", "w2"], ["y"], name="out", transB=1)],
+                    [_init("w", (3, 4)), _init("w2", (2, 3))], input_shape=CONV_IN),
+     r"'ap' \(AveragePool\): asymmetric pads \(1, 1, 0, 0\)"),
+    (lambda: _model([helper.make_node("Conv", ["x", "w"], ["h"], name="cv", group=0)],
+                    [_init("w", (2, 1, 3, 3))], input_shape=CONV_IN, output="h"),
+     r"not a valid ONNX model|'cv' \(Conv\): group must be a positive integer"),
+    (lambda: _model([helper.make_node("Conv", ["x", "w"], ["h"], name="cv",
+                                      kernel_shape=[2, 2])],
+                    [_init("w", (2, 1, 3, 3))], input_shape=CONV_IN, output="h"),
+     r"not a valid ONNX model|'cv' \(Conv\): kernel_shape \[2, 2\] does not match"),
+    (lambda: _model([helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["h"],
+                                      name="bn", training_mode=1)],
+                    [_const(n, np.ones(1)) for n in "gbmv"], input_shape=CONV_IN,
+                    output="h"),
+     r"not a valid ONNX model|'bn' \(BatchNormalization\): training_mode=1"),
+    (lambda: _model([helper.make_node("Quant", ["w", "s", "z", "b"], ["wq"], name="q",
+                                      domain="qonnx.custom_op.general"),
+                     _fc(inputs=("x", "wq"), transB=1),
+                     helper.make_node("Relu", ["h"], ["y"], name="relu")],
+                    [_init("w", (3, 4)), _const("s", 0.1), _const("z", 0.0),
+                     _const("b", 40.0)], input_shape=(1, 4), extra_opsets=QONNX),
+     r"'q' \(Quant\): scale 0.1 and bit width 40.0 out of range"),
+    (lambda: _model([_fc(transB=1), helper.make_node("Relu", ["h"], ["r"], name="relu"),
+                     helper.make_node("Relu", ["x"], ["y"], name="other")],
+                    [_init("w", (3, 4))], input_shape=(1, 4)),
+     r"'other' \(Relu\): takes \['x'\], not the output 'r'"),
+])
+def test_node_errors(tmp_path, build, message):
+    path = _save(tmp_path, build())
+    if message is None:                        # MatMul + Add of a (1, 3) bias: accepted
+        ann = load_onnx(path)
+        assert ann.ops[0].bias.shape == (3,)
+        return
+    with pytest.raises(SpikegenError, match=message):
+        load_onnx(path)
+
+
+def test_graph_output_and_checkpoint_shape_errors(tmp_path):
+    model = _two_layer()
+    model.graph.output[0].name = "r"
+    _bad(tmp_path, model, r"the graph's outputs \['r'\] are not the output of its last node")
+    ann = load_onnx(_save(tmp_path, _two_layer()))
+    with pytest.raises(SpikegenError, match=r"inputs must have shape \(samples, 4\)"):
+        forward(ann, np.zeros((2, 5)))
