@@ -302,3 +302,45 @@ def test_converted_conv_network_on_verilator(tmp_path):
     result = json.loads((out / "verify.json").read_text())
     assert result["samples"] == 8 and result["mismatched_samples"] == 0
     assert result["mismatched_spikes"] == 0
+
+
+def test_more_checkpoint_and_batchnorm_errors(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+    spikegen.save(model, tmp_path / "ann.pt", input_shape=(3,))
+    good = torch.load(tmp_path / "ann.pt", weights_only=True)
+    cases = [
+        (lambda t: t["ops"][0].update(weight=torch.tensor([1, 2])), "operation 0 weight is "
+                                                                    "not a float tensor"),
+        (lambda t: t["ops"][0].update(bias=torch.tensor([float("nan"), 0.0])),
+         "operation 0 bias contains NaN or Inf"),
+        (lambda t: t.update(ops=[]), "the checkpoint has no operations"),
+        (lambda t: t["ops"].insert(0, {"op": "pool", "kind": "max", "kernel": [2],
+                                       "stride": [2, 2], "padding": [0, 0]}),
+         r"operation 0 kernel must be a list of 2 small non-negative integers"),
+        (lambda t: t["ops"].insert(1, {"op": "batchnorm", "eps": "tiny"}),
+         "operation 1 eps must be a small float"),
+        (lambda t: t["ops"].__setitem__(0, "linear"), "operation 0 is malformed"),
+    ]
+    for change, message in cases:
+        tree = {**good, "ops": [dict(op) for op in good["ops"]]}
+        change(tree)
+        torch.save(tree, tmp_path / "bad.pt")
+        with pytest.raises(SpikegenError, match=message):
+            load_ann(tmp_path / "bad.pt")
+    with pytest.raises(SpikegenError, match="not a spikegen ReLU-network checkpoint"):
+        load_ann(tmp_path / "ann.pt", obj={"format": "spikegen"})
+    norm = nn.BatchNorm1d(3, track_running_stats=False)
+    with pytest.raises(SpikegenError, match="without running statistics"):
+        ann_from_module(nn.Sequential(nn.Linear(3, 3), norm, nn.ReLU(), nn.Linear(3, 2)), (3,))
+    wrong = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(2, 2))
+    with pytest.raises(SpikegenError, match=r"batch normalisation of \(4,\) values after a "
+                                            "layer of 2 channels"):
+        prepare(ann_from_module(wrong, (3,)))
+    negative = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.ReLU(), nn.Linear(2, 2))
+    with torch.no_grad():
+        negative[1].running_var.fill_(-1.0)
+    with pytest.raises(SpikegenError, match="with a non-positive variance"):
+        prepare(ann_from_module(negative, (3,)))
+    with pytest.raises(SpikegenError, match="the network has no Conv2d or Linear layer"):
+        balance(ann_from_module(nn.Sequential(nn.Flatten(), nn.MaxPool2d(1)), (3,)),
+                np.ones((1, 3)))
