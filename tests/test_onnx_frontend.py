@@ -377,3 +377,19 @@ def test_graph_output_and_checkpoint_shape_errors(tmp_path):
     ann = load_onnx(_save(tmp_path, _two_layer()))
     with pytest.raises(SpikegenError, match=r"inputs must have shape \(samples, 4\)"):
         forward(ann, np.zeros((2, 5)))
+
+
+def test_brevitas_qonnx_export():
+    """A QONNX file Brevitas 0.13.4 wrote (``export_qonnx`` of QuantConv2d and QuantLinear
+    layers with 4-bit weights, ReLUs, an average pooling; fixture made in a separate
+    environment, Brevitas is no dependency): its Quant nodes become 4-bit weights, and the
+    network computes what Brevitas computed."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    ann = load_onnx(fixtures / "brevitas_qonnx.onnx")
+    expected = np.load(fixtures / "brevitas_qonnx.npz")
+    np.testing.assert_allclose(forward(ann, expected["x"]), expected["y"], atol=1e-6)
+    weights = [op.weight for op in ann.ops if hasattr(op, "weight")]
+    assert len(weights) == 3
+    assert all(np.unique(w).size <= 15 for w in weights)      # 4-bit narrow codes
