@@ -49,9 +49,8 @@ sys.path.insert(0, ROOT)
 
 import spikegen  # noqa: E402
 from spikegen import datasets  # noqa: E402
-from spikegen.ann import read_ann  # noqa: E402
 from spikegen.convert import (accuracy_sweep, balance, format_sweep, plot_sweep,  # noqa: E402
-                              snn_inputs, to_network)
+                              read_ann, snn_inputs, to_network)
 from spikegen.ir import InputCoding  # noqa: E402
 from spikegen.quantize import quantize  # noqa: E402
 

@@ -11,7 +11,8 @@ given: ``nn.ReLU6``, ``nn.Hardtanh(0, m)``, ONNX ``Clip(0, m)``) and :class:`Bat
   ``nn.ReLU6``, ``nn.Hardtanh(0, m)``, ``nn.MaxPool2d``, ``nn.AvgPool2d``, ``nn.Flatten``,
   ``nn.BatchNorm1d/2d``, ``nn.Dropout`` and ``nn.Identity`` (ignored), in registration order;
 * a checkpoint :func:`spikegen.save` wrote for such a module (:func:`save_ann`,
-  :func:`load_ann`; tensors, numbers and strings only, read with ``weights_only=True``);
+  :func:`load_ann`; tensors, numbers and strings only, read with ``weights_only=True`` by
+  :func:`spikegen.convert.read_ann`);
 * an ONNX graph (:mod:`spikegen.onnx_frontend`).
 
 Both paths give the same operations from the same weights (float32 values, read as float64),
@@ -25,13 +26,13 @@ import numpy as np
 
 from .errors import SpikegenError
 from .fold import Conv, Flatten, Linear, Pool
-from .loader import ANN_FORMAT
 
 
 __all__ = ["Activation", "BatchNorm", "ANN", "ann_from_module", "is_ann_module", "save_ann",
-           "load_ann", "is_ann_checkpoint", "read_ann", "prepare", "forward", "ANN_FORMAT"]
+           "load_ann", "is_ann_checkpoint", "prepare", "forward", "ANN_FORMAT"]
 
 
+ANN_FORMAT = "spikegen-ann"
 ANN_VERSION = 1
 
 
@@ -274,13 +275,10 @@ def _op_of(path, index, entry):
     raise SpikegenError(f"{path}: {where} has unknown kind {kind!r}")
 
 
-def load_ann(path, obj=None):
-    """The :class:`ANN` of a checkpoint :func:`save_ann` wrote (``obj``: its contents, if
-    already read)."""
-    from .loader import _read
-
+def load_ann(path, obj):
+    """The :class:`ANN` of a checkpoint :func:`save_ann` wrote: ``obj`` is its contents, read
+    safely from ``path`` (:func:`spikegen.convert.read_ann` does both)."""
     path = os.fspath(path)
-    obj = _read(path) if obj is None else obj
     if not is_ann_checkpoint(obj):
         raise SpikegenError(f"{path}: not a spikegen ReLU-network checkpoint")
     if obj.get("version") != ANN_VERSION:
@@ -382,21 +380,3 @@ def _apply(op, h, F, torch):
             + torch.from_numpy(op.bias).reshape(shape)
     return h.clamp(min=0.0) if op.max is None else h.clamp(0.0, op.max)
 
-
-def read_ann(path):
-    """The :class:`ANN` in ``path`` (an ONNX file or a ReLU-network checkpoint), or ``None``
-    when the file holds something else (a spiking network)."""
-    from .loader import _read
-    from .nir_frontend import is_nir_file
-    from .onnx_frontend import is_onnx_file, load_onnx
-
-    path = os.fspath(path)
-    if is_onnx_file(path):
-        return load_onnx(path)
-    if not os.path.isfile(path) or is_nir_file(path):
-        return None
-    try:
-        obj = _read(path)
-    except SpikegenError:
-        return None                  # not a torch file: the spiking loaders say what it is
-    return load_ann(path, obj) if is_ann_checkpoint(obj) else None

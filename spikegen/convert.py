@@ -33,15 +33,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .ann import Activation, forward, prepare
+from .ann import Activation, forward, is_ann_checkpoint, load_ann, prepare
 from .errors import SpikegenError
 from .fold import Conv, Linear, Neuron, fold
 from .ir import LIF, InputCoding, Network
 
 
 __all__ = ["Conversion", "balance", "to_network", "convert", "snn_inputs", "accuracy_sweep",
-           "format_sweep", "plot_sweep", "calibration_data", "DEFAULT_PERCENTILE",
-           "DEFAULT_SHIFT"]
+           "format_sweep", "plot_sweep", "read_ann", "calibration_data", "convert_file",
+           "network_for_build", "DEFAULT_PERCENTILE", "DEFAULT_SHIFT"]
 
 
 DEFAULT_PERCENTILE = 99.9
@@ -259,6 +259,26 @@ def plot_sweep(ann_accuracy, rows, path, *, title="ANN-to-SNN conversion"):
     plt.close(fig)
 
 
+def read_ann(path):
+    """The :class:`~spikegen.ann.ANN` in ``path`` (an ONNX file or a ReLU-network
+    checkpoint, read safely), or ``None`` when the file holds something else (a spiking
+    network)."""
+    from .loader import _read
+    from .nir_frontend import is_nir_file
+    from .onnx_frontend import is_onnx_file, load_onnx
+
+    path = os.fspath(path)
+    if is_onnx_file(path):
+        return load_onnx(path)
+    if not os.path.isfile(path) or is_nir_file(path):
+        return None
+    try:
+        obj = _read(path)
+    except SpikegenError:
+        return None                  # not a torch file: the spiking loaders say what it is
+    return load_ann(path, obj) if is_ann_checkpoint(obj) else None
+
+
 def calibration_data(spec, ann, *, split="train", limit=None, binarize=None):
     """Intensities (samples, features in the ANN's input order) and labels (or ``None``) from
     a command-line ``spec``: a data set name (``digits``, ``mnist5k``, ``mnist-idx:DIR``; its
@@ -314,7 +334,6 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
     ``steps``), and with ``eval`` data print the ANN's accuracy next to the converted
     network's bit-exact accuracy for each of ``sweep`` (default ``steps / 4 ... 2 * steps``)
     steps, plotted to ``plot`` (default beside ``out``). Returns the figures as a dict."""
-    from .ann import read_ann
     from .loader import save
 
     ann = read_ann(model)
@@ -356,8 +375,6 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
 def network_for_build(source, calib, steps, *, percentile=DEFAULT_PERCENTILE):
     """The converted network of the ReLU network in ``source`` for ``spikegen build``
     (``calib`` data, ``steps`` steps), or ``None`` when ``source`` is not a ReLU network."""
-    from .ann import read_ann
-
     ann = read_ann(source)
     if ann is None:
         return None

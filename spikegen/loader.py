@@ -36,6 +36,7 @@ import zipfile
 
 import numpy as np
 
+from .ann import ANN, is_ann_checkpoint, is_ann_module, save_ann
 from .errors import SpikegenError
 from .ir import READOUTS, LIF, ConvGeometry, ConvLayer, CubaLIF, DenseLayer, InputCoding, Network
 from .snntorch_model import RESET_NAMES
@@ -49,7 +50,6 @@ ACCEPTED = ("a state_dict of nn.Linear + snnTorch Leaky/Synaptic/RLeaky/RSynapti
             "or a NIR graph (nir.write)")
 
 CHECKPOINT_FORMAT = "spikegen"
-ANN_FORMAT = "spikegen-ann"      # spikegen.ann's ReLU networks (converted, not loaded here)
 CHECKPOINT_VERSION = 1
 
 _LINEAR_KEYS = {"weight", "bias"}
@@ -429,7 +429,7 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     if not isinstance(obj, dict):
         _fail(path, f"it holds a {type(obj).__name__}, not a dictionary of tensors")
     coding = None
-    if obj.get("format") == ANN_FORMAT:
+    if is_ann_checkpoint(obj):
         _not_spiking(path)
     if obj.get("format") == CHECKPOINT_FORMAT:
         layers = _from_checkpoint(path, obj, reset_delay)
@@ -470,8 +470,6 @@ def save(model, path, *, name=None, coding=None, input_shape=None):
     checkpoint ``spikegen convert`` reads (:func:`spikegen.ann.save_ann`).
     """
     import torch
-
-    from .ann import ANN, is_ann_module, save_ann
 
     if isinstance(model, ANN) or (isinstance(model, torch.nn.Module) and is_ann_module(model)):
         return save_ann(model, path, name=name, input_shape=input_shape)

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 import spikegen
-from spikegen.ann import ann_from_module, forward, load_ann, prepare, read_ann
+from spikegen.ann import ann_from_module, forward, load_ann, prepare
 from spikegen.cli import main
-from spikegen.convert import (accuracy_sweep, balance, calibration_data, convert, snn_inputs,
-                              to_network)
+from spikegen.convert import (accuracy_sweep, balance, calibration_data, convert, read_ann,
+                              snn_inputs, to_network)
 from spikegen.errors import SpikegenError
 from spikegen.ir import InputCoding
 from spikegen.ptq import coded_inputs
@@ -46,7 +46,7 @@ def test_module_forward_equals_torch_and_survives_a_checkpoint(tmp_path):
     for network in (ann, prepare(ann)):
         np.testing.assert_allclose(forward(network, x), expected, rtol=1e-5, atol=1e-5)
     spikegen.save(model, tmp_path / "ann.pt", input_shape=(2, 8, 8))
-    loaded = load_ann(tmp_path / "ann.pt")
+    loaded = read_ann(tmp_path / "ann.pt")
     assert read_ann(tmp_path / "ann.pt").input_shape == (2, 8, 8)
     np.testing.assert_array_equal(forward(loaded, x), forward(ann, x))
     assert [type(op).__name__ for op in prepare(loaded).ops] == [
@@ -224,16 +224,16 @@ def test_checkpoint_errors(tmp_path):
     tree["ops"][1] = {"op": "sigmoid"}
     torch.save(tree, tmp_path / "bad.pt")
     with pytest.raises(SpikegenError, match="operation 1 has unknown kind 'sigmoid'"):
-        load_ann(tmp_path / "bad.pt")
+        read_ann(tmp_path / "bad.pt")
     tree["ops"][1] = {"op": "relu", "max": -1.0}
     torch.save(tree, tmp_path / "bad.pt")
     with pytest.raises(SpikegenError, match="operation 1 clip must be a positive float"):
-        load_ann(tmp_path / "bad.pt")
+        read_ann(tmp_path / "bad.pt")
     tree["ops"][1] = {"op": "relu", "max": None}
     tree["version"] = 99
     torch.save(tree, tmp_path / "bad.pt")
     with pytest.raises(SpikegenError, match="checkpoint version 99 is not supported"):
-        load_ann(tmp_path / "bad.pt")
+        read_ann(tmp_path / "bad.pt")
 
 
 def _digits_model(tmp_path):
@@ -326,7 +326,7 @@ def test_more_checkpoint_and_batchnorm_errors(tmp_path):
         change(tree)
         torch.save(tree, tmp_path / "bad.pt")
         with pytest.raises(SpikegenError, match=message):
-            load_ann(tmp_path / "bad.pt")
+            read_ann(tmp_path / "bad.pt")
     with pytest.raises(SpikegenError, match="not a spikegen ReLU-network checkpoint"):
         load_ann(tmp_path / "ann.pt", obj={"format": "spikegen"})
     norm = nn.BatchNorm1d(3, track_running_stats=False)
