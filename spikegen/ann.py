@@ -38,9 +38,12 @@ ANN_VERSION = 1
 
 @dataclass(frozen=True)
 class Activation:
-    """A ReLU, ``min(max(x, 0), max)`` when ``max`` is given (a clipped ReLU)."""
+    """A ReLU, ``min(max(x, 0), max)`` when ``max`` is given (a clipped ReLU); with
+    ``levels`` ``L`` as well, quantized to ``L`` steps of ``max / L``, rounding half to even
+    (QONNX's unsigned ``Quant`` after a ``Relu``, as Brevitas' ``QuantReLU`` exports)."""
     max: "float | None" = None
     name: str = "relu"
+    levels: "int | None" = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +198,7 @@ def _entry(op):
     if isinstance(op, BatchNorm):
         return {"op": "batchnorm", "weight": _tensor(op.weight), "bias": _tensor(op.bias),
                 "mean": _tensor(op.mean), "var": _tensor(op.var), "eps": float(op.eps)}
-    return {"op": "relu", "max": op.max}
+    return {"op": "relu", "max": op.max, "levels": op.levels}
 
 
 def save_ann(model, path, *, name=None, input_shape=None):
@@ -271,7 +274,12 @@ def _op_of(path, index, entry):
         top = entry.get("max")
         if top is not None and not (isinstance(top, float) and math.isfinite(top) and top > 0):
             raise SpikegenError(f"{path}: {where} clip must be a positive float, not {top!r}")
-        return Activation(top, name=f"ReLU ({where})")
+        levels = entry.get("levels")
+        if levels is not None and (top is None or not isinstance(levels, int)
+                                   or not 1 <= levels < 1 << 16):
+            raise SpikegenError(f"{path}: {where} levels must be an integer from 1 to 65535 "
+                                f"with a clip value, not {levels!r}")
+        return Activation(top, name=f"ReLU ({where})", levels=levels)
     raise SpikegenError(f"{path}: {where} has unknown kind {kind!r}")
 
 
@@ -378,5 +386,10 @@ def _apply(op, h, F, torch):
         scale = torch.from_numpy(op.weight / np.sqrt(op.var + op.eps)).reshape(shape)
         return (h - torch.from_numpy(op.mean).reshape(shape)) * scale \
             + torch.from_numpy(op.bias).reshape(shape)
-    return h.clamp(min=0.0) if op.max is None else h.clamp(0.0, op.max)
+    if op.max is None:
+        return h.clamp(min=0.0)
+    if op.levels is None:
+        return h.clamp(0.0, op.max)
+    step = op.max / op.levels
+    return torch.round(h / step).clamp(0.0, op.levels) * step
 

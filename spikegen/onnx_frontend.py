@@ -16,7 +16,9 @@ Reshape to (N, -1)
 BatchNormalization       :class:`~spikegen.ann.BatchNorm` (folded into the layer before it)
 Dropout, Identity        nothing (inference)
 Constant                 a constant
-Quant (QONNX)            on a constant (weights): the quantized constant; per-tensor scale
+Quant (QONNX)            on a constant (weights): the quantized constant; after a Relu
+                         (unsigned, zero point 0; Brevitas' QuantReLU): a ReLU clipped at
+                         ``scale * levels`` and quantized to its levels. Per-tensor scale
                          and zero point, ``rounding_mode="ROUND"`` (half to even)
 =======================  ===========================================================
 
@@ -46,7 +48,7 @@ MIN_OPSET = 13
 QUANT_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 SUPPORTED = ("Conv, Gemm, MatMul, Add (a bias), Relu, Clip, MaxPool, AveragePool, Flatten, "
              "Reshape (flatten), BatchNormalization, Dropout, Identity, Constant and QONNX "
-             "Quant on weights")
+             "Quant on weights or after a Relu")
 
 
 def is_onnx_file(path):
@@ -310,12 +312,12 @@ def _flatten(g, ops):
 
 
 def _reshape(g, ops):
-    g.attrs({"allowzero": 0})
+    a = g.attrs({"allowzero": 0})
     shape = g.const(1).reshape(-1)
     source = g.shapes.get(g.node.input[0])
     features = None if source is None or any(d is None for d in source[1:]) \
         else int(np.prod(source[1:]))
-    if len(shape) != 2 or shape[0] not in (-1, 0, 1) or \
+    if len(shape) != 2 or shape[0] not in (-1, 1) + ((0,) if not a["allowzero"] else ()) or \
             not (shape[1] == -1 or (features is not None and shape[1] == features)):
         g.fail(f"only a flatten to (N, features) is supported, not shape {shape.tolist()}")
     ops.append(Flatten(name=_label(g)))
@@ -343,14 +345,10 @@ _HANDLERS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Relu
              "Dropout": _skip, "Identity": _skip}
 
 
-def _quant(g):
-    """A QONNX ``Quant`` of a constant: the quantized constant,
-    ``(clip(round(x / s + z), lo, hi) - z) * s``."""
+def _quantizer(g):
+    """A QONNX ``Quant``'s attributes and per-tensor scale, zero point and code range."""
     a = g.attrs({"signed": 1, "narrow": 0, "rounding_mode": "ROUND"})
-    if g.node.input[0] not in g.consts:
-        g.fail("quantized activations are not supported (Quant on weights only); use a "
-               "clipped ReLU")
-    x, scale, zero, bits = (g.const(k) for k in range(4))
+    scale, zero, bits = (g.const(k) for k in (1, 2, 3))
     if scale.size != 1 or zero.size != 1 or bits.size != 1:
         g.fail("only per-tensor quantizers (one scale, zero point and bit width) are "
                "supported")
@@ -364,7 +362,25 @@ def _quant(g):
         lo, hi = -(1 << (bits - 1)) + a["narrow"], (1 << (bits - 1)) - 1
     else:
         lo, hi = 0, (1 << bits) - 1 - a["narrow"]
-    return (np.clip(np.round(x / scale + zero), lo, hi) - zero) * scale
+    return a, scale, zero, lo, hi
+
+
+def _quant(g):
+    """A QONNX ``Quant`` of a constant: the quantized constant,
+    ``(clip(round(x / s + z), lo, hi) - z) * s``."""
+    _, scale, zero, lo, hi = _quantizer(g)
+    return (np.clip(np.round(g.const(0) / scale + zero), lo, hi) - zero) * scale
+
+
+def _act_quant(g, ops):
+    """A QONNX ``Quant`` right after a ``Relu``, unsigned with zero point 0 (Brevitas'
+    ``QuantReLU``): the ReLU quantized to ``hi`` levels of ``scale``."""
+    a, scale, zero, lo, hi = _quantizer(g)
+    last = ops[-1] if ops else None
+    if not isinstance(last, Activation) or last.max is not None or a["signed"] or zero != 0:
+        g.fail("quantized activations must be unsigned, with zero point 0, right after a Relu "
+               "(Brevitas' QuantReLU)")
+    ops[-1] = Activation(scale * hi, name=last.name, levels=hi)
 
 
 def load_onnx(path, *, name=None):
@@ -385,10 +401,12 @@ def load_onnx(path, *, name=None):
                 g.fail("only tensor constants (attribute 'value') are supported")
             consts[node.output[0]] = _array(path, attr["value"].t, _label(g))
             continue
-        if node.op_type == "Quant" and node.domain in QUANT_DOMAINS:
+        quant = node.op_type == "Quant" and node.domain in QUANT_DOMAINS
+        if quant and node.input and node.input[0] in consts:
             consts[node.output[0]] = _quant(g)
             continue
-        handler = _HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        handler = _act_quant if quant else \
+            _HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if handler is None:
             g.fail(f"operator not supported; spikegen converts {SUPPORTED}")
         data = [name for name in node.input if name and name not in consts]

@@ -229,6 +229,10 @@ def test_checkpoint_errors(tmp_path):
     torch.save(tree, tmp_path / "bad.pt")
     with pytest.raises(SpikegenError, match="operation 1 clip must be a positive float"):
         read_ann(tmp_path / "bad.pt")
+    tree["ops"][1] = {"op": "relu", "max": 2.0, "levels": 0}
+    torch.save(tree, tmp_path / "bad.pt")
+    with pytest.raises(SpikegenError, match="operation 1 levels must be an integer from 1"):
+        read_ann(tmp_path / "bad.pt")
     tree["ops"][1] = {"op": "relu", "max": None}
     tree["version"] = 99
     torch.save(tree, tmp_path / "bad.pt")

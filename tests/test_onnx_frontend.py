@@ -219,7 +219,8 @@ def test_operator_attribute_errors(tmp_path):
                              domain="qonnx.custom_op.general")
     model = _two_layer([quant], [_const("s", 0.1), _const("z", 0.0), _const("bits", 4.0)],
                        extra_opsets=[helper.make_opsetid("qonnx.custom_op.general", 1)])
-    _bad(tmp_path, model, r"node 'act' \(Quant\): quantized activations are not supported")
+    _bad(tmp_path, model, r"node 'act' \(Quant\): quantized activations must be unsigned, "
+                          "with zero point 0, right after a Relu")
     quant = helper.make_node("Quant", ["w", "s", "z", "bits"], ["wq"], name="wq",
                              domain="qonnx.custom_op.general", rounding_mode="FLOOR")
     nodes = [quant, helper.make_node("Gemm", ["x", "wq"], ["h"], name="fc", transB=1),
@@ -379,17 +380,30 @@ def test_graph_output_and_checkpoint_shape_errors(tmp_path):
         forward(ann, np.zeros((2, 5)))
 
 
-def test_brevitas_qonnx_export():
+def test_brevitas_qonnx_export(tmp_path):
     """A QONNX file Brevitas 0.13.4 wrote (``export_qonnx`` of QuantConv2d and QuantLinear
-    layers with 4-bit weights, ReLUs, an average pooling; fixture made in a separate
-    environment, Brevitas is no dependency): its Quant nodes become 4-bit weights, and the
-    network computes what Brevitas computed."""
+    layers with 4-bit weights, 3-bit QuantReLUs, an average pooling; fixture made in a
+    separate environment, Brevitas is no dependency): its weight Quant nodes become 4-bit
+    weights, its activation Quant nodes 7-level clipped ReLUs, and the network computes what
+    Brevitas computed; the ReLU checkpoint keeps the levels."""
     from pathlib import Path
+
+    from spikegen.ann import Activation, save_ann
+    from spikegen.convert import read_ann
 
     fixtures = Path(__file__).parent / "fixtures"
     ann = load_onnx(fixtures / "brevitas_qonnx.onnx")
     expected = np.load(fixtures / "brevitas_qonnx.npz")
-    np.testing.assert_allclose(forward(ann, expected["x"]), expected["y"], atol=1e-6)
+    np.testing.assert_allclose(forward(ann, expected["x"]), expected["y"], atol=1e-5)
     weights = [op.weight for op in ann.ops if hasattr(op, "weight")]
     assert len(weights) == 3
     assert all(np.unique(w).size <= 15 for w in weights)      # 4-bit narrow codes
+    activations = [op for op in ann.ops if isinstance(op, Activation)]
+    assert [op.levels for op in activations] == [7, 7]
+    thresholds, clipped = balance(ann, expected["x"].astype(np.float64))
+    assert clipped == (True, True) and thresholds == tuple(op.max for op in activations)
+    save_ann(ann, tmp_path / "ann.pt")
+    saved = read_ann(tmp_path / "ann.pt")              # float32 tensors: equal to 1e-6
+    assert [op.levels for op in saved.ops if isinstance(op, Activation)] == [7, 7]
+    np.testing.assert_allclose(forward(saved, expected["x"]), forward(ann, expected["x"]),
+                               rtol=1e-6)
