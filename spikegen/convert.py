@@ -279,12 +279,13 @@ def read_ann(path):
     return load_ann(path, obj) if is_ann_checkpoint(obj) else None
 
 
-def calibration_data(spec, ann, *, split="train", limit=None, binarize=None):
+def calibration_data(spec, ann, *, split="train", limit=None, binarize=None, log=None):
     """Intensities (samples, features in the ANN's input order) and labels (or ``None``) from
     a command-line ``spec``: a data set name (``digits``, ``mnist5k``, ``mnist-idx:DIR``; its
     ``split`` ``"train"`` or ``"test"``, the other when that one is empty) or an ``.npz``
     file with ``x`` (samples, features) in [0, 1] and optionally ``labels``. ``binarize``
-    turns intensities at or above it into 1, the rest into 0."""
+    turns intensities at or above it into 1, the rest into 0. ``log`` is told when the
+    other split is used."""
     from . import datasets
 
     if isinstance(spec, str) and spec.endswith(".npz"):
@@ -306,7 +307,11 @@ def calibration_data(spec, ann, *, split="train", limit=None, binarize=None):
         data = datasets.get(spec)
         pairs = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
         other = "test" if split == "train" else "train"
-        x, y = pairs[split] if len(pairs[split][0]) else pairs[other]
+        x, y = pairs[split]
+        if not len(x):
+            x, y = pairs[other]
+            if log is not None:
+                log(f"{data.name} has no {split} split: using its {other} split")
         source = f"{data.name}"
     x = np.asarray(x)
     if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != ann.inputs or not len(x):
@@ -341,9 +346,10 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
         raise SpikegenError(f"{model}: not a ReLU network (spikegen convert reads an ONNX "
                             "file or a spikegen.save checkpoint of a PyTorch ReLU network)")
     x, _ = calibration_data(calib, ann, split="train", limit=calib_samples,
-                            binarize=binarize)
+                            binarize=binarize, log=log)
     conversion = convert(ann, x, steps=steps, percentile=percentile, shift=shift)
     log(conversion.summary())
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     save(conversion.network, out, coding=conversion.network.coding)
     log(f"wrote {out} ({len(conversion.network.layers)} layers, events coding, {steps} steps)")
     figures = {"steps": steps, "thresholds": list(conversion.thresholds),
@@ -351,7 +357,8 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
                "shift": conversion.shift}
     if eval is None:
         return figures
-    x, y = calibration_data(eval, ann, split="test", limit=eval_samples, binarize=binarize)
+    x, y = calibration_data(eval, ann, split="test", limit=eval_samples, binarize=binarize,
+                            log=log)
     if y is None:
         raise SpikegenError(f"{eval}: the evaluation data has no labels")
     sweep = sorted(set(sweep or [t for t in (steps // 4, steps // 2, steps, 2 * steps)

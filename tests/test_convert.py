@@ -249,13 +249,13 @@ def _digits_model(tmp_path):
 
 def test_cli_convert_then_build(tmp_path, capsys):
     path = _digits_model(tmp_path)
-    out = tmp_path / "net.pt"
+    out = tmp_path / "new folder" / "net.pt"
     assert main(["convert", str(path), "--calib", "digits", "--steps", "8", "--out", str(out),
                  "--eval", "digits", "--eval-samples", "40", "--sweep", "2,8",
                  "--binarize", "0.5"]) == 0
     text = capsys.readouterr().out
     assert "activation range" in text and "SNN bit-exact %" in text
-    assert (tmp_path / "net-accuracy.png").stat().st_size > 0
+    assert (tmp_path / "new folder" / "net-accuracy.png").stat().st_size > 0
     network = spikegen.load(out)
     assert network.readout == "membrane" and network.coding.steps == 8
     build = tmp_path / "build"
