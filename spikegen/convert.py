@@ -52,23 +52,34 @@ DEFAULT_SHIFT = 0.5
 class Conversion:
     """Result of :func:`convert`: the spiking ``network``; ``thresholds`` the activation
     range ``lambda`` of each ReLU layer and ``clipped`` whether it was the ReLU's clip value
-    (else the ``percentile`` of the calibration activations); ``steps`` and ``shift``."""
+    (else the ``percentile`` of the ``samples`` calibration activations); ``levels`` the
+    levels of each quantized ReLU (``None`` for the others); ``steps`` and ``shift``."""
     network: Network
     thresholds: tuple
     clipped: tuple
     percentile: float
     steps: int
     shift: float
+    levels: tuple = ()
+    samples: int = 0
+
+    def ranges(self):
+        """One line per ReLU layer: its activation range and where it came from."""
+        lines = []
+        for k, (lam, clip) in enumerate(zip(self.thresholds, self.clipped)):
+            levels = self.levels[k] if k < len(self.levels) else None
+            how = (f"the ReLU's clip value, {levels} levels: exact at T = {levels}" if levels
+                   else "the ReLU's clip value" if clip else
+                   f"the {self.percentile:g}th percentile of its activations on "
+                   f"{self.samples} calibration samples")
+            lines.append(f"layer {k}: activation range {lam:.6g} ({how})")
+        return lines
 
     def summary(self):
         """A few lines for the user."""
-        lines = [f"converted to integrate-and-fire neurons (subtract reset) for {self.steps} "
-                 f"steps, bias shift {self.shift:g}/T, membrane readout of the last layer"]
-        for k, (lam, clip) in enumerate(zip(self.thresholds, self.clipped)):
-            how = "the ReLU's clip value" if clip else \
-                f"the {self.percentile:g}th percentile of its activations"
-            lines.append(f"  layer {k}: activation range {lam:.4g} ({how})")
-        return "\n".join(lines)
+        return "\n".join([f"converted to integrate-and-fire neurons (subtract reset) for "
+                          f"{self.steps} steps, bias shift {self.shift:g}/T, membrane readout "
+                          "of the last layer"] + ["  " + line for line in self.ranges()])
 
 
 def _check_chain(ops):
@@ -169,14 +180,13 @@ def convert(ann, x, *, steps, percentile=DEFAULT_PERCENTILE, shift=DEFAULT_SHIFT
     """Convert ``ann`` with calibration inputs ``x`` (samples, features in the ANN's input
     order, intensities in [0, 1]) for ``steps`` time steps. Returns a :class:`Conversion`."""
     thresholds, clipped = balance(ann, x, percentile=percentile)
+    levels = tuple(op.levels for op in prepare(ann).ops if isinstance(op, Activation))
+    partial = Conversion(None, thresholds, clipped, float(percentile), steps, float(shift),
+                         levels, int(x.shape[0]))
     notes = [f"converted from a {ann.source} ReLU network: IF neurons, subtract reset, "
-             f"bias shift {shift:g}/T for T = {steps}, membrane readout"]
-    notes += [f"layer {k}: activation range {lam:.6g} ("
-              + ("clip value" if clip else f"{percentile:g}th percentile of "
-                 f"{x.shape[0]} calibration samples") + ")"
-              for k, (lam, clip) in enumerate(zip(thresholds, clipped))]
+             f"bias shift {shift:g}/T for T = {steps}, membrane readout"] + partial.ranges()
     network = to_network(ann, thresholds, steps, shift=shift, name=name, notes=notes)
-    return Conversion(network, thresholds, clipped, float(percentile), steps, float(shift))
+    return replace(partial, network=network)
 
 
 def snn_inputs(ann, x):

@@ -402,6 +402,9 @@ def test_brevitas_qonnx_export(tmp_path):
     assert [op.levels for op in activations] == [7, 7]
     thresholds, clipped = balance(ann, expected["x"].astype(np.float64))
     assert clipped == (True, True) and thresholds == tuple(op.max for op in activations)
+    from spikegen.convert import convert
+    summary = convert(ann, expected["x"].astype(np.float64), steps=7).summary()
+    assert summary.count("7 levels: exact at T = 7") == 2
     save_ann(ann, tmp_path / "ann.pt")
     saved = read_ann(tmp_path / "ann.pt")              # float32 tensors: equal to 1e-6
     assert [op.levels for op in saved.ops if isinstance(op, Activation)] == [7, 7]
