@@ -205,6 +205,7 @@ def accuracy_sweep(ann, thresholds, x, y, steps, *, weight_bits=8, shift=DEFAULT
     ``weight_bits``, run by :func:`spikegen.reference.simulate`) for each number of
     ``steps``. Inputs are rate coded on the host with ``seed`` (binary inputs give the same
     spikes every step). Returns ``(ann_accuracy, rows)``, a row per ``steps``."""
+    from .progress import Stage
     from .ptq import coded_inputs
     from .quantize import quantize
     from .reference import simulate
@@ -218,8 +219,13 @@ def accuracy_sweep(ann, thresholds, x, y, steps, *, weight_bits=8, shift=DEFAULT
         coding = InputCoding("events", steps=t)
         qnet = quantize(network, weight_bits=weight_bits, coding=coding)
         spikes = coded_inputs(flat, coding, seed=seed)
-        predicted = np.concatenate([simulate(qnet, spikes[s:s + batch]).predicted
-                                    for s in range(0, len(y), batch)])
+        predicted = np.zeros(len(y), dtype=np.int64)
+        # a bar on a terminal (the reference takes minutes for thousands of conv images)
+        with Stage(f"[convert] bit-exact, T = {t}", total=len(y), unit="samples") as stage:
+            for start in range(0, len(y), batch):
+                predicted[start:start + batch] = simulate(
+                    qnet, spikes[start:start + batch]).predicted
+                stage.update(min(start + batch, len(y)))
         row = {"steps": int(t), "snn_accuracy": float(np.mean(predicted == y)),
                "images": int(len(y))}
         rows.append(row)
