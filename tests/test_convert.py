@@ -348,3 +348,15 @@ def test_more_checkpoint_and_batchnorm_errors(tmp_path):
     with pytest.raises(SpikegenError, match="the network has no Conv2d or Linear layer"):
         balance(ann_from_module(nn.Sequential(nn.Flatten(), nn.MaxPool2d(1)), (3,)),
                 np.ones((1, 3)))
+
+
+def test_python_api(tmp_path):
+    model, data, x = _trained_digits(8, iterations=20)
+    conversion = spikegen.convert_ann(model, x, steps=4, input_shape=(64,), percentile=99.0)
+    assert conversion.percentile == 99.0 and conversion.network.coding.steps == 4
+    spikegen.save(model, tmp_path / "ann.pt", input_shape=(64,))
+    again = spikegen.convert_ann(tmp_path / "ann.pt", x, steps=4, percentile=99.0)
+    assert again.thresholds == conversion.thresholds
+    spikegen.save(nn.Sequential(nn.Linear(64, 2), spikegen_leaky()), tmp_path / "snn.pt")
+    with pytest.raises(SpikegenError, match="not a ReLU network"):
+        spikegen.convert_ann(tmp_path / "snn.pt", x, steps=4)
