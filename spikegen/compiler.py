@@ -102,7 +102,7 @@ def load(b: Build) -> Build:
 
     o = b.options
     # a ReLU network (ONNX, or a ReLU-network checkpoint) is converted on o.calib first
-    network = network_for_build(o.source, o.calib, o.steps or DEFAULT_STEPS)
+    network = network_for_build(o.source, o.calib, o.steps or DEFAULT_STEPS, eval=o.eval)
     if network is None:
         network = loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt, reset=o.reset,
                               readout=o.readout)

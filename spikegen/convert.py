@@ -395,9 +395,13 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
     return figures
 
 
-def network_for_build(source, calib, steps, *, percentile=DEFAULT_PERCENTILE):
+def network_for_build(source, calib, steps, *, eval=None, percentile=DEFAULT_PERCENTILE):
     """The converted network of the ReLU network in ``source`` for ``spikegen build``
-    (``calib`` data, ``steps`` steps), or ``None`` when ``source`` is not a ReLU network."""
+    (``calib`` data, ``steps`` steps), or ``None`` when ``source`` is not a ReLU network.
+
+    Its notes (the report's) say each layer's activation range and, for labelled data, the
+    ReLU network's accuracy on the calibration samples and on the ``eval`` data (a data set's
+    test split or an .npz with ``x``: the samples the build evaluates bit-exactly)."""
     ann = read_ann(source)
     if ann is None:
         return None
@@ -406,9 +410,19 @@ def network_for_build(source, calib, steps, *, percentile=DEFAULT_PERCENTILE):
                             "for its thresholds) to convert and build it")
     x, y = calibration_data(calib, ann, split="train", limit=1000)
     network = convert(ann, x, steps=steps, percentile=percentile).network
+    notes = [_ann_accuracy_note(ann, x, y, f"the calibration data ({calib})")]
+    if eval is not None:
+        try:
+            x, y = calibration_data(eval, ann, split="test")
+        except SpikegenError:
+            x, y = None, None        # spike trains or recordings: no intensities to run it on
+        if x is not None:
+            notes.append(_ann_accuracy_note(ann, x, y, f"the evaluation data ({eval})"))
+    return replace(network, notes=network.notes + tuple(n for n in notes if n))
+
+
+def _ann_accuracy_note(ann, x, y, what):
     if y is None:
-        return network
+        return None
     accuracy = float(np.mean(np.argmax(forward(prepare(ann), x), axis=1) == y))
-    return replace(network, notes=network.notes + (
-        f"the ReLU network's accuracy on its {len(y)} calibration samples: "
-        f"{100 * accuracy:.2f} %",))
+    return f"the ReLU network's accuracy on {len(y)} samples of {what}: {100 * accuracy:.2f} %"

@@ -264,7 +264,8 @@ def test_cli_convert_then_build(tmp_path, capsys):
     report = json.loads((build / "report.json").read_text())
     assert "converted" in report["network"]["source"]
     notes = " ".join(report["network"]["conventions"])
-    assert "activation range" in notes and "calibration samples" in notes
+    assert "activation range" in notes and "samples of the calibration data (digits)" in notes
+    assert "samples of the evaluation data (digits)" in notes
     assert report["evaluation"]["reference_accuracy"] > 0.5
 
 
