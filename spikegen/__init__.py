@@ -8,6 +8,8 @@ Python API::
     trace = spikegen.simulate(net, spikes, record=True)   # every layer's spikes and membranes
     spikegen.save(model, "net.pt")             # a self-describing spikegen checkpoint
     spikegen.save_nir(model, "net.nir")        # its NIR graph (scalar beta too)
+    conv = spikegen.convert_ann(relu_model, x, steps=16, input_shape=(1, 28, 28))
+    spikegen.save(conv.network, "net.pt")      # a ReLU network (or "ann.onnx") converted
 """
 __version__ = "0.1.0"
 
@@ -20,7 +22,7 @@ from .quantize import quantize
 
 __all__ = ["__version__", "SpikegenError", "Network", "QNetwork", "load", "save", "save_nir",
            "quantize",
-           "simulate", "build", "verify"]
+           "simulate", "build", "verify", "convert_ann"]
 
 
 def simulate(net, spikes, *, record=False, **quantize_options):
@@ -62,3 +64,41 @@ def verify(build_dir, **options):
     from .verify import verify as _verify
 
     return _verify(build_dir, **options)
+
+
+def convert_ann(model, x, *, steps, input_shape=None, **options):
+    """Convert a trained ReLU network to integrate-and-fire neurons (see
+    :mod:`spikegen.convert`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module, spikegen.ann.ANN, str or os.PathLike
+        A PyTorch ReLU network (with ``input_shape`` (C, H, W) or (features,)), or a file:
+        an ONNX graph or a ReLU-network checkpoint :func:`save` wrote.
+    x : array (samples, features)
+        Calibration intensities in [0, 1], features in the model's input order.
+    steps : int
+        Time steps per inference the network is converted for.
+    options
+        ``percentile`` and ``shift`` of :func:`spikegen.convert.convert`.
+
+    Returns
+    -------
+    spikegen.convert.Conversion
+        ``network`` is the spiking :class:`Network` (save it, build it).
+    """
+    import os
+
+    from .ann import ANN, ann_from_module
+    from .convert import convert, read_ann
+
+    if isinstance(model, (str, os.PathLike)):
+        ann = read_ann(model)
+        if ann is None:
+            raise SpikegenError(f"{model}: not a ReLU network (an ONNX file or a ReLU "
+                                "checkpoint)")
+    elif isinstance(model, ANN):
+        ann = model
+    else:
+        ann = ann_from_module(model, input_shape)
+    return convert(ann, x, steps=steps, **options)

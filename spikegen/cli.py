@@ -141,6 +141,9 @@ def _add_build_options(p):
                         "rate coding or event binning of evaluation data (default: the "
                         "checkpoint's, else 16)")
     e.add_argument("--seed", type=_natural, default=0, help="seed of the rate coding")
+    e.add_argument("--calib", default=None, metavar="DATA",
+                   help="calibration data of a ReLU network (ONNX or a ReLU checkpoint) to "
+                        "convert: a data set name or an .npz with 'x' (see spikegen convert)")
 
 
 def _build_options(args):
@@ -152,7 +155,7 @@ def _build_options(args):
         parallelism=args.parallelism, events_per_cycle=args.events_per_cycle,
         max_steps=args.max_steps, fifo_depth=args.fifo_depth,
         reset_delay=args.reset_delay, dt=args.dt, reset=args.reset, readout=args.readout,
-        eval=args.eval,
+        eval=args.eval, calib=args.calib,
         coding=args.coding, steps=args.steps,
         seed=args.seed, baud=args.baud, synth=args.synth, hdl=args.hdl,
         clock_hz=None if args.clock_mhz is None else round(args.clock_mhz * 1e6),
@@ -282,6 +285,33 @@ def _verify(args):
               f"{rtl['synaptic_operations']['effective_acs']:,.1f} synaptic ACs per inference,"
               f" activation sparsity {rtl['activation_sparsity']:.4f}")
     return 1 if result["mismatched_samples"] or (activity and not activity["agree"]) else 0
+
+
+def _convert(args):
+    from .convert import convert_file
+
+    convert_file(args.model, calib=args.calib, steps=args.steps, out=args.out, eval=args.eval,
+                 percentile=args.percentile, shift=args.shift, binarize=args.binarize,
+                 calib_samples=args.calib_samples, eval_samples=args.eval_samples,
+                 sweep=args.sweep, weight_bits=args.weight_bits, plot=args.plot, seed=args.seed,
+                 log=print)
+
+
+def _steps_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected steps such as 8,16,32, not {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"steps must be positive integers, not {text!r}")
+    return values
+
+
+def _percentile(text):
+    value = _positive_float(text)
+    if not 50.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"a percentile from 50 to 100, not {text!r}")
+    return value
 
 
 def _train(args):
@@ -427,7 +457,8 @@ def _parser():
 
     p = sub.add_parser("build", help="build an accelerator from a trained network")
     p.add_argument("net", help="the trained network: net.pt (an snnTorch state_dict or a "
-                                "spikegen.save checkpoint) or a .nir graph")
+                                "spikegen.save checkpoint), a .nir graph, or a ReLU network "
+                                "(.onnx, ReLU checkpoint) with --calib")
     p.add_argument("--out", "-o", default="build", help="build directory (default build/)")
     _add_build_options(p)
     p.set_defaults(func=_build)
@@ -524,6 +555,39 @@ def _parser():
                         "not i__valid), so one testbench drives the Verilog and the VHDL")
     p.add_argument("--out", "-o", default="-", help="output file (default: standard output)")
     p.set_defaults(func=_emit)
+
+    p = sub.add_parser("convert", help="convert a trained ReLU network (PyTorch checkpoint or "
+                                       "ONNX) into a spiking one, and measure the cost")
+    p.add_argument("model", help="model.onnx, or a spikegen.save checkpoint of a PyTorch ReLU "
+                                 "network")
+    p.add_argument("--calib", required=True, metavar="DATA",
+                   help="calibration data: digits, mnist5k, mnist-idx:DIR (their training "
+                        "split) or an .npz with 'x' (samples, features) in [0, 1]")
+    p.add_argument("--steps", "-T", type=_positive_int, required=True,
+                   help="time steps per inference the network is converted for")
+    p.add_argument("--out", "-o", default="net.pt", help="converted network (default net.pt)")
+    p.add_argument("--eval", default=None, metavar="DATA",
+                   help="evaluation data (as --calib; a data set's test split): print the "
+                        "ANN's and the bit-exact SNN's accuracy for several steps, plot them")
+    p.add_argument("--percentile", type=_percentile, default=99.9,
+                   help="activation percentile of an unclipped ReLU's threshold (default "
+                        "99.9)")
+    p.add_argument("--shift", type=_fraction, default=0.5,
+                   help="bias shift in thresholds over the T steps (default 0.5)")
+    p.add_argument("--binarize", type=_fraction, default=None, metavar="THRESHOLD",
+                   help="binarize the inputs at this intensity (as the model was trained)")
+    p.add_argument("--calib-samples", type=_positive_int, default=1000,
+                   help="calibration samples (default 1000)")
+    p.add_argument("--eval-samples", type=_positive_int, default=None,
+                   help="evaluation samples (default all)")
+    p.add_argument("--sweep", type=_steps_list, default=None, metavar="T1,T2,...",
+                   help="steps of the accuracy table (default T/4, T/2, T, 2T)")
+    p.add_argument("--weight-bits", type=_positive_int, default=8,
+                   help="weight bits of the bit-exact evaluation (default 8)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="accuracy plot (default beside --out)")
+    p.add_argument("--seed", type=_natural, default=0, help="seed of the input rate coding")
+    p.set_defaults(func=_convert)
 
     p = sub.add_parser("train", help="train a LIF network with snnTorch, then fine-tune it "
                                      "with the hardware's exact fixed-point arithmetic")

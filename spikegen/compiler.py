@@ -47,6 +47,7 @@ class BuildOptions:
     dt: "float | None" = None
     reset: "str | None" = None
     readout: "str | None" = None
+    calib: "str | None" = None
     eval: "str | None" = None
     coding: "str | None" = None
     steps: "int | None" = None
@@ -94,11 +95,17 @@ DEFAULT_CODING, DEFAULT_STEPS = "events", 16
 
 
 def load(b: Build) -> Build:
-    """Read the trained network (safely) into the float IR. The input coding and steps the
-    options leave open are the ones the checkpoint was trained with, else events and 16."""
+    """Read the trained network (safely) into the float IR (a ReLU network is converted,
+    :mod:`spikegen.convert`). The input coding and steps the options leave open are the ones
+    the checkpoint was trained with, else events and 16."""
+    from .convert import network_for_build
+
     o = b.options
-    network = loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt, reset=o.reset,
-                          readout=o.readout)
+    # a ReLU network (ONNX, or a ReLU-network checkpoint) is converted on o.calib first
+    network = network_for_build(o.source, o.calib, o.steps or DEFAULT_STEPS, eval=o.eval)
+    if network is None:
+        network = loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt, reset=o.reset,
+                              readout=o.readout)
     trained = network.coding
     coding = o.coding or (trained.kind if trained is not None else DEFAULT_CODING)
     steps = o.steps or (trained.steps if trained is not None and trained.steps

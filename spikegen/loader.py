@@ -36,6 +36,7 @@ import zipfile
 
 import numpy as np
 
+from .ann import ANN, is_ann_checkpoint, is_ann_module, save_ann
 from .errors import SpikegenError
 from .ir import READOUTS, LIF, ConvGeometry, ConvLayer, CubaLIF, DenseLayer, InputCoding, Network
 from .snntorch_model import RESET_NAMES
@@ -419,6 +420,8 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     if is_nir_file(path):
         return load_nir(path, dt=dt, reset=reset, reset_delay=reset_delay, name=name,
                         readout=readout)
+    if path.lower().endswith(".onnx"):
+        _not_spiking(path)
     if dt is not None or reset is not None:
         raise SpikegenError(f"{path}: `dt` and `reset` apply to NIR files only; a state_dict "
                             "records its own reset mechanism")
@@ -426,6 +429,8 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     if not isinstance(obj, dict):
         _fail(path, f"it holds a {type(obj).__name__}, not a dictionary of tensors")
     coding = None
+    if is_ann_checkpoint(obj):
+        _not_spiking(path)
     if obj.get("format") == CHECKPOINT_FORMAT:
         layers = _from_checkpoint(path, obj, reset_delay)
         coding = _checkpoint_coding(path, obj)
@@ -441,6 +446,12 @@ def load(path, *, reset_delay=None, name=None, dt=None, reset=None, readout=None
     return Network(tuple(layers), name=str(name), readout=readout or "spikes", coding=coding)
 
 
+def _not_spiking(path):
+    raise SpikegenError(f"{path}: a ReLU network, not a spiking one: convert it with "
+                        "`spikegen convert MODEL --calib DATA --steps T` (or give `spikegen "
+                        "build` a --calib DATA)")
+
+
 def save(model, path, *, name=None, coding=None, input_shape=None):
     """Write a self-describing spikegen checkpoint (readable with ``weights_only=True``).
 
@@ -453,9 +464,15 @@ def save(model, path, *, name=None, coding=None, input_shape=None):
     ``coding`` (an :class:`~spikegen.ir.InputCoding`, by
     default the network's own) records the input coding it was trained with, which
     ``spikegen build`` then uses by default.
+
+    A conventional ReLU network (a module of ``nn.Conv2d``, ``nn.Linear``, ``nn.ReLU``...
+    without snnTorch layers, or a :class:`spikegen.ann.ANN`) is written as the ReLU-network
+    checkpoint ``spikegen convert`` reads (:func:`spikegen.ann.save_ann`).
     """
     import torch
 
+    if isinstance(model, ANN) or (isinstance(model, torch.nn.Module) and is_ann_module(model)):
+        return save_ann(model, path, name=name, input_shape=input_shape)
     model = as_network(model, name, "spikegen.save", input_shape=input_shape)
     coding = model.coding if coding is None else coding
     if coding is not None and not isinstance(coding, InputCoding):
