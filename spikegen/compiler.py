@@ -66,7 +66,8 @@ class Build:
     hardware plan (:mod:`spikegen.plan`), the evaluation data and what it measured, the fit
     estimate, the assembled component (emitted, wrapped for the board and synthesised as it
     is; it elaborates once, into ``hdl``: the text of each language emitted), the files
-    written, and the board, synthesis and report trees."""
+    written, and the board, synthesis and report trees; for a converted ReLU network, its
+    accuracy-against-steps sweep (:func:`spikegen.convert.network_for_build`)."""
     options: BuildOptions
     network: "ir.Network | None" = None
     qnet: "ir.QNetwork | None" = None
@@ -81,6 +82,7 @@ class Build:
     board: "dict | None" = None
     synthesis: "dict | None" = None
     report: "dict | None" = None
+    conversion: "dict | None" = None
 
     @property
     def dir(self):
@@ -102,7 +104,8 @@ def load(b: Build) -> Build:
 
     o = b.options
     # a ReLU network (ONNX, or a ReLU-network checkpoint) is converted on o.calib first
-    network = network_for_build(o.source, o.calib, o.steps or DEFAULT_STEPS, eval=o.eval)
+    network, sweep = network_for_build(o.source, o.calib, o.steps or DEFAULT_STEPS,
+                                       eval=o.eval, weight_bits=o.weight_bits, seed=o.seed)
     if network is None:
         network = loader.load(o.source, reset_delay=o.reset_delay, dt=o.dt, reset=o.reset,
                               readout=o.readout)
@@ -110,7 +113,8 @@ def load(b: Build) -> Build:
     coding = o.coding or (trained.kind if trained is not None else DEFAULT_CODING)
     steps = o.steps or (trained.steps if trained is not None and trained.steps
                         else DEFAULT_STEPS)
-    return replace(b, network=network, options=replace(o, coding=coding, steps=steps))
+    return replace(b, network=network, options=replace(o, coding=coding, steps=steps),
+                   conversion=sweep)
 
 
 def quantize(b: Build) -> Build:
@@ -320,6 +324,14 @@ def report(b: Build) -> Build:
         path = b.dir.rel_plot("raster.png")
         plots.raster(b.dir.path(path), trains, names,
                      f"{b.qnet.name}: evaluation sample 0{label} (bit-exact reference)")
+        files = files + (path,)
+    if b.conversion is not None and plots.available():
+        from .convert import plot_sweep
+
+        path = b.dir.rel_plot("conversion.png")
+        plot_sweep(b.conversion["ann_accuracy"], b.conversion["rows"], b.dir.path(path),
+                   title=f"{b.qnet.name}: ANN-to-SNN conversion, "
+                         f"{b.conversion['weight_bits']}-bit weights")
         files = files + (path,)
     b = replace(b, files=files)
     tree = make_report(b)

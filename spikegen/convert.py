@@ -41,7 +41,7 @@ from .ir import LIF, InputCoding, Network
 
 __all__ = ["Conversion", "balance", "to_network", "convert", "snn_inputs", "accuracy_sweep",
            "format_sweep", "plot_sweep", "read_ann", "calibration_data", "convert_file",
-           "network_for_build", "DEFAULT_PERCENTILE", "DEFAULT_SHIFT"]
+           "network_for_build", "BUILD_SWEEP_SAMPLES", "DEFAULT_PERCENTILE", "DEFAULT_SHIFT"]
 
 
 DEFAULT_PERCENTILE = 99.9
@@ -395,22 +395,35 @@ def convert_file(model, *, calib, steps, out, eval=None, percentile=DEFAULT_PERC
     return figures
 
 
-def network_for_build(source, calib, steps, *, eval=None, percentile=DEFAULT_PERCENTILE):
+#: Evaluation samples of the build's accuracy-against-steps sweep (each T runs the bit-exact
+#: reference over them; the build's own evaluation at its T uses every sample).
+BUILD_SWEEP_SAMPLES = 500
+
+
+def network_for_build(source, calib, steps, *, eval=None, percentile=DEFAULT_PERCENTILE,
+                      weight_bits=8, seed=0):
     """The converted network of the ReLU network in ``source`` for ``spikegen build``
-    (``calib`` data, ``steps`` steps), or ``None`` when ``source`` is not a ReLU network.
+    (``calib`` data, ``steps`` steps) and its sweep, or ``(None, None)`` when ``source`` is
+    not a ReLU network.
 
     Its notes (the report's) say each layer's activation range and, for labelled data, the
     ReLU network's accuracy on the calibration samples and on the ``eval`` data (a data set's
-    test split or an .npz with ``x``: the samples the build evaluates bit-exactly)."""
+    test split or an .npz with ``x``: the samples the build evaluates bit-exactly). With
+    labelled ``eval`` intensities the sweep is ``{"ann_accuracy", "rows", "weight_bits"}``:
+    the ReLU network's accuracy and the converted network's bit-exact accuracy at ``steps``
+    / 4, / 2, 1 and 2 times ``steps`` (:func:`accuracy_sweep`), on the first
+    :data:`BUILD_SWEEP_SAMPLES` samples; else ``None``."""
     ann = read_ann(source)
     if ann is None:
-        return None
+        return None, None
     if calib is None:
         raise SpikegenError(f"{source}: a ReLU network; give --calib DATA (calibration data "
                             "for its thresholds) to convert and build it")
     x, y = calibration_data(calib, ann, split="train", limit=1000)
-    network = convert(ann, x, steps=steps, percentile=percentile).network
+    conversion = convert(ann, x, steps=steps, percentile=percentile)
+    network = conversion.network
     notes = [_ann_accuracy_note(ann, x, y, f"the calibration data ({calib})")]
+    sweep = None
     if eval is not None:
         try:
             x, y = calibration_data(eval, ann, split="test")
@@ -418,7 +431,14 @@ def network_for_build(source, calib, steps, *, eval=None, percentile=DEFAULT_PER
             x, y = None, None        # spike trains or recordings: no intensities to run it on
         if x is not None:
             notes.append(_ann_accuracy_note(ann, x, y, f"the evaluation data ({eval})"))
-    return replace(network, notes=network.notes + tuple(n for n in notes if n))
+        if x is not None and y is not None:
+            count = min(len(y), BUILD_SWEEP_SAMPLES)
+            ann_accuracy, rows = accuracy_sweep(
+                ann, conversion.thresholds, x[:count], y[:count],
+                sorted({max(1, steps // 4), max(1, steps // 2), steps, 2 * steps}),
+                weight_bits=weight_bits, seed=seed)
+            sweep = {"ann_accuracy": ann_accuracy, "rows": rows, "weight_bits": weight_bits}
+    return replace(network, notes=network.notes + tuple(n for n in notes if n)), sweep
 
 
 def _ann_accuracy_note(ann, x, y, what):

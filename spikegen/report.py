@@ -189,6 +189,10 @@ def make_report(b):
             tree["fit_estimate"]["chosen"] = b.fit["chosen"]
     if b.synthesis is not None:
         tree["synthesis"] = b.synthesis
+    if b.conversion is not None:
+        tree["conversion"] = {"ann_accuracy": b.conversion["ann_accuracy"],
+                              "weight_bits": b.conversion["weight_bits"],
+                              "sweep": [dict(row) for row in b.conversion["rows"]]}
     if b.evaluation is not None:
         ev = b.evaluation
         cycles = plan.cycle_estimate(ev.events, ev.coder, ev.beats, ev.loads)
@@ -333,6 +337,13 @@ def summary(tree, verification=None):
         lines.append(f"  read as: {note}")
     for note in tree["quantization_notes"]:
         lines.append(f"  note: {note}")
+    if "conversion" in tree:
+        conv = tree["conversion"]
+        lines.append(f"  conversion: ReLU network {_pct(conv['ann_accuracy'])}; converted, "
+                     f"bit-exact ({conv['weight_bits']}-bit weights): " + ", ".join(
+                         f"T = {row['steps']}: {_pct(row['snn_accuracy'])}"
+                         for row in conv["sweep"])
+                     + f" (first {conv['sweep'][0]['images']} evaluation samples)")
     mem = tree["memory"]
     fit = tree.get("fit_estimate")
     if fit is None or fit["family"] == "xc7":

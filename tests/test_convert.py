@@ -267,6 +267,17 @@ def test_cli_convert_then_build(tmp_path, capsys):
     assert "activation range" in notes and "samples of the calibration data (digits)" in notes
     assert "samples of the evaluation data (digits)" in notes
     assert report["evaluation"]["reference_accuracy"] > 0.5
+    # the report's accuracy against steps, measured, and its plot
+    conv = report["conversion"]
+    assert [row["steps"] for row in conv["sweep"]] == [2, 4, 8, 16]
+    assert {row["images"] for row in conv["sweep"]} == {report["evaluation"]["samples"]}
+    assert conv["weight_bits"] == 8 and conv["ann_accuracy"] > 0.5
+    at_8 = next(row["snn_accuracy"] for row in conv["sweep"] if row["steps"] == 8)
+    assert abs(at_8 - report["evaluation"]["reference_accuracy"]) < 0.03
+    assert conv["sweep"][0]["snn_accuracy"] != at_8       # T changes the result
+    plot = next(f for f in report["files"] if f.endswith("conversion.png"))
+    assert (build / plot).stat().st_size > 0
+    assert "conversion: ReLU network" in capsys.readouterr().out
 
 
 def test_cli_errors(tmp_path, capsys):
