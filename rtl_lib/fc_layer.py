@@ -342,23 +342,29 @@ class FCLayer(wiring.Component):
         s2_last = Signal()
         s2_final = Signal()
         s2_group = Signal(gw)
-        room = Signal()
-        # spike words on their way into the queue: in fetch, in execute, and in the register
-        # before the queue
+        # An end-of-step op is issued only when its spike word will find room in the queue:
+        # the words queued and on their way (in fetch, in execute, in the register before
+        # the queue) stay below its depth. ``room`` is a register, from the previous cycle's
+        # count plus the op issued then (the queue only drains meanwhile): the count's adder
+        # is then not in front of the issue decision, whose fan-out reaches every stage.
+        room = Signal(init=1)
         pipe.w_pending = w_pending = Signal()
-        m.d.comb += room.eq(words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending
-                            < depth)
+        issue = Signal()
+        final = group == G - 1
+        queued = words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending
+        fits = Mux(issue & token.eos, queued + 1 < depth, queued < depth)
         pipe.classes = None
         if self.membrane_class:
+            # and the class of an inference's last step finds room in its queue of two
             classes = fifo.SyncFIFO(width=len(self.o_class.payload), depth=2)
             m.submodules.classes = classes
             closing = lambda v, s, l, f: v & s & l & f    # noqa: E731
-            m.d.comb += room.eq(
-                (words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending < depth)
-                & (classes.level + closing(f_valid, f_step, f_last, f_final)
-                   + closing(s2_valid, s2_step, s2_last, s2_final) < 2))
+            closes = (classes.level + closing(f_valid, f_step, f_last, f_final)
+                      + closing(s2_valid, s2_step, s2_last, s2_final))
+            fits &= Mux(closing(issue, token.eos, token.last, final), closes + 1 < 2,
+                        closes < 2)
             pipe.classes = classes
-        issue = Signal()
+        m.d.sync += room.eq(fits)
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
         if self.plan.split_end_of_step:
             # a group's end-of-step update takes two cycles: the next op waits one, so the
@@ -366,7 +372,6 @@ class FCLayer(wiring.Component):
             after_eos = Signal()
             m.d.sync += after_eos.eq(issue & token.eos)
             m.d.comb += issue.eq(source.valid & (~token.eos | room) & ~after_eos)
-        final = group == G - 1
 
         for port, index in zip(mem.w_rds, indices):
             m.d.comb += port.addr.eq(index * G + group)
