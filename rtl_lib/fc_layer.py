@@ -344,27 +344,27 @@ class FCLayer(wiring.Component):
         s2_group = Signal(gw)
         # An end-of-step op is issued only when its spike word will find room in the queue:
         # the words queued and on their way (in fetch, in execute, in the register before
-        # the queue) stay below its depth. ``room`` is a register, from the previous cycle's
-        # count plus the op issued then (the queue only drains meanwhile): the count's adder
-        # is then not in front of the issue decision, whose fan-out reaches every stage.
-        room = Signal(init=1)
-        pipe.w_pending = w_pending = Signal()
+        # the queue) stay below its depth. A counter of the free places, one less per
+        # end-of-step op issued and one more per word the serializer takes, tells it from a
+        # register beside the issue logic: no adder over the queue's level (which sits
+        # with the queue, far across the die) in front of the issue decision.
         issue = Signal()
         final = group == G - 1
-        queued = words.level + (f_valid & f_step) + (s2_valid & s2_step) + w_pending
-        fits = Mux(issue & token.eos, queued + 1 < depth, queued < depth)
+        pipe.w_pending = Signal()
+        free = Signal(range(depth + 1), init=depth)
+        m.d.sync += free.eq(free - (issue & token.eos) + (words.r_en & words.r_rdy))
+        room = Signal()
+        m.d.comb += room.eq(free != 0)
         pipe.classes = None
         if self.membrane_class:
             # and the class of an inference's last step finds room in its queue of two
             classes = fifo.SyncFIFO(width=len(self.o_class.payload), depth=2)
             m.submodules.classes = classes
-            closing = lambda v, s, l, f: v & s & l & f    # noqa: E731
-            closes = (classes.level + closing(f_valid, f_step, f_last, f_final)
-                      + closing(s2_valid, s2_step, s2_last, s2_final))
-            fits &= Mux(closing(issue, token.eos, token.last, final), closes + 1 < 2,
-                        closes < 2)
+            free_classes = Signal(range(3), init=2)
+            m.d.sync += free_classes.eq(free_classes - (issue & token.eos & token.last & final)
+                                        + (classes.r_en & classes.r_rdy))
+            m.d.comb += room.eq((free != 0) & (free_classes != 0))
             pipe.classes = classes
-        m.d.sync += room.eq(fits)
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
         if self.plan.split_end_of_step:
             # a group's end-of-step update takes two cycles: the next op waits one, so the
