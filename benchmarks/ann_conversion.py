@@ -54,10 +54,7 @@ from spikegen.convert import (accuracy_sweep, balance, format_sweep, plot_sweep,
 from spikegen.ir import InputCoding  # noqa: E402
 from spikegen.quantize import quantize  # noqa: E402
 
-DEFAULT_MNIST = next(
-    (path for path in (os.path.normpath(os.path.join(ROOT, *up, "shared", "datasets", "mnist"))
-                       for up in (("..",), ("..", ".."))) if os.path.isdir(path)),
-    os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "mnist")))
+DEFAULT_MNIST = datasets.shared_mnist_dir(ROOT)
 DEFAULT_MODEL = os.path.join(HERE, "models", "ann_conversion.pt")
 
 

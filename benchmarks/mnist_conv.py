@@ -87,10 +87,7 @@ from spikegen.reference import simulate  # noqa: E402
 from spikegen.train import save_network, train_network  # noqa: E402
 
 # ../shared beside the checkout, or beside the folder of worktrees a helper works in
-DEFAULT_MNIST = next(
-    (path for path in (os.path.normpath(os.path.join(ROOT, *up, "shared", "datasets", "mnist"))
-                       for up in (("..",), ("..", ".."))) if os.path.isdir(path)),
-    os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "mnist")))
+DEFAULT_MNIST = datasets.shared_mnist_dir(ROOT)
 DEFAULT_MODEL = os.path.join(HERE, "models", "mnist_conv.pt")
 
 #: The hardware figures issue 13 asks for; null until the conv hardware can produce them.

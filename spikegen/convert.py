@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .ann import Activation, forward, is_ann_checkpoint, load_ann, prepare
+from . import plots
 from .errors import SpikegenError
 from .fold import Conv, Linear, Neuron, fold
 from .ir import LIF, InputCoding, Network
@@ -270,9 +271,7 @@ def plot_sweep(ann_accuracy, rows, path, *, title="ANN-to-SNN conversion"):
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    plots.save(fig, path)
 
 
 def read_ann(path):

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import SpikegenError
 
 
-__all__ = ["Dataset", "digits", "mnist5k", "mnist_idx", "read_idx", "get", "NAMES",
+__all__ = ["Dataset", "digits", "mnist5k", "mnist_idx", "shared_mnist_dir", "read_idx", "get", "NAMES",
            "IMAGE_SHAPE"]
 
 
@@ -187,6 +187,15 @@ def _pair(directory, prefix, required):
     if y.size and y.max() > 9:
         raise SpikegenError(f"{labels}: label {int(y.max())} is not a digit 0-9")
     return (x.reshape(x.shape[0], -1).astype(np.float64) / 255.0, y.astype(np.int64))
+
+
+def shared_mnist_dir(checkout):
+    """The official MNIST test set's folder, ``shared/datasets/mnist`` beside the checkout
+    ``checkout`` or beside the folder of worktrees it sits in (the first that exists; else
+    the first, for the error to name)."""
+    places = [os.path.normpath(os.path.join(checkout, *up, "shared", "datasets", "mnist"))
+              for up in (("..",), ("..", ".."))]
+    return next((path for path in places if os.path.isdir(path)), places[0])
 
 
 def mnist_idx(directory):

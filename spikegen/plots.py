@@ -2,7 +2,7 @@
 import os
 
 
-__all__ = ["available", "raster"]
+__all__ = ["available", "raster", "save"]
 
 
 def available():
@@ -37,6 +37,15 @@ def raster(path, trains, names, title):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title, fontsize=9)
+    save(fig, path)
+
+
+def save(fig, path):
+    """Write ``fig`` to the PNG ``path`` (its folder made if needed) and close it: laid out
+    tightly, at 110 dpi, with no software version in the file, so the same figure gives the
+    same bytes. Every plot spikegen writes ends here."""
+    from matplotlib import pyplot as plt
+
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .encode import pixels_u8, rate, rate_onchip
+from . import plots
 from .errors import SpikegenError
 from .ir import InputCoding, Network
 from .quantize import quantization_error, quantize, weight_exponent
@@ -315,6 +316,4 @@ def plot_table(rows, path, *, title="Accuracy across weight widths and time step
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    plots.save(fig, path)

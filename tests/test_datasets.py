@@ -165,3 +165,17 @@ def test_get(tmp_path):
         datasets.get("cifar")
     with pytest.raises(SpikegenError, match=r"mnist-idx: needs a directory"):
         datasets.get("mnist-idx:")
+
+
+def test_shared_mnist_dir_beside_the_checkout_or_the_worktrees(tmp_path):
+    from spikegen.datasets import shared_mnist_dir
+
+    checkout = tmp_path / "wt" / "main"
+    checkout.mkdir(parents=True)
+    beside = tmp_path / "wt" / "shared" / "datasets" / "mnist"
+    above = tmp_path / "shared" / "datasets" / "mnist"
+    assert shared_mnist_dir(str(checkout)) == str(beside)          # neither exists: the first
+    above.mkdir(parents=True)
+    assert shared_mnist_dir(str(checkout)) == str(above)
+    beside.mkdir(parents=True)
+    assert shared_mnist_dir(str(checkout)) == str(beside)
