@@ -95,9 +95,10 @@ def conv_12c5(currents=False):
                              params, 6, geometry, 12))
 
 
-def dense(inputs, outputs, lanes, mem_bits):
+def dense(inputs, outputs, lanes, mem_bits, events=1, out_events=1):
     """A dense LIF layer as the conv benchmark's: 8-bit weights, beta 0.9 (decay 26/256), a
-    bias, ``lanes`` lanes, random weights."""
+    bias, ``lanes`` lanes, random weights, ``events`` input events per cycle and
+    ``out_events`` output events per beat."""
     import numpy as np
 
     from rtl_lib.fc_layer import FCLayer
@@ -106,7 +107,8 @@ def dense(inputs, outputs, lanes, mem_bits):
     params = LIFParams(mem_bits=mem_bits, threshold=1 << (mem_bits - 8), decay=26,
                        decay_bits=8, weight_shift=2)
     return FlatTop(FCLayer(rng.integers(-128, 128, (outputs, inputs)),
-                           rng.integers(-200, 200, outputs), params, 8, lanes))
+                           rng.integers(-200, 200, outputs), params, 8, lanes,
+                           events=events, out_events=out_events))
 
 
 def components():
@@ -115,12 +117,18 @@ def components():
         ("LIF lane (6-bit membrane, 5-bit weight sums)", lambda: RegisteredLane(spiker, 5)),
         ("spike serializer (128 neurons, 2 events/beat)",
          lambda: FlatTop(SpikeSerializer(128, 128, 1, 2))),
+        ("spike serializer (128 neurons in 4 groups of 32 lanes, 2 events/beat)",
+         lambda: FlatTop(SpikeSerializer(128, 32, 4, 2))),
         ("readout (10 classes, 7-bit counts)", lambda: FlatTop(SpikeCounter(10, 7))),
         ("weight ROM 1,500 x 64, one read port", lambda: WeightROM(1500, 64, 1)),
         ("weight ROM 1,500 x 64, two read ports", lambda: WeightROM(1500, 64, 2)),
         ("conv layer 12C5, 28 x 28, max pool 2, 12 lanes", conv_12c5),
         ("dense layer 768 -> 128, 32 lanes, 20-bit membrane", lambda: dense(768, 128, 32, 20)),
         ("dense layer 128 -> 10, 10 lanes, 18-bit membrane", lambda: dense(128, 10, 10, 18)),
+        ("dense layer 768 -> 128, 32 lanes, 20-bit membrane, 2 events in and out per cycle",
+         lambda: dense(768, 128, 32, 20, events=2, out_events=2)),
+        ("dense layer 128 -> 10, 10 lanes, 18-bit membrane, 2 events in per cycle",
+         lambda: dense(128, 10, 10, 18, events=2)),
         ("conv layer 12C5, 28 x 28, current max pool 2, 12 lanes",
          lambda: conv_12c5(currents=True)),
     ]

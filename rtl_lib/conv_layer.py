@@ -50,8 +50,8 @@ class ConvLayer(wiring.Component):
     Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
     of block RAM; execute; write back. An op's state read comes before the writes of the
-    three ops ahead of it: the two newer are forwarded from the execute and write-back
-    stages, the oldest handed over by the transparent read port, so no op waits for another
+    three ops ahead of it: they are forwarded from the execute and write-back stages and
+    from a register of the last write, so no op waits for another
     (the end-of-step pass ends with one idle cycle: see :meth:`_fetch`).
 
     Parameters
@@ -195,13 +195,16 @@ class ConvLayer(wiring.Component):
         mem.w_rd = self.weights.read_port()
         m.submodules.state = self.state
         mem.s_wr = self.state.write_port()
-        mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
-        # the memory the events add into: the current buffer, else the state
+        # the memory the events add into: the current buffer, else the state. Its read port
+        # is not transparent (a transparent one would put Yosys's bypass multiplexer after
+        # the block RAM's slow output): :meth:`_fetch` forwards that write itself
         if self.currents is not None:
+            mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
             m.submodules.currents = self.currents
             mem.t_wr = self.currents.write_port()
-            mem.t_rd = self.currents.read_port(transparent_for=(mem.t_wr,))
+            mem.t_rd = self.currents.read_port()
         else:
+            mem.s_rd = self.state.read_port()
             mem.t_wr, mem.t_rd = mem.s_wr, mem.s_rd
         if self.bias is not None and self.groups > 1:
             m.submodules.biases = biases = memory.Memory(
@@ -325,8 +328,12 @@ class ConvLayer(wiring.Component):
         issue = busy & ~stall
         emit_word = issue & passing & win_last
 
-        pop = mem.words.r_en & mem.words.r_rdy
-        m.d.sync += credits.eq(credits - emit_word + pop)
+        # a word taken by the serializer is counted a cycle later, from a register (its
+        # decision does not also cross the die to this counter); credits are then
+        # underestimated for a cycle, never overestimated
+        pop = Signal()
+        m.d.sync += [pop.eq(mem.words.r_en & mem.words.r_rdy),
+                     credits.eq(credits - emit_word + pop)]
 
         m.d.comb += [mem.row_rd.addr.eq(Cat(rt, y) if plan.row_slots > 1 else y),
                      mem.col_rd.addr.eq(Cat(ct, x) if plan.column_slots > 1 else x)]
@@ -394,12 +401,13 @@ class ConvLayer(wiring.Component):
     def _fetch(self, m, mem, op):
         """The address sums (stage "a", registered), then stage "f" addresses the weight ROM
         and the state, stage "g" registers the weight row and the state word in the fabric
-        (block RAM outputs are slow and far), and reads the bias; stage "x" executes, stage
-        "w" writes back from flip-flops.
+        (block RAM outputs are slow and far), and reads the bias; stage "x" chooses the state
+        word (read or forwarded) and executes, stage "w" writes back from flip-flops.
 
-        The state word of an op is read before the two ops ahead of it are written: stage
-        "g" takes their results instead (from "x" and "w") when they address the same word,
-        and the transparent read port hands over the write of the op three ahead. Only
+        The state word of an op is read before the three ops ahead of it are written: stage
+        "g" registers their results (from "x", from "w", and the write of the cycle of the
+        read, kept in a register) when they address the same word, and "x" takes them
+        instead of the word read. Only
         integrate ops are forwarded from "x" (an end-of-step update is never followed by an
         op on its word in the next cycle), so the long end-of-step arithmetic ends at the
         write-back register rather than looping through the forwarding multiplexer.
@@ -495,9 +503,31 @@ class ConvLayer(wiring.Component):
             m.d.sync += x.nstate.eq(Mux(v_valid & (v_addr == g.nword), v_state,
                                         mem.s_rd.data))
             x.neuron = w
-        word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
-                   Mux(w.valid & (w.saddr == g.saddr), result, mem.t_rd.data))
-        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
+        # The word of the op in "g" is the word read, or the result of one of the three ops
+        # ahead of it: in "x", in "w", or the write of the cycle of its read (the read port
+        # is not transparent), kept in a register. Registered apart at the end of "g" — the
+        # block RAM's data alone (its output is slow, and far from the lanes), the forwarded
+        # result and the choice — they meet in stage "x", one multiplexer before the lanes.
+        wrote_valid, wrote_addr = Signal(), Signal.like(w.saddr)
+        wrote = Signal(width)
+        m.d.sync += [wrote_valid.eq(w.valid), wrote_addr.eq(w.saddr), wrote.eq(result)]
+        from_x = x.valid & ~x.step & (x.saddr == g.saddr)
+        from_w = w.valid & (w.saddr == g.saddr)
+        from_wrote = wrote_valid & (wrote_addr == g.saddr)
+        # The choice is registered once per lane (kept apart through synthesis): one
+        # register driving every bit of every lane would be a slow net across the lanes.
+        forward, read = Signal(width), Signal(width)
+        m.d.sync += [
+            forward.eq(Mux(from_x, x.integrated, Mux(from_w, result, wrote))),
+            read.eq(mem.t_rd.data),
+            x.row.eq(mem.w_rd.data),
+        ]
+        lane_bits = width // self.lanes
+        for j in range(self.lanes):
+            forwarded = Signal(name=f"forwarded{j}", attrs={"keep": 1})
+            m.d.sync += forwarded.eq(from_x | from_w | from_wrote)
+            bits = slice(j * lane_bits, (j + 1) * lane_bits)
+            m.d.comb += x.state[bits].eq(Mux(forwarded, forward[bits], read[bits]))
         return x
 
     def _execute(self, m, mem, x):
@@ -591,11 +621,16 @@ class ConvLayer(wiring.Component):
         if plan.out_words > 1:
             with m.If(write):
                 m.d.sync += out_word.eq(Mux(x.final, 0, out_word + 1))
+        # the word is registered where the lanes are, before the queue (the lanes' spikes
+        # and the pooling OR end there); its chunk flags are computed after that register.
+        # The sequencer counted the word's place in the queue when it issued the op
+        spikes_q, write_q = Signal(len(spikes)), Signal()
+        tail = Cat(out_word[:max(1, ceil_log2(plan.out_words))], x.final, x.last)
+        tail_q = Signal(len(tail))
+        m.d.sync += [spikes_q.eq(spikes), tail_q.eq(tail), write_q.eq(write)]
         m.d.comb += [
-            words.w_data.eq(Cat(spikes, chunk_flags(spikes),
-                                out_word[:max(1, ceil_log2(plan.out_words))], x.final,
-                                x.last)),
-            words.w_en.eq(write),
+            words.w_data.eq(Cat(spikes_q, chunk_flags(spikes_q), tail_q)),
+            words.w_en.eq(write_q),
         ]
         m.submodules.serializer = serializer = SpikeSerializer(
             plan.outputs, self.lanes, plan.out_words, self.out_events)

@@ -31,9 +31,9 @@ DECODER_STAGES = 5
 #: end-of-step token out, beyond the sequencer's busy cycles (:meth:`ConvPlan.step_cycles`)
 #: when no output spike is left for the serializer at the end: the decoder, then the
 #: sequencer's last op through tap tables, address sums, memory reads, their registers,
-#: execute, the spike-word queue and its two output registers, and the serializer's picker,
-#: chunk queue, beat maker and output register.
-LATENCY = DECODER_STAGES + 12
+#: execute, the spike-word register, the queue and its two output registers, and the
+#: serializer's picker, chunk queue, beat maker and output register.
+LATENCY = DECODER_STAGES + 13
 
 
 def reciprocal(divisor, count):

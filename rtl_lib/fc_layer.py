@@ -21,6 +21,15 @@ from .spike_serializer import SpikeSerializer, chunk_flags
 __all__ = ["FCLayer", "DISTRIBUTED_BITS"]
 
 
+def _delayed(m, signal, cycles):
+    """``signal`` through ``cycles`` registers."""
+    for _ in range(cycles):
+        q = Signal.like(signal)
+        m.d.sync += q.eq(signal)
+        signal = q
+    return signal
+
+
 def _neuron_params(params, outputs):
     """One :class:`LIFParams` (or :class:`CubaLIFParams`) per neuron, from one for the layer
     or a list of them."""
@@ -300,7 +309,9 @@ class FCLayer(wiring.Component):
 
     def _issue(self, m, mem):
         """Stage 1 issues one group of the token at the head of the input per cycle; stage 2
-        ("fetch") registers the weight rows out of block RAM and reads the group's state."""
+        ("fetch") registers the weight rows out of block RAM; with two events per cycle, a
+        "pair" stage sums each lane's two weights. The group's state is read two cycles
+        before the lanes take it."""
         G, E = self.groups, self.events
         gw = max(1, ceil_log2(G))
         words, depth = mem.words, mem.depth
@@ -351,8 +362,12 @@ class FCLayer(wiring.Component):
         issue = Signal()
         final = group == G - 1
         pipe.w_pending = Signal()
+        # The word taken is counted a cycle later, from a register: the serializer's decision
+        # to take it (a few LUT levels after the queue's read) does not also cross the die
+        # to the counter. The room is then underestimated for one cycle, never overestimated.
         free = Signal(range(depth + 1), init=depth)
-        m.d.sync += free.eq(free - (issue & token.eos) + (words.r_en & words.r_rdy))
+        taken = _delayed(m, words.r_en & words.r_rdy, 1)
+        m.d.sync += free.eq(free - (issue & token.eos) + taken)
         room = Signal()
         m.d.comb += room.eq(free != 0)
         pipe.classes = None
@@ -362,7 +377,7 @@ class FCLayer(wiring.Component):
             m.submodules.classes = classes
             free_classes = Signal(range(3), init=2)
             m.d.sync += free_classes.eq(free_classes - (issue & token.eos & token.last & final)
-                                        + (classes.r_en & classes.r_rdy))
+                                        + _delayed(m, classes.r_en & classes.r_rdy, 1))
             m.d.comb += room.eq((free != 0) & (free_classes != 0))
             pipe.classes = classes
         m.d.comb += issue.eq(source.valid & (~token.eos | room))
@@ -380,10 +395,23 @@ class FCLayer(wiring.Component):
         # flip-flops, not from the distributed RAM's read and its address fan-out. An op
         # reads its group's state in the cycle the op before it on that group writes it
         # (two groups or more: the read port is transparent), or later
+        pair_stage = self.plan.pair_stage
+        if pair_stage:
+            # stage 2½ ("pair"): the control of the op, one cycle later
+            p_valid, p_step, p_last, p_final = Signal(), Signal(), Signal(), Signal()
+            p_group = Signal(gw)
+            m.d.sync += [p_valid.eq(f_valid), p_step.eq(f_step), p_last.eq(f_last),
+                         p_final.eq(f_final), p_group.eq(f_group)]
+            before_execute = (p_valid, p_step, p_last, p_final, p_group)
+        else:
+            before_execute = (f_valid, f_step, f_last, f_final, f_group)
+        # (with a pair stage, the reads are one stage later: still two cycles before the
+        # lanes, so an op on a group reads what the op before it on that group wrote)
+        read_group = f_group if pair_stage else group
         for port, name in ((mem.s_rd, "state_data"), (mem.b_rd, "bias_data"),
                            (mem.v_rd, "param_data")):
             if port is not None:
-                m.d.comb += port.addr.eq(group)
+                m.d.comb += port.addr.eq(read_group)
                 data = Signal.like(port.data, name=f"{name}_q")
                 m.d.sync += data.eq(port.data)
                 setattr(mem, name, data)
@@ -393,11 +421,11 @@ class FCLayer(wiring.Component):
             f_last.eq(token.last),
             f_final.eq(final),
             f_group.eq(group),
-            s2_valid.eq(f_valid),
-            s2_step.eq(f_step),
-            s2_last.eq(f_last),
-            s2_final.eq(f_final),
-            s2_group.eq(f_group),
+            s2_valid.eq(before_execute[0]),
+            s2_step.eq(before_execute[1]),
+            s2_last.eq(before_execute[2]),
+            s2_final.eq(before_execute[3]),
+            s2_group.eq(before_execute[4]),
         ]
         if E > 1:
             m.d.sync += f_pair.eq(~token.eos & (token.count == 2))
@@ -407,6 +435,15 @@ class FCLayer(wiring.Component):
         if E > 1:
             # a lone event's partner row is zero: a synchronous reset of the row register
             m.d.sync += rows[1].eq(Mux(f_pair, mem.w_rds[1].data, 0))
+        pipe.row_bits = wb
+        if pair_stage:
+            # each lane's two weights, summed and registered
+            pair = Signal(self.lanes * (wb + 1), name="weights_pair")
+            m.d.sync += pair.eq(Cat(
+                sum(row[j * wb:(j + 1) * wb].as_signed() for row in rows)[:wb + 1]
+                for j in range(self.lanes)))
+            rows, pipe.row_bits = [pair], wb + 1
+        pipe.to_execute = lambda at_fetch: _delayed(m, at_fetch, 1 + pair_stage)
         with m.If(issue):
             with m.If(final):
                 m.d.comb += source.ready.eq(1)
@@ -423,7 +460,7 @@ class FCLayer(wiring.Component):
     def _execute(self, m, mem, pipe):
         """Stage 3: the lanes compute and write back; the step's spikes of the group."""
         p, P, G = self.params, self.lanes, self.groups
-        mb, wb = p.mem_bits, self.weight_bits
+        mb, rb = p.mem_bits, pipe.row_bits
         sw, pw = self.lane_state_bits, mem.pw
         bias_data, rows = mem.bias_data, pipe.rows
         s2_valid, s2_step, s2_last = pipe.s2_valid, pipe.s2_step, pipe.s2_last
@@ -434,8 +471,9 @@ class FCLayer(wiring.Component):
         state_reg = self.state_reg
         state_word = state_reg if G == 1 else mem.state_data
         if self.value_bits:
-            f_value, s2_value = Signal(self.value_bits), Signal(self.value_bits)
-            m.d.sync += [f_value.eq(pipe.token.value), s2_value.eq(f_value)]
+            f_value = Signal(self.value_bits)
+            m.d.sync += f_value.eq(pipe.token.value)
+            s2_value = pipe.to_execute(f_value)
         split = self.plan.split_end_of_step
         # with a split update, the end-of-step op of the cycle before completes now (the
         # issue stage left this cycle empty) and writes its group back
@@ -446,11 +484,11 @@ class FCLayer(wiring.Component):
             # with one group each lane is one neuron, with its own parameters
             lane_p = self.neuron_params[j] if G == 1 else p
             word = state_word[j * sw:(j + 1) * sw]
-            weight = rows[0][j * wb:(j + 1) * wb].as_signed()
+            weight = rows[0][j * rb:(j + 1) * rb].as_signed()
             for row in rows[1:]:
-                weight = weight + row[j * wb:(j + 1) * wb].as_signed()
+                weight = weight + row[j * rb:(j + 1) * rb].as_signed()
             if self.value_bits:
-                lane = DirectLIFLane(lane_p, wb, self.value_bits, self.acc_bits)
+                lane = DirectLIFLane(lane_p, rb, self.value_bits, self.acc_bits)
                 m.d.comb += [lane.acc.eq(word[mb:]), lane.value.eq(s2_value),
                              lane.bias.eq(bias_data[j * mb:(j + 1) * mb])]
                 next_state.append(Cat(lane.mem_next, lane.acc_next))

@@ -188,6 +188,14 @@ class FCPlan:
         return not (self.cuba or self.direct or self.tabulated)
 
     @property
+    def pair_stage(self):
+        """Whether the layer sums the weight rows of an event pair in a pipeline stage of its
+        own (``E`` = 2): the lanes then add one registered value to the membrane, instead of
+        two weights straight out of the rows' registers in front of their saturating adder
+        and the state write. One cycle of latency, no cycle per event."""
+        return self.events > 1
+
+    @property
     def weight_depth(self):
         return self.rows * self.groups
 

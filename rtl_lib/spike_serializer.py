@@ -49,6 +49,15 @@ def serializer_beats(spikes, lanes, events):
     return (-(-counts // events)).sum(axis=(-1, -2))
 
 
+def _table(m, bits, function, width, name):
+    """``function`` (an int of ``len(bits)`` bits -> an int of ``width`` bits) as a table
+    indexed by ``bits``: logic of a few LUT levels, no carry chain."""
+    out = Signal(width, name=name)
+    table = Array(Const(function(v), width) for v in range(1 << len(bits)))
+    m.d.comb += out.eq(table[bits])
+    return out
+
+
 def _at_most(m, bits, count):
     """Whether ``bits`` has at most ``count`` set bits: nibble popcounts from 16-entry tables,
     then one table of their sum; a few LUT levels and no carry chain."""
@@ -147,11 +156,17 @@ class SpikeSerializer(wiring.Component):
         # the choice, registered: stage 2 reads that chunk of the (still held) head word
         sel_valid, sel_eos, sel_pop = Signal(), Signal(), Signal()
         sel_first, sel_no = Signal(K), Signal(kb)
+        # the index of the word's first lane, registered with the choice: ``group × lanes``
+        # as shifted copies of the group summed (a multiplier by a constant would take a
+        # DSP block, slow here)
+        sel_word_base = Signal(iw)
+        word_base = sum((word.group << k) for k in range(P.bit_length()) if (P >> k) & 1) \
+            if self.groups > 1 else 0
 
         # the picked items (a chunk with spikes, or an end-of-step marker) wait in a queue of
         # two: the picker sees only its registered fill level, so no combinational path runs
         # from the beat maker back through the picker to the word FIFO
-        item = data.StructLayout({"bits": C, "no": kb, "base": iw, "eos": 1, "last": 1})
+        item = data.StructLayout({"bits": C, "base": iw, "eos": 1, "last": 1})
         m.submodules.items = items = fifo.SyncFIFO(width=item.size, depth=2)
         sel_free = ~sel_valid | items.w_rdy
         # stage 1 waits while stage 2 still has to take the head word out of the queue
@@ -161,7 +176,8 @@ class SpikeSerializer(wiring.Component):
         with m.If(choose):
             with m.If(pending.any()):
                 m.d.sync += [sel_valid.eq(1), sel_eos.eq(0), sel_first.eq(first),
-                             sel_no.eq(chunk_no), sel_pop.eq(~more & ~word.final),
+                             sel_no.eq(chunk_no), sel_word_base.eq(word_base),
+                             sel_pop.eq(~more & ~word.final),
                              picked.eq(Mux(~more & ~word.final, 0, picked | first))]
             with m.Elif(word.final):
                 m.d.sync += [sel_valid.eq(1), sel_eos.eq(1), sel_pop.eq(1), picked.eq(0)]
@@ -173,35 +189,34 @@ class SpikeSerializer(wiring.Component):
         m.d.comb += chunk.eq(Cat(
             Cat(sel_first[c] & bits[c * C + j] for c in range(K)).any() for j in range(C)))
         new = data.View(item, items.w_data)
-        m.d.comb += [new.bits.eq(chunk), new.no.eq(sel_no), new.eos.eq(sel_eos),
-                     new.last.eq(word.last)]
-        if self.groups > 1:
-            m.d.comb += new.base.eq(word.group * P)
+        m.d.comb += [new.bits.eq(chunk), new.eos.eq(sel_eos), new.last.eq(word.last)]
+        # the index of the chunk's first bit
+        chunk_base = Cat(Const(0, cb), sel_no) if cb else sel_no
+        m.d.comb += new.base.eq(chunk_base if self.groups == 1 else sel_word_base + chunk_base)
         with m.If(sel_valid & items.w_rdy):
             m.d.comb += items.w_en.eq(1)
             with m.If(sel_pop):
                 m.d.comb += words.ready.eq(1)
 
         # -- beat maker: the lowest one or two spikes of the chunk per beat ------------------
+        # Positions inside the chunk and the bits left after the beat come from tables of the
+        # chunk's C bits (a few LUT levels, no carry chain); the item carries the index of the
+        # chunk's first bit, so an event's index is that base and its position side by side
+        # (or one short addition, when the lanes are not a multiple of the chunk).
         b_valid, b_eos, b_last = Signal(), Signal(), Signal()
-        b_bits, b_no = Signal(C), Signal(kb)
+        b_bits = Signal(C)
         b_base = Signal(iw)
 
-        def lowest(value, name):
-            one_hot = Signal(C, name=f"{name}_hot")
-            m.d.comb += one_hot.eq(value & (~value + 1))
-            position = Signal(max(1, cb), name=f"{name}_pos")
-            for k in range(cb):
-                m.d.comb += position[k].eq(Cat(one_hot[j] for j in range(C) if (j >> k) & 1)
-                                           .any())
-            return one_hot, position
+        def set_bits(v):
+            return [j for j in range(C) if (v >> j) & 1]
 
         def index(position):
-            local = Cat(position, b_no) if cb else b_no
-            return local if self.groups == 1 else b_base + local
+            if not cb:
+                return b_base
+            if self.groups == 1 or P % C == 0:     # the base is a multiple of the chunk
+                return Cat(position, b_base[cb:])
+            return b_base + position
 
-        hot0, pos0 = lowest(b_bits, "first")
-        taken = hot0
         # the beat leaves through a register: the consumer starts from flip-flops
         m.submodules.out_reg = out_reg = StreamRegister(self.o_events.payload.shape())
         wiring.connect(m, out_reg.o, wiring.flipped(self.o_events))
@@ -211,21 +226,20 @@ class SpikeSerializer(wiring.Component):
             out.payload.eos.eq(b_eos),
             out.payload.last.eq(b_eos & b_last),
         ]
+        pos0 = _table(m, b_bits, lambda v: (set_bits(v) + [0])[0], max(1, cb), "first_pos")
         if E == 1:
             m.d.comb += out.payload.index.eq(index(pos0))
         else:
-            rest = Signal(C)
-            m.d.comb += rest.eq(b_bits & ~hot0)
-            hot1, pos1 = lowest(rest, "second")
-            two = rest.any()
-            taken = hot0 | hot1
+            pos1 = _table(m, b_bits, lambda v: (set_bits(v) + [0, 0])[1], max(1, cb),
+                          "second_pos")
+            two = _table(m, b_bits, lambda v: int(len(set_bits(v)) >= 2), 1, "two")
             m.d.comb += [
                 out.payload.index[0].eq(index(pos0)),
                 out.payload.index[1].eq(index(pos1)),
                 out.payload.count.eq(Mux(b_eos, 0, Cat(~two, two))),
             ]
-        remaining = Signal(C)
-        m.d.comb += remaining.eq(b_bits & ~taken)
+        remaining = _table(m, b_bits, lambda v: sum(1 << j for j in set_bits(v)[E:]), C,
+                           "remaining")
         transfer = out.valid & out.ready
         with m.If(transfer):
             m.d.sync += b_bits.eq(remaining)
@@ -239,5 +253,5 @@ class SpikeSerializer(wiring.Component):
             m.d.sync += b_valid.eq(items.r_rdy)
             with m.If(items.r_rdy):
                 m.d.sync += [b_eos.eq(head.eos), b_last.eq(head.last), b_bits.eq(head.bits),
-                             b_no.eq(head.no), b_base.eq(head.base)]
+                             b_base.eq(head.base)]
         return m

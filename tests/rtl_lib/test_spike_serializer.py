@@ -8,6 +8,7 @@ from rtl_lib.spike_serializer import SpikeSerializer, chunk_bits, serializer_bea
 
 @pytest.mark.parametrize("outputs, lanes, events", [
     (128, 128, 2), (128, 128, 1), (10, 10, 2), (20, 6, 2), (7, 3, 1), (5, 1, 2), (33, 33, 2),
+    (100, 24, 2), (30, 10, 2), (40, 16, 1), (12, 3, 2),
 ])
 def test_words_become_ascending_events(outputs, lanes, events):
     rng = np.random.default_rng(outputs * 7 + lanes + events)
