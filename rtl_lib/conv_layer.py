@@ -50,8 +50,8 @@ class ConvLayer(wiring.Component):
     Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
     of block RAM; execute; write back. An op's state read comes before the writes of the
-    three ops ahead of it: they are forwarded from the execute and write-back stages and
-    from a register of the last write, so no op waits for another
+    three ops ahead of it: the two newer are forwarded from the execute and write-back
+    stages, the oldest handed over by the transparent read port, so no op waits for another
     (the end-of-step pass ends with one idle cycle: see :meth:`_fetch`).
 
     Parameters
@@ -195,16 +195,13 @@ class ConvLayer(wiring.Component):
         mem.w_rd = self.weights.read_port()
         m.submodules.state = self.state
         mem.s_wr = self.state.write_port()
-        # the memory the events add into: the current buffer, else the state. Its read port
-        # is not transparent (a transparent one would put Yosys's bypass multiplexer after
-        # the block RAM's slow output): :meth:`_fetch` forwards that write itself
+        mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
+        # the memory the events add into: the current buffer, else the state
         if self.currents is not None:
-            mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
             m.submodules.currents = self.currents
             mem.t_wr = self.currents.write_port()
-            mem.t_rd = self.currents.read_port()
+            mem.t_rd = self.currents.read_port(transparent_for=(mem.t_wr,))
         else:
-            mem.s_rd = self.state.read_port()
             mem.t_wr, mem.t_rd = mem.s_wr, mem.s_rd
         if self.bias is not None and self.groups > 1:
             m.submodules.biases = biases = memory.Memory(
@@ -401,13 +398,12 @@ class ConvLayer(wiring.Component):
     def _fetch(self, m, mem, op):
         """The address sums (stage "a", registered), then stage "f" addresses the weight ROM
         and the state, stage "g" registers the weight row and the state word in the fabric
-        (block RAM outputs are slow and far), and reads the bias; stage "x" chooses the state
-        word (read or forwarded) and executes, stage "w" writes back from flip-flops.
+        (block RAM outputs are slow and far), and reads the bias; stage "x" executes, stage
+        "w" writes back from flip-flops.
 
-        The state word of an op is read before the three ops ahead of it are written: stage
-        "g" registers their results (from "x", from "w", and the write of the cycle of the
-        read, kept in a register) when they address the same word, and "x" takes them
-        instead of the word read. Only
+        The state word of an op is read before the two ops ahead of it are written: stage
+        "g" takes their results instead (from "x" and "w") when they address the same word,
+        and the transparent read port hands over the write of the op three ahead. Only
         integrate ops are forwarded from "x" (an end-of-step update is never followed by an
         op on its word in the next cycle), so the long end-of-step arithmetic ends at the
         write-back register rather than looping through the forwarding multiplexer.
@@ -503,31 +499,9 @@ class ConvLayer(wiring.Component):
             m.d.sync += x.nstate.eq(Mux(v_valid & (v_addr == g.nword), v_state,
                                         mem.s_rd.data))
             x.neuron = w
-        # The word of the op in "g" is the word read, or the result of one of the three ops
-        # ahead of it: in "x", in "w", or the write of the cycle of its read (the read port
-        # is not transparent), kept in a register. Registered apart at the end of "g" — the
-        # block RAM's data alone (its output is slow, and far from the lanes), the forwarded
-        # result and the choice — they meet in stage "x", one multiplexer before the lanes.
-        wrote_valid, wrote_addr = Signal(), Signal.like(w.saddr)
-        wrote = Signal(width)
-        m.d.sync += [wrote_valid.eq(w.valid), wrote_addr.eq(w.saddr), wrote.eq(result)]
-        from_x = x.valid & ~x.step & (x.saddr == g.saddr)
-        from_w = w.valid & (w.saddr == g.saddr)
-        from_wrote = wrote_valid & (wrote_addr == g.saddr)
-        # The choice is registered once per lane (kept apart through synthesis): one
-        # register driving every bit of every lane would be a slow net across the lanes.
-        forward, read = Signal(width), Signal(width)
-        m.d.sync += [
-            forward.eq(Mux(from_x, x.integrated, Mux(from_w, result, wrote))),
-            read.eq(mem.t_rd.data),
-            x.row.eq(mem.w_rd.data),
-        ]
-        lane_bits = width // self.lanes
-        for j in range(self.lanes):
-            forwarded = Signal(name=f"forwarded{j}", attrs={"keep": 1})
-            m.d.sync += forwarded.eq(from_x | from_w | from_wrote)
-            bits = slice(j * lane_bits, (j + 1) * lane_bits)
-            m.d.comb += x.state[bits].eq(Mux(forwarded, forward[bits], read[bits]))
+        word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
+                   Mux(w.valid & (w.saddr == g.saddr), result, mem.t_rd.data))
+        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
         return x
 
     def _execute(self, m, mem, x):
