@@ -50,8 +50,8 @@ class ConvLayer(wiring.Component):
     Pipeline: five decoder stages; the sequencer; tap tables read (registered); address sums
     (registered); weight ROM and state addressed; weight row and state word registered out
     of block RAM; execute; write back. An op's state read comes before the writes of the
-    three ops ahead of it: the two newer are forwarded from the execute and write-back
-    stages, the oldest handed over by the transparent read port, so no op waits for another
+    three ops ahead of it: they are forwarded from the execute and write-back stages and
+    from a register of the last write, so no op waits for another
     (the end-of-step pass ends with one idle cycle: see :meth:`_fetch`).
 
     Parameters
@@ -195,13 +195,15 @@ class ConvLayer(wiring.Component):
         mem.w_rd = self.weights.read_port()
         m.submodules.state = self.state
         mem.s_wr = self.state.write_port()
-        mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
-        # the memory the events add into: the current buffer, else the state
+        # the memory the events add into: the current buffer, else the state. Its read port
+        # is not transparent: :meth:`_fetch` forwards the write of the read's cycle itself
         if self.currents is not None:
+            mem.s_rd = self.state.read_port(transparent_for=(mem.s_wr,))
             m.submodules.currents = self.currents
             mem.t_wr = self.currents.write_port()
-            mem.t_rd = self.currents.read_port(transparent_for=(mem.t_wr,))
+            mem.t_rd = self.currents.read_port()
         else:
+            mem.s_rd = self.state.read_port()
             mem.t_wr, mem.t_rd = mem.s_wr, mem.s_rd
         if self.bias is not None and self.groups > 1:
             m.submodules.biases = biases = memory.Memory(
@@ -401,9 +403,10 @@ class ConvLayer(wiring.Component):
         (block RAM outputs are slow and far), and reads the bias; stage "x" executes, stage
         "w" writes back from flip-flops.
 
-        The state word of an op is read before the two ops ahead of it are written: stage
-        "g" takes their results instead (from "x" and "w") when they address the same word,
-        and the transparent read port hands over the write of the op three ahead. Only
+        The state word of an op is read before the three ops ahead of it are written: stage
+        "g" takes their results instead (from "x", from "w", and a register of the write of
+        the read's cycle) when they address the same word, chosen by flags computed in
+        stage "f". Only
         integrate ops are forwarded from "x" (an end-of-step update is never followed by an
         op on its word in the next cycle), so the long end-of-step arithmetic ends at the
         write-back register rather than looping through the forwarding multiplexer.
@@ -499,9 +502,24 @@ class ConvLayer(wiring.Component):
             m.d.sync += x.nstate.eq(Mux(v_valid & (v_addr == g.nword), v_state,
                                         mem.s_rd.data))
             x.neuron = w
-        word = Mux(x.valid & ~x.step & (x.saddr == g.saddr), x.integrated,
-                   Mux(w.valid & (w.saddr == g.saddr), result, mem.t_rd.data))
-        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(word)]
+        # The word of the op in "g" is the word read, or the result of one of the three ops
+        # ahead of it: in "x", in "w", or the write of the cycle of its read, kept in a
+        # register (the read port is not transparent: Yosys would build its bypass after
+        # the block RAM's slow output). Which one is known a cycle early, in "f", and
+        # registered: after the block RAM's output comes a single multiplexer.
+        wrote = Signal(width)
+        m.d.sync += wrote.eq(result)
+        ahead_in_g = g.valid & ~g.step & (g.saddr == f.saddr)       # then in "x"
+        ahead_in_x = x.valid & (x.saddr == f.saddr)                 # then in "w"
+        ahead_in_w = w.valid & (w.saddr == f.saddr)                 # written meanwhile
+        from_x, from_w, read = Signal(), Signal(), Signal()
+        m.d.sync += [from_x.eq(ahead_in_g), from_w.eq(ahead_in_x),
+                     read.eq(~(ahead_in_g | ahead_in_x | ahead_in_w))]
+        # (the forwarded word is kept a net of its own, so the block RAM's data meets only
+        # the last multiplexer)
+        forward = Signal(width, attrs={"keep": 1})
+        m.d.comb += forward.eq(Mux(from_x, x.integrated, Mux(from_w, result, wrote)))
+        m.d.sync += [x.row.eq(mem.w_rd.data), x.state.eq(Mux(read, mem.t_rd.data, forward))]
         return x
 
     def _execute(self, m, mem, x):
