@@ -12,7 +12,10 @@ them), and a 12C5 convolution layer on a 28 x 28 input with 2 x 2 max pooling of
 pooling of its currents instead (a current buffer before the neurons), and the two dense
 layers of the conv benchmark (``benchmarks/mnist_conv.py``): 768 -> 128 with 32 lanes and a
 20-bit membrane, 128 -> 10 fully parallel with an 18-bit membrane (8-bit weights, beta 0.9
-as 230/256, biases; their end-of-step update is split over two cycles). The figures are what
+as 230/256, biases; their end-of-step update is split over two cycles), each also with two
+input events per cycle (and, for 768 -> 128, two output events per beat, as ``-P auto``
+builds it for the Arty A7), and the serializer of that layer (128 neurons in 4 groups of
+32 lanes, 2 events per beat). The figures are what
 a full build's ``--synth`` report sums up, one block at a time; ``--family ecp5 --clock`` adds the clock
 nextpnr-ecp5 reaches for each, placed and routed on its own (out of context).
 """
