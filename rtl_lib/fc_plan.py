@@ -190,10 +190,12 @@ class FCPlan:
     @property
     def pair_stage(self):
         """Whether the layer sums the weight rows of an event pair in a pipeline stage of its
-        own (``E`` = 2): the lanes then add one registered value to the membrane, instead of
-        two weights straight out of the rows' registers in front of their saturating adder
-        and the state write. One cycle of latency, no cycle per event."""
-        return self.events > 1
+        own (``E`` = 2, lanes that are not :attr:`tabulated`): the lanes then add one
+        registered value to a wide membrane, instead of two weights straight out of the
+        rows' registers in front of its saturating adder and the state write. One cycle of
+        latency, no cycle per event, and ``lanes × (weight_bits + 1)`` flip-flops; a
+        tabulated lane's narrow adder does without."""
+        return self.events > 1 and not self.tabulated
 
     @property
     def weight_depth(self):

@@ -87,6 +87,18 @@ def test_tabulated(kwargs, tabulated):
     assert plan(**kwargs).tabulated is tabulated
 
 
+@pytest.mark.parametrize("kwargs,pair", [
+    (dict(params=LIF, events=2), True),                  # a wide membrane: its own stage
+    (dict(params=LIF, events=2, lanes=3), True),
+    (dict(params=NARROW, events=2), False),              # a table's narrow adder
+    (dict(params=NARROW, events=2, lanes=3), True),      # shared lanes: no table
+    (dict(params=LIF, events=1), False),                 # one weight: nothing to sum
+])
+def test_pair_stage(kwargs, pair):
+    """Two events' weights are summed in a stage of their own, except for tabulated lanes."""
+    assert plan(**kwargs).pair_stage is pair
+
+
 def test_weight_style_threshold():
     """A weight memory of fewer than DISTRIBUTED_BITS bits is logic, from there on block
     RAM: 8 lanes of 8 bits are 64 bits a row."""
