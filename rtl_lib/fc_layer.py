@@ -575,19 +575,14 @@ class FCLayer(wiring.Component):
         # across the die (the serializer skips empty words in a cycle). The spikes are
         # registered where the lanes are, then their chunk flags (an OR of 8 lanes each) go
         # into the queue with them
-        # (after tabulated lanes, whose spikes are a table's output, without that register)
+        spikes_q = Signal(len(spikes))
         tail = Cat(pipe.s2_group, pipe.s2_final, pipe.s2_last)
-        if self.plan.words_registered:
-            spikes_q = Signal(len(spikes))
-            tail_q = Signal(len(tail))
-            m.d.sync += [
-                spikes_q.eq(spikes),
-                tail_q.eq(tail),
-                pipe.w_pending.eq(pipe.s2_valid & pipe.s2_step),
-            ]
-        else:
-            spikes_q, tail_q = spikes, tail
-            m.d.comb += pipe.w_pending.eq(pipe.s2_valid & pipe.s2_step)
+        tail_q = Signal(len(tail))
+        m.d.sync += [
+            spikes_q.eq(spikes),
+            tail_q.eq(tail),
+            pipe.w_pending.eq(pipe.s2_valid & pipe.s2_step),
+        ]
         m.d.comb += [words.w_data.eq(Cat(spikes_q, chunk_flags(spikes_q), tail_q)),
                      words.w_en.eq(pipe.w_pending)]
         m.submodules.serializer = serializer = SpikeSerializer(self.outputs, self.lanes,

@@ -198,13 +198,6 @@ class FCPlan:
         return self.events > 1 and not self.tabulated
 
     @property
-    def words_registered(self):
-        """Whether the step's spike words are registered beside the lanes before their queue:
-        after arithmetic lanes, whose end-of-step path is long; a :attr:`tabulated` lane's
-        spike is a table's output, and the register would cost ``lanes`` flip-flops."""
-        return not self.tabulated
-
-    @property
     def weight_depth(self):
         return self.rows * self.groups
 
