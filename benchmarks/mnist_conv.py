@@ -323,8 +323,11 @@ def hardware(path, x, y, args, say):
                                     "events_per_cycle": built.qnet.hardware.events_per_cycle,
                                     "out": os.path.join(work, "xc7")}))
         resources = xc7.synthesis["resources"]
+        # block RAM as RAMB36 equivalents (a RAMB18 is half), as the fit check counts it
         figures.update(lut=resources.get("lut"), ff=resources.get("ff"),
-                       bram36=resources.get("bram36"), dsp=resources.get("dsp"))
+                       bram36=resources.get("bram36_equivalent", resources.get("bram36")),
+                       ramb36=resources.get("bram36"), ramb18=resources.get("bram18"),
+                       dsp=resources.get("dsp"))
         say("[hardware] Yosys synth_ecp5 and nextpnr-ecp5")
         ecp5 = build(BuildOptions(**{**options, "board": None, "eval": None, "synth": "ecp5",
                                      "parallelism": built.qnet.hardware.parallelism,
@@ -375,8 +378,9 @@ def print_table(r):
                                 "20 %)"),
         ]
         if r.get("lut") is not None:
-            rows += [("Yosys synth_xilinx", f"{r['lut']} LUT, {r['ff']} FF, {r['bram36']} "
-                                            f"RAMB36, {r['dsp']} DSP"),
+            rows += [("Yosys synth_xilinx", f"{r['lut']} LUT, {r['ff']} FF, {r['bram36']:g} "
+                                            f"RAMB36 equivalent ({r.get('ramb36')} RAMB36 + "
+                                            f"{r.get('ramb18')} RAMB18), {r['dsp']} DSP"),
                      ("ECP5 (nextpnr)", f"{r['ecp5_mhz']} MHz (target >= 100)")]
     else:
         rows += [(key, "null (--no-hardware)") for key in HARDWARE_KEYS]
