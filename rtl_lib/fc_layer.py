@@ -396,15 +396,10 @@ class FCLayer(wiring.Component):
         # reads its group's state in the cycle the op before it on that group writes it
         # (two groups or more: the read port is transparent), or later
         pair_stage = self.plan.pair_stage
-        if pair_stage:
-            # stage 2½ ("pair"): the control of the op, one cycle later
-            p_valid, p_step, p_last, p_final = Signal(), Signal(), Signal(), Signal()
-            p_group = Signal(gw)
-            m.d.sync += [p_valid.eq(f_valid), p_step.eq(f_step), p_last.eq(f_last),
-                         p_final.eq(f_final), p_group.eq(f_group)]
-            before_execute = (p_valid, p_step, p_last, p_final, p_group)
-        else:
-            before_execute = (f_valid, f_step, f_last, f_final, f_group)
+        # the control of the op before execute: fetch's, or one cycle later in stage 2½
+        # ("pair")
+        before_execute = tuple(_delayed(m, s, pair_stage)
+                               for s in (f_valid, f_step, f_last, f_final, f_group))
         # (with a pair stage, the reads are one stage later: still two cycles before the
         # lanes, so an op on a group reads what the op before it on that group wrote)
         read_group = f_group if pair_stage else group
